@@ -1,0 +1,73 @@
+"""The typed deployment spec shared by every target."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inferstack.spec.loader import (
+    REGION_KEYS,
+    TARGETS,
+    StackConfig,
+    load_stack_config,
+    parse_deployment,
+    validate_target_name,
+)
+from inferstack.spec.models import (
+    AlarmsSpec,
+    ComplianceSpec,
+    ComputeSpec,
+    CostSpec,
+    DataCaptureSpec,
+    DeploymentSpec,
+    EncryptionSpec,
+    ModelSpec,
+    NetworkSpec,
+    ObservabilitySpec,
+    RateLimitSpec,
+    ScalingSpec,
+    ScalingTarget,
+    SecretRef,
+    SecuritySpec,
+    ServingSpec,
+    Toleration,
+    is_digest_pinned,
+)
+
+if TYPE_CHECKING:
+    from inferstack.spec.targets import Hardware
+
+
+def validate_for_target(spec: DeploymentSpec, target: str, region: str | None = None) -> Hardware:
+    """Run the checks that need the target; see :mod:`inferstack.spec.targets`."""
+    from inferstack.spec.targets import validate_for_target as _validate
+
+    return _validate(spec, target, region)
+
+
+__all__ = [
+    "REGION_KEYS",
+    "TARGETS",
+    "AlarmsSpec",
+    "ComplianceSpec",
+    "ComputeSpec",
+    "CostSpec",
+    "DataCaptureSpec",
+    "DeploymentSpec",
+    "EncryptionSpec",
+    "ModelSpec",
+    "NetworkSpec",
+    "ObservabilitySpec",
+    "RateLimitSpec",
+    "ScalingSpec",
+    "ScalingTarget",
+    "SecretRef",
+    "SecuritySpec",
+    "ServingSpec",
+    "StackConfig",
+    "Toleration",
+    "is_digest_pinned",
+    "load_stack_config",
+    "parse_deployment",
+    "validate_for_target",
+    "validate_target_name",
+]

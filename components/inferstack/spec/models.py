@@ -1,0 +1,421 @@
+"""The DeploymentSpec: one typed description of an LLM deployment for every target.
+
+Every section is frozen and rejects unknown keys. Defaults are the secure choice; ``environment:
+prod`` tightens them (two replicas, alarms on, images pinned by digest). Rules that need the
+target (instance types, memory fit, spot, residency) live in :mod:`inferstack.spec.targets`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Environment = Literal["dev", "staging", "prod"]
+DType = Literal[
+    "bf16",
+    "fp16",
+    "fp8",
+    "int8",
+    "int4-awq",
+    "int4-gptq",
+    "gguf-q4_k_m",
+    "gguf-q5_k_m",
+    "gguf-q8_0",
+]
+Runtime = Literal["vllm", "tgi", "lmi", "ollama", "llamacpp", "mlc"]
+Auth = Literal["iam", "api_key", "entra", "iap", "mtls", "oidc"]
+Framework = Literal["hipaa", "gdpr"]
+ScalingMetric = Literal["concurrency", "queue_depth", "invocations", "gpu_utilization"]
+
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SOURCE = re.compile(
+    r"^(hf://[^@\s]+(@[\w.\-]+)?|s3://[a-z0-9.\-]+(/\S*)?|pvc://[a-z0-9\-]+(/\S*)?)$"
+)
+_CLOUDWATCH_RETENTION = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+def is_digest_pinned(image: str) -> bool:
+    return bool(_DIGEST.search(image))
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class SecretRef(Section):
+    """A secret that already exists: a Kubernetes Secret, or a Secrets Manager name or ARN."""
+
+    name: Annotated[str, Field(min_length=1, max_length=2048)]
+    key: Annotated[str, Field(min_length=1, max_length=253)] = "token"
+
+
+class ModelSpec(Section):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    source: str | None = None
+    dtype: DType = "bf16"
+    max_context: Annotated[int, Field(ge=256, le=1_048_576)] | None = None
+    hf_token_secret: SecretRef | None = None
+    # Only for models the catalog does not know.
+    parameters_b: Annotated[float, Field(gt=0, le=2000)] | None = None
+    layers: Annotated[int, Field(gt=0, le=1000)] | None = None
+    kv_heads: Annotated[int, Field(gt=0, le=1024)] | None = None
+    head_dim: Annotated[int, Field(gt=0, le=4096)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_token(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("hf_token", "token", "huggingface_token"):
+                if key in data:
+                    raise _FieldError(
+                        f"model.{key}",
+                        "would store the token in plain text",
+                        "reference an existing secret with model.hf_token_secret: "
+                        "{name: <secret>, key: token}",
+                    )
+        return data
+
+    @field_validator("source")
+    @classmethod
+    def _source_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not _SOURCE.match(value):
+            raise ValueError(
+                f"'{value}' is not a model source; use hf://<org>/<name>@<revision>, "
+                "s3://<bucket>/<prefix> or pvc://<claim>/<path>"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _custom_shape_complete(self) -> ModelSpec:
+        custom = [self.parameters_b, self.layers, self.kv_heads, self.head_dim]
+        if any(v is not None for v in custom) and not all(v is not None for v in custom):
+            raise ValueError(
+                "a model described in full needs all of parameters_b, layers, kv_heads and head_dim"
+            )
+        return self
+
+    @property
+    def described_in_full(self) -> bool:
+        return self.parameters_b is not None
+
+    @property
+    def revision(self) -> str | None:
+        if self.source and self.source.startswith("hf://") and "@" in self.source:
+            return self.source.rsplit("@", 1)[1]
+        return None
+
+
+class ServingSpec(Section):
+    runtime: Runtime = "vllm"
+    image: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    max_concurrency: Annotated[int, Field(ge=1, le=4096)] = 16
+    mode: Literal["realtime", "async"] = "realtime"
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8000
+    gpu_memory_utilization: Annotated[float, Field(gt=0.1, le=0.98)] | None = None
+    extra_args: list[str] = Field(default_factory=list)
+
+    @field_validator("image")
+    @classmethod
+    def _no_latest(cls, value: str | None) -> str | None:
+        if value is not None and value.endswith(":latest"):
+            raise ValueError(
+                f"'{value}' floats with every push; pin a version tag and a digest "
+                "(<image>:<tag>@sha256:<digest>)"
+            )
+        return value
+
+
+class Toleration(Section):
+    key: str
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+class ComputeSpec(Section):
+    instance_type: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    gpu_type: str | None = None
+    gpu_count: Annotated[int, Field(ge=1, le=16)] | None = None
+    spot: bool = False
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    runtime_class_name: str | None = "nvidia"
+    # Jetson fleets describe sites, device groups and cohorts here (see inferstack.jetson).
+    fleet: dict[str, Any] | None = None
+
+
+class ScalingTarget(Section):
+    metric: ScalingMetric = "concurrency"
+    value: Annotated[float, Field(gt=0)] = 8
+
+
+class ScalingSpec(Section):
+    min_replicas: Annotated[int, Field(ge=0, le=1000)] | None = None
+    max_replicas: Annotated[int, Field(ge=1, le=1000)] = 4
+    target: ScalingTarget = Field(default_factory=ScalingTarget)
+    scale_to_zero: bool = False
+    scale_out_cooldown_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    scale_in_cooldown_seconds: Annotated[int, Field(ge=0, le=7200)] = 300
+
+
+class EncryptionSpec(Section):
+    kms_key: Annotated[str, Field(min_length=1)] = "create"
+
+    @property
+    def create_key(self) -> bool:
+        return self.kms_key == "create"
+
+
+class NetworkSpec(Section):
+    public: bool = False
+    allowed_cidrs: list[str] = Field(default_factory=list)
+    vpc_id: str | None = None
+    subnet_ids: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(default_factory=list)
+    hostname: str | None = None
+    tls_secret_name: str | None = None
+    ingress_class_name: str = "nginx"
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                net = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"'{cidr}' is not a CIDR block (e.g. 10.0.0.0/16)") from None
+            if net.prefixlen == 0:
+                raise ValueError(
+                    f"'{cidr}' admits the whole internet; list the callers' networks instead"
+                )
+        return value
+
+
+class RateLimitSpec(Section):
+    requests_per_second: Annotated[int, Field(ge=1, le=100_000)] = 20
+    burst: Annotated[int, Field(ge=1, le=200_000)] = 40
+
+    @model_validator(mode="after")
+    def _burst_covers_rate(self) -> RateLimitSpec:
+        if self.burst < self.requests_per_second:
+            raise ValueError("burst must be at least requests_per_second")
+        return self
+
+
+class SecuritySpec(Section):
+    encryption: EncryptionSpec = Field(default_factory=EncryptionSpec)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    auth: Auth | None = None
+    oidc_auth_url: str | None = None
+    oidc_signin_url: str | None = None
+    client_ca_secret_name: str | None = None
+    rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec)
+    max_request_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 65536
+    # Switches hardening off for throwaway local clusters; the policy packs flag it.
+    allow_insecure: bool = False
+
+
+class AlarmsSpec(Section):
+    enabled: bool | None = None
+    email: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError(f"'{value}' is not an email address")
+        return value
+
+
+class ObservabilitySpec(Section):
+    log_retention_days: Annotated[int, Field(ge=0, le=3653)] = 365
+    metrics: bool = True
+    dashboards: bool = True
+    alarms: AlarmsSpec = Field(default_factory=AlarmsSpec)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value != 0 and value not in _CLOUDWATCH_RETENTION:
+            nearest = min(_CLOUDWATCH_RETENTION, key=lambda d: abs(d - value))
+            raise ValueError(
+                f"{value} is not a retention period log services accept; use {nearest} "
+                f"(one of {', '.join(map(str, _CLOUDWATCH_RETENTION))})"
+            )
+        return value
+
+
+class DataCaptureSpec(Section):
+    enabled: bool = False
+    sampling_percentage: Annotated[int, Field(ge=1, le=100)] = 20
+    retention_days: Annotated[int, Field(ge=1, le=3653)] = 30
+
+
+class ComplianceSpec(Section):
+    frameworks: list[Framework] = Field(default_factory=list)
+    data_residency: list[str] = Field(default_factory=list)
+    phi: bool = False
+    data_capture: DataCaptureSpec = Field(default_factory=DataCaptureSpec)
+
+    @property
+    def residency(self) -> list[str]:
+        """The residency list in force: GDPR without an explicit list means the EU/EEA."""
+        if self.data_residency:
+            return list(self.data_residency)
+        return ["eu"] if "gdpr" in self.frameworks else []
+
+
+class CostSpec(Section):
+    monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
+
+
+class DeploymentSpec(Section):
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    environment: Environment = "dev"
+    model: ModelSpec
+    serving: ServingSpec = Field(default_factory=ServingSpec)
+    compute: ComputeSpec = Field(default_factory=ComputeSpec)
+    scaling: ScalingSpec = Field(default_factory=ScalingSpec)
+    security: SecuritySpec = Field(default_factory=SecuritySpec)
+    observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec)
+    compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
+    cost: CostSpec = Field(default_factory=CostSpec)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError(
+                f"'{value}' must be a DNS label: lowercase letters, digits and '-', "
+                "starting with a letter"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> DeploymentSpec:
+        prod = self.environment == "prod"
+        scaling = self.scaling
+        if scaling.min_replicas is not None and scaling.min_replicas > scaling.max_replicas:
+            raise _field_error(
+                "scaling.min_replicas",
+                f"min_replicas {scaling.min_replicas} exceeds max_replicas {scaling.max_replicas}",
+                "raise scaling.max_replicas or lower scaling.min_replicas",
+            )
+        if scaling.min_replicas == 0 and not scaling.scale_to_zero:
+            raise _field_error(
+                "scaling.min_replicas",
+                "0 replicas needs scaling.scale_to_zero: true",
+                "set scale_to_zero: true or min_replicas >= 1",
+            )
+        if prod:
+            if scaling.scale_to_zero:
+                raise _field_error(
+                    "scaling.scale_to_zero",
+                    "prod keeps at least 2 replicas warm",
+                    "use scale_to_zero in dev or staging",
+                )
+            if scaling.min_replicas is not None and scaling.min_replicas < 2:
+                raise _field_error(
+                    "scaling.min_replicas",
+                    f"prod needs at least 2 replicas, got {scaling.min_replicas}",
+                    "set min_replicas: 2 or more",
+                )
+            if scaling.max_replicas < 2:
+                raise _field_error(
+                    "scaling.max_replicas",
+                    "prod needs at least 2 replicas",
+                    "set max_replicas >= 2",
+                )
+            if self.observability.alarms.enabled is False:
+                raise _field_error(
+                    "observability.alarms.enabled",
+                    "prod keeps alarms on",
+                    "remove enabled: false",
+                )
+            image = self.serving.image
+            if image is not None and not is_digest_pinned(image):
+                raise _field_error(
+                    "serving.image",
+                    f"'{image}' is not pinned by digest, which prod requires",
+                    "append @sha256:<digest>; `docker buildx imagetools inspect <image>` prints it",
+                )
+        if self.security.network.public and not self.security.network.allowed_cidrs:
+            raise _field_error(
+                "security.network.allowed_cidrs",
+                "a public endpoint needs the callers' networks",
+                "list them in allowed_cidrs, or set public: false",
+            )
+        if self.security.allow_insecure and prod:
+            raise _field_error(
+                "security.allow_insecure", "is for local dev clusters only", "remove it in prod"
+            )
+        return self
+
+    # Resolved values: what the components use.
+
+    @property
+    def min_replicas(self) -> int:
+        if self.scaling.min_replicas is not None:
+            return self.scaling.min_replicas
+        return 2 if self.environment == "prod" else 1
+
+    @property
+    def alarms_enabled(self) -> bool:
+        if self.observability.alarms.enabled is not None:
+            return self.observability.alarms.enabled
+        return self.environment == "prod"
+
+    def auth_for(self, target: str) -> str:
+        if self.security.auth is not None:
+            return self.security.auth
+        return DEFAULT_AUTH[target]
+
+    def labels(self) -> dict[str, str]:
+        """Tags every resource carries: inferstack's own, then the user's (user wins)."""
+        base = {
+            "app.kubernetes.io/managed-by": "inferstack",
+            "inferstack/deployment": self.name,
+            "inferstack/environment": self.environment,
+        }
+        return {**base, **self.tags}
+
+    def merged_tags(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**self.labels(), **(extra or {})}
+
+
+DEFAULT_AUTH: dict[str, str] = {
+    "onprem": "oidc",
+    "sagemaker": "iam",
+    "azureml": "entra",
+    "vertex": "iam",
+    "jetson": "mtls",
+}
+
+SUPPORTED_AUTH: dict[str, tuple[str, ...]] = {
+    "onprem": ("oidc", "mtls", "api_key"),
+    "sagemaker": ("iam", "api_key"),
+    "azureml": ("entra", "api_key"),
+    "vertex": ("iam", "iap"),
+    "jetson": ("mtls", "api_key"),
+}
+
+
+class _FieldError(ValueError):
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        self.path = path
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem} ({fix})")
+
+
+def _field_error(path: str, problem: str, fix: str) -> _FieldError:
+    return _FieldError(path, problem, fix)

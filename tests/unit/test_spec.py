@@ -1,0 +1,191 @@
+"""DeploymentSpec: secure defaults, prod tightening, and one-line errors naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from inferstack.errors import SpecError
+from inferstack.spec import DeploymentSpec, parse_deployment
+
+MODEL = {"id": "meta-llama/Llama-3.1-8B-Instruct"}
+DIGEST = "vllm/vllm-openai:v0.6.3@sha256:" + "a" * 64
+
+
+def spec(**sections: Any) -> DeploymentSpec:
+    return parse_deployment({"name": "support-bot", "model": MODEL, **sections})
+
+
+def error(**sections: Any) -> SpecError:
+    with pytest.raises(SpecError) as caught:
+        spec(**sections)
+    return caught.value
+
+
+def test_defaults_are_the_secure_choice() -> None:
+    s = spec()
+    assert s.environment == "dev"
+    assert s.security.encryption.kms_key == "create"
+    assert s.security.network.public is False
+    assert s.security.network.allowed_cidrs == []
+    assert s.security.allow_insecure is False
+    assert s.security.rate_limit.requests_per_second == 20
+    assert s.security.rate_limit.burst == 40
+    assert s.security.max_request_bytes == 65536
+    assert s.observability.log_retention_days == 365
+    assert s.compliance.data_capture.enabled is False
+    assert s.compute.spot is False
+    assert s.model.hf_token_secret is None
+    assert s.min_replicas == 1
+    assert s.alarms_enabled is False
+
+
+def test_prod_tightens_defaults() -> None:
+    s = spec(environment="prod")
+    assert s.min_replicas == 2
+    assert s.alarms_enabled is True
+
+
+@pytest.mark.parametrize(
+    ("sections", "path", "words"),
+    [
+        ({"scaling": {"min_replicas": 1}}, "scaling.min_replicas", "at least 2"),
+        ({"scaling": {"max_replicas": 1}}, "scaling.max_replicas", "at least 2"),
+        ({"observability": {"alarms": {"enabled": False}}}, "observability.alarms.enabled", "alarms"),
+        ({"serving": {"image": "vllm/vllm-openai:v0.6.3"}}, "serving.image", "digest"),
+        ({"security": {"allow_insecure": True}}, "security.allow_insecure", "local dev"),
+        ({"scaling": {"scale_to_zero": True, "min_replicas": 0}}, "scaling", "warm"),
+    ],
+)
+def test_prod_rejects_weaker_settings(sections: dict[str, Any], path: str, words: str) -> None:
+    err = error(environment="prod", **sections)
+    assert err.path.startswith(path)
+    assert words in str(err)
+
+
+def test_prod_accepts_a_digest_pinned_image() -> None:
+    assert spec(environment="prod", serving={"image": DIGEST}).serving.image == DIGEST
+
+
+def test_frozen() -> None:
+    s = spec()
+    with pytest.raises(ValidationError):
+        s.name = "other"  # type: ignore[misc]
+
+
+def test_misspelled_field_names_the_key_and_suggests() -> None:
+    err = error(compute={"instnce_type": "ml.g5.2xlarge"})
+    assert str(err) == (
+        "inferstack:deployment.compute.instnce_type: is not a known field "
+        "(did you mean 'instance_type'?)"
+    )
+
+
+def test_misspelled_section() -> None:
+    err = error(scalling={})
+    assert err.path == "scalling"
+    assert "did you mean 'scaling'?" in str(err)
+
+
+def test_bad_literal_suggests_the_closest() -> None:
+    err = error(environment="prood")
+    assert err.path == "environment"
+    assert "did you mean 'prod'?" in str(err)
+
+
+def test_literal_token_is_refused_with_the_secret_reference_fix() -> None:
+    err = parse_error({"name": "x", "model": {**MODEL, "hf_token": "hf_abc"}})
+    assert err.path == "model.hf_token"
+    assert "hf_token_secret" in str(err)
+    assert "hf_abc" not in str(err)
+
+
+def parse_error(data: dict[str, Any]) -> SpecError:
+    with pytest.raises(SpecError) as caught:
+        parse_deployment(data)
+    return caught.value
+
+
+def test_missing_model() -> None:
+    err = parse_error({"name": "x"})
+    assert str(err).startswith("inferstack:deployment.model: is required")
+
+
+def test_min_above_max() -> None:
+    err = error(scaling={"min_replicas": 5, "max_replicas": 3})
+    assert err.path == "scaling.min_replicas"
+    assert "exceeds max_replicas 3" in str(err)
+
+
+def test_zero_replicas_needs_scale_to_zero() -> None:
+    assert error(scaling={"min_replicas": 0}).path == "scaling.min_replicas"
+    assert spec(scaling={"min_replicas": 0, "scale_to_zero": True}).min_replicas == 0
+
+
+def test_public_endpoint_needs_caller_networks() -> None:
+    assert error(security={"network": {"public": True}}).path == "security.network.allowed_cidrs"
+
+
+def test_whole_internet_cidr_is_refused() -> None:
+    err = error(security={"network": {"public": True, "allowed_cidrs": ["0.0.0.0/0"]}})
+    assert err.path == "security.network.allowed_cidrs"
+    assert "whole internet" in str(err)
+
+
+def test_latest_tag_is_refused_everywhere() -> None:
+    assert error(serving={"image": "ollama/ollama:latest"}).path == "serving.image"
+
+
+def test_burst_below_rate() -> None:
+    err = error(security={"rate_limit": {"requests_per_second": 50, "burst": 10}})
+    assert err.path == "security.rate_limit"
+
+
+def test_log_retention_must_be_a_value_log_services_accept() -> None:
+    err = error(observability={"log_retention_days": 100})
+    assert err.path == "observability.log_retention_days"
+    assert "use 90" in str(err)
+
+
+def test_name_must_be_a_dns_label() -> None:
+    assert parse_error({"name": "Support_Bot", "model": MODEL}).path == "name"
+
+
+def test_model_source_scheme() -> None:
+    err = error(model={**MODEL, "source": "ftp://x"})
+    assert err.path == "model.source"
+    ok = spec(model={**MODEL, "source": "hf://meta-llama/Llama-3.1-8B-Instruct@0e9e39f"})
+    assert ok.model.revision == "0e9e39f"
+
+
+def test_custom_model_needs_the_whole_shape() -> None:
+    err = error(model={"id": "acme/private-7b", "parameters_b": 7})
+    assert err.path == "model"
+    assert "layers" in str(err)
+
+
+def test_gdpr_implies_eu_residency() -> None:
+    assert spec(compliance={"frameworks": ["gdpr"]}).compliance.residency == ["eu"]
+    assert spec(compliance={"frameworks": ["hipaa"]}).compliance.residency == []
+
+
+def test_tags_merge_user_over_inferstack_defaults() -> None:
+    s = spec(tags={"team": "ml", "inferstack/environment": "sandbox"})
+    labels = s.labels()
+    assert labels["team"] == "ml"
+    assert labels["inferstack/environment"] == "sandbox"
+    assert labels["app.kubernetes.io/managed-by"] == "inferstack"
+    assert s.merged_tags({"component": "kms"})["component"] == "kms"
+
+
+def test_wrong_type_shows_the_value() -> None:
+    err = error(scaling={"max_replicas": "many"})
+    assert err.path == "scaling.max_replicas"
+    assert '"many"' in str(err)
+
+
+def test_errors_are_one_line() -> None:
+    for sections in ({"scaling": {"min_replicas": 9}}, {"compute": {"spot": "sometimes"}}):
+        assert "\n" not in str(error(**sections))
