@@ -1,0 +1,283 @@
+"""The ``inferstack`` command: preview a stack offline, render manifests, size a model.
+
+Exit codes: 0 no mandatory violation (or the model fits); 1 a mandatory violation (or it does
+not fit); 2 invalid input, reported as one ``error:`` line. ``INFERSTACK_DEBUG=1`` re-raises.
+Heavy modules (Pulumi, the cloud SDKs) load inside the commands, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_VIOLATION = 1
+EXIT_INVALID = 2
+REPORT_FORMATS = ("table", "json", "sarif", "markdown")
+TARGETS = ("onprem", "sagemaker", "azureml", "vertex", "jetson")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage or help already
+        return exc.code if isinstance(exc.code, int) else EXIT_INVALID
+    try:
+        code: int = args.handler(args)
+        return code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader (`| head`) went away: stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        if os.environ.get("INFERSTACK_DEBUG") == "1":
+            raise
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    text = " ".join(text.split())
+    return text or type(exc).__name__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inferstack",
+        description="Secure LLM inference stacks: offline preview with policy packs, "
+        "Kubernetes manifests, model sizing.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    preview = commands.add_parser(
+        "preview",
+        help="run a stack offline and check it against policy packs",
+        description="Run the stack's program under recording mocks and evaluate policy packs "
+        "over Pulumi's analyzer protocol, as `pulumi preview --policy-pack` does.",
+    )
+    _stack_arguments(preview)
+    preview.add_argument(
+        "--policy-pack",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="policy pack directory (repeatable)",
+    )
+    preview.add_argument(
+        "--policy-pack-config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="JSON config: policy name (or 'all') -> enforcement level or object; "
+        "one for all packs or one per pack",
+    )
+    preview.add_argument("--format", choices=REPORT_FORMATS, default="table")
+    preview.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    preview.add_argument(
+        "--update",
+        action="store_true",
+        help="run as `pulumi up` would (mocked outputs known) instead of a preview",
+    )
+    preview.set_defaults(handler=cmd_preview)
+
+    render = commands.add_parser(
+        "render",
+        help="write Kubernetes YAML for an onprem or jetson stack",
+        description="Run the stack in update mode and write one manifest per Kubernetes object.",
+    )
+    _stack_arguments(render)
+    render.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    render.set_defaults(handler=cmd_render)
+
+    fit = commands.add_parser(
+        "fit",
+        help="check that a model fits the hardware (memory, context, concurrency)",
+    )
+    fit.add_argument("--model", required=True, metavar="ID")
+    fit.add_argument("--target", required=True, choices=TARGETS)
+    fit.add_argument(
+        "--instance-type",
+        metavar="T",
+        help="SKU, GPU model (onprem) or Jetson module; default: the smallest that fits",
+    )
+    fit.add_argument("--dtype", default="bf16", metavar="D")
+    fit.add_argument("--context", type=int, metavar="N")
+    fit.add_argument("--concurrency", type=int, default=1, metavar="N")
+    fit.add_argument("--runtime", default="vllm", metavar="R")
+    fit.add_argument("--gpu-count", type=int, metavar="N")
+    fit.add_argument("--format", choices=("table", "json"), default="table")
+    fit.set_defaults(handler=cmd_fit)
+    return parser
+
+
+def _stack_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", metavar="NAME", help="reads stacks/Pulumi.NAME.yaml")
+    which.add_argument("--config", metavar="FILE", help="any stack config file")
+
+
+# -- preview ---------------------------------------------------------------------------------
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from inferstack.preview import Report, analyze, load_pack_config, render_report, run_stack
+
+    config_path = stack_config_path(args)
+    pack_configs = [load_pack_config(path) for path in args.policy_pack_config]
+    run = run_stack(config_path, preview=not args.update)
+    evaluation = analyze(run, args.policy_pack, pack_configs or None)
+    report = Report(run, evaluation)
+    _emit(render_report(report, args.format), args.output)
+    if args.output:
+        verdict = "FAIL" if report.mandatory else "PASS"
+        print(
+            f"{verdict}: {report.mandatory} mandatory, {report.advisory} advisory violations "
+            f"in {len(run.resources)} resources; report written to {args.output}"
+        )
+    return EXIT_VIOLATION if report.mandatory else EXIT_OK
+
+
+def stack_config_path(args: argparse.Namespace) -> Path:
+    if args.config:
+        return Path(args.config)
+    from inferstack.preview import StackConfigError, find_project_root
+
+    root = find_project_root(Path.cwd())
+    if root is None:
+        raise StackConfigError(
+            "no Pulumi.yaml in this directory or above; run from the project or use --config FILE"
+        )
+    directory = root / _stack_config_dir(root)
+    path = directory / f"Pulumi.{args.stack}.yaml"
+    if not path.is_file():
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in directory.glob("Pulumi.*.yaml")
+        )
+        hint = f"stacks: {', '.join(known)}" if known else f"no stack configs in {directory}"
+        raise StackConfigError(f"stack '{args.stack}' not found: {path} does not exist ({hint})")
+    return path
+
+
+def _stack_config_dir(root: Path) -> str:
+    import yaml
+
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    return str(project.get("stackConfigDir", ".")) if isinstance(project, dict) else "."
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+# -- render ----------------------------------------------------------------------------------
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from inferstack.preview import RenderError, render, run_stack
+
+    run = run_stack(stack_config_path(args), preview=False)
+    written = render(run, args.out)
+    if not written:
+        raise RenderError(
+            f"stack {run.stack} (target {run.target}) registers no Kubernetes objects; "
+            "render is for the onprem and jetson targets"
+        )
+    print(f"wrote {len(written)} manifests to {args.out}")
+    for path in written:
+        print(f"  {path}")
+    return EXIT_OK
+
+
+# -- fit -------------------------------------------------------------------------------------
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from inferstack import sizing
+
+    hardware = args.instance_type or sizing.smallest_fitting(
+        args.model,
+        args.target,
+        dtype=args.dtype,
+        context=args.context,
+        concurrency=args.concurrency,
+        runtime=args.runtime,
+    )
+    if hardware is None:
+        _print_no_fit(args)
+        return EXIT_VIOLATION
+    report = sizing.fit(
+        args.model,
+        args.target,
+        hardware,
+        dtype=args.dtype,
+        context=args.context,
+        concurrency=args.concurrency,
+        runtime=args.runtime,
+        gpu_count=args.gpu_count,
+    )
+    data: dict[str, Any] = report.to_json()
+    if args.format == "json":
+        import json
+
+        print(json.dumps(data, indent=2))
+    else:
+        print(_fit_table(report.summary(), hardware, data))
+    return EXIT_OK if report.fits else EXIT_VIOLATION
+
+
+def _print_no_fit(args: argparse.Namespace) -> None:
+    if args.format == "json":
+        import json
+
+        keys = ("memory_gb", "usable_gb", "tensor_parallel", "smallest_fitting")
+        rest = ("max_context", "max_concurrency", "decode_tokens_per_s_ceiling")
+        print(json.dumps({"fits": False, **dict.fromkeys(keys + rest)}, indent=2))
+        return
+    print(
+        f"No {args.target} hardware in the catalog fits {args.model} ({args.dtype}, "
+        f"context {args.context or 'default'}, concurrency {args.concurrency})."
+    )
+
+
+def _fit_table(summary: str, hardware: str, data: dict[str, Any]) -> str:
+    memory = data.get("memory_gb") or {}
+    rows = [
+        ("hardware", hardware),
+        ("weights", _gb(memory.get("weights"))),
+        ("kv cache", _gb(memory.get("kv_cache"))),
+        ("overhead", _gb(memory.get("overhead"))),
+        ("total", _gb(memory.get("total"))),
+        ("usable", _gb(data.get("usable_gb"))),
+        ("tensor parallel", data.get("tensor_parallel")),
+        ("max context", data.get("max_context")),
+        ("max concurrency", data.get("max_concurrency")),
+        ("decode ceiling", _rate(data.get("decode_tokens_per_s_ceiling"))),
+        ("smallest fitting", data.get("smallest_fitting") or "none"),
+    ]
+    lines = [summary, ""]
+    lines.extend(f"  {label:<17} {value}" for label, value in rows if value is not None)
+    return "\n".join(lines)
+
+
+def _gb(value: Any) -> str | None:
+    return None if value is None else f"{float(value):.1f} GB"
+
+
+def _rate(value: Any) -> str | None:
+    return None if value is None else f"{float(value):.0f} tokens/s"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

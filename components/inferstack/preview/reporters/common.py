@@ -1,0 +1,57 @@
+"""What every report format shares: counting, ordering and naming resources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from inferstack.preview.analyzer import Evaluation, Violation
+from inferstack.preview.program import PreviewRun, find_project_root
+
+
+@dataclass(frozen=True)
+class Report:
+    """A run and what the policy packs said about it: the input of every format."""
+
+    run: PreviewRun
+    evaluation: Evaluation
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        return self.evaluation.violations
+
+    @property
+    def mandatory(self) -> int:
+        return self.evaluation.mandatory
+
+    @property
+    def advisory(self) -> int:
+        # Remediations do not block a deployment: they count with the advisories.
+        return len(self.violations) - self.mandatory
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "resources": len(self.run.resources),
+            "mandatory": self.mandatory,
+            "advisory": self.advisory,
+        }
+
+
+def resource_label(urn: str) -> str:
+    """``type::name`` of a URN, the last type of its parent chain only."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return urn
+    resource_type = parts[2].split("$")[-1]
+    return f"{resource_type}::{'::'.join(parts[3:])}"
+
+
+def config_location(run: PreviewRun) -> str:
+    """The stack config path relative to its project root (or the working directory)."""
+    if run.config_path is None:
+        return f"Pulumi.{run.stack}.yaml"
+    path = run.config_path.resolve()
+    for base in (find_project_root(path.parent), Path.cwd().resolve()):
+        if base is not None and path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.as_posix()
