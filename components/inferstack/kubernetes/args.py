@@ -1,0 +1,123 @@
+"""Cluster-side settings of an LLMService that the DeploymentSpec does not describe.
+
+The DeploymentSpec says what to serve and how securely; these say where the cluster keeps
+things (namespaces of the ingress controller and of Prometheus, the storage class of the model
+cache). Every field has a default that works on a cluster set up as docs/targets/kubernetes.md
+describes. Stacks override them with the optional ``inferstack:kubernetes`` config object.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from inferstack.errors import SpecError
+from inferstack.spec import SecretRef
+
+CONFIG_KEY = "inferstack:kubernetes"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(f"'{value}' must be a DNS label (lowercase letters, digits, '-')")
+    return value
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelCacheArgs(_Args):
+    """Where downloaded weights live.
+
+    ``shared``: one ReadWriteMany PVC for every replica, so the weights are downloaded once
+    (needs an RWX storage class: NFS, CephFS, Longhorn RWX...). ``per_pod``: each pod gets its
+    own cache on its node (a generic ephemeral volume of ``storage_class_name``, or an
+    ``emptyDir`` when no class is given); no RWX storage needed, but every new pod downloads.
+    A hostPath cache is not offered: Pod Security ``restricted`` forbids hostPath volumes.
+    """
+
+    kind: Literal["shared", "per_pod"] = "shared"
+    storage_class_name: str | None = None
+    # None: sized from the weights (1.3x + 10 GiB for tokenizer, config and partial files).
+    size_gi: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class LLMServiceArgs(_Args):
+    """Cluster-side knobs of :class:`inferstack.kubernetes.LLMService`."""
+
+    namespace: str | None = None  # None: the component name
+    create_namespace: bool = True
+    model_cache: ModelCacheArgs = Field(default_factory=ModelCacheArgs)
+    # Default ingress host when security.network.hostname is unset: <name>.<domain>.
+    domain: str = "inferstack.internal"
+    ingress_namespace: str = "ingress-nginx"
+    monitoring_namespace: str = "monitoring"
+    prometheus_url: str = "http://prometheus-operated.monitoring.svc.cluster.local:9090"
+    # kube-prometheus-stack selects ServiceMonitors and rules by its Helm release label.
+    monitoring_labels: dict[str, str] = Field(
+        default_factory=lambda: {"release": "kube-prometheus-stack"}
+    )
+    # Where the model download may go (HTTPS only). 0.0.0.0/0 excludes private ranges.
+    download_egress_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    # Startup budget assumptions: registry/Hub download and disk-to-GPU load throughput.
+    download_mb_per_s: Annotated[float, Field(gt=0, le=100_000)] = 50.0
+    load_mb_per_s: Annotated[float, Field(gt=0, le=100_000)] = 400.0
+    image_pull_seconds: Annotated[int, Field(ge=0, le=7200)] = 600
+    # Key checked by the server when security.auth is api_key; None: <name>-api-key/api-key.
+    api_key_secret: SecretRef | None = None
+    cluster_issuer: str | None = None  # cert-manager ClusterIssuer for the TLS certificate
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    priority_class_name: str | None = None
+    termination_grace_period_seconds: Annotated[int, Field(ge=30, le=3600)] = 120
+
+    @field_validator("namespace", "ingress_namespace", "monitoring_namespace")
+    @classmethod
+    def _namespaces(cls, value: str | None) -> str | None:
+        return None if value is None else _dns_label(value)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if len(value) > 200 or not _DNS_SUBDOMAIN.match(value):
+            raise ValueError(f"'{value}' is not a DNS domain")
+        return value
+
+    @field_validator("download_egress_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise ValueError(f"'{cidr}' is not a CIDR block (e.g. 0.0.0.0/0)") from None
+        return value
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any] | None) -> LLMServiceArgs:
+        """Validate ``inferstack:kubernetes``; errors name the config key like spec errors do."""
+        try:
+            return cls.model_validate(dict(data or {}))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            path = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = f"is not a known field (known: {', '.join(cls.model_fields)})"
+            raise SpecError(f"{CONFIG_KEY}.{path}", message) from None
+
+    @classmethod
+    def from_config(cls) -> LLMServiceArgs:
+        """The stack's ``inferstack:kubernetes`` object, or the defaults when it is absent."""
+        import pulumi
+
+        data = pulumi.Config("inferstack").get_object("kubernetes")
+        if data is not None and not isinstance(data, Mapping):
+            raise SpecError(CONFIG_KEY, "must be an object", "see docs/targets/kubernetes.md")
+        return cls.parse(data)

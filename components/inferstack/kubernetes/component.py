@@ -1,0 +1,93 @@
+"""``inferstack:kubernetes:LLMService``: one hardened, autoscaled LLM server on a GPU cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from inferstack.component import InferenceComponent
+from inferstack.kubernetes.args import LLMServiceArgs
+from inferstack.kubernetes.manifests import endpoint, service_manifests
+from inferstack.kubernetes.plan import build_plan
+from inferstack.kubernetes.resources import register
+from inferstack.kubernetes.validation import check_service
+from inferstack.spec import DeploymentSpec, parse_deployment
+
+Manifest = dict[str, Any]
+
+
+class LLMService(InferenceComponent):
+    """An OpenAI-compatible LLM endpoint on Kubernetes, from a DeploymentSpec.
+
+    Children (all parented to this component, named after it): Namespace (Pod Security
+    ``restricted``), ServiceAccount (no token), model cache PVC, Deployment, Service
+    (ClusterIP), PodDisruptionBudget, NetworkPolicies (default deny + DNS + ingress controller
+    + metrics scraper + model download), Ingress (TLS, auth, rate limit, body limit), KEDA
+    ScaledObject, ServiceMonitor, PrometheusRule, AlertmanagerConfig and a Grafana dashboard.
+
+    ``args`` holds the cluster-side settings (namespaces, storage class, Prometheus URL...);
+    without it they come from the ``inferstack:kubernetes`` config object, else defaults.
+    ``provider`` is the Kubernetes provider every child uses (a fleet passes one per cluster).
+    """
+
+    target = "onprem"
+    type_token = "inferstack:kubernetes:LLMService"
+
+    def __init__(
+        self,
+        name: str,
+        spec: DeploymentSpec | Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        args: LLMServiceArgs | None = None,
+        provider: pulumi.ProviderResource | None = None,
+    ) -> None:
+        parsed = parse_deployment(spec)
+        settings = args if args is not None else LLMServiceArgs.from_config()
+        check_service(name, parsed)
+        super().__init__(name, parsed, opts)
+        self.args = settings
+        self.plan = build_plan(name, self.spec, self.hardware, settings)
+        self.manifests: list[Manifest] = service_manifests(self.spec, self.plan, settings)
+        self._endpoint = endpoint(self.spec, self.plan, settings)
+        self._register_children(provider)
+        self.register_outputs(self.outputs())
+
+    def _register_children(self, provider: pulumi.ProviderResource | None) -> None:
+        extra: dict[str, Any] = {"provider": provider} if provider is not None else {}
+        namespace: list[pulumi.Resource] = []
+        for manifest in self.manifests:
+            kind = manifest["kind"]
+            # Everything else lives in the namespace: create it first, delete it last.
+            opts = self.child_opts(depends_on=list(namespace), **extra, **self._options_for(kind))
+            resource = register(manifest, self._resource_name(manifest), opts)
+            if kind == "Namespace":
+                namespace.append(resource)
+
+    def _options_for(self, kind: str) -> dict[str, Any]:
+        if kind != "Deployment":
+            return {}
+        # The Deployment may legitimately take as long as its progress deadline to become
+        # ready; the autoscaler owns the replica count once it exists.
+        seconds = self.plan.budget.progress_deadline_seconds + 120
+        timeouts = pulumi.CustomTimeouts(create=f"{seconds}s", update=f"{seconds}s")
+        return {"custom_timeouts": timeouts, "ignore_changes": ["spec.replicas"]}
+
+    def _resource_name(self, manifest: Manifest) -> str:
+        # Kubernetes names already derive from the component name and are unique per kind.
+        kind = manifest["kind"]
+        object_name = str(manifest["metadata"]["name"])
+        if kind == "Namespace":
+            return f"{self.plan.names.base}-namespace"
+        return object_name
+
+    def outputs(self) -> dict[str, pulumi.Output[Any]]:
+        names = self.plan.names
+        return {
+            "namespace": pulumi.Output.from_input(names.namespace),
+            "service_name": pulumi.Output.from_input(names.service),
+            "endpoint_url": pulumi.Output.from_input(self._endpoint.url),
+            "service_account_name": pulumi.Output.from_input(names.service_account),
+        }

@@ -1,0 +1,71 @@
+"""Object names and labels of one service, all derived from the component name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODEL_CACHE_SUFFIX = "model-cache"
+
+
+@dataclass(frozen=True)
+class Names:
+    """The Kubernetes name of every object a service creates."""
+
+    base: str
+    namespace: str
+
+    @property
+    def deployment(self) -> str:
+        return self.base
+
+    @property
+    def service(self) -> str:
+        return self.base
+
+    @property
+    def service_account(self) -> str:
+        return self.base
+
+    @property
+    def ingress(self) -> str:
+        return self.base
+
+    @property
+    def model_cache(self) -> str:
+        return f"{self.base}-{MODEL_CACHE_SUFFIX}"
+
+    @property
+    def dashboard(self) -> str:
+        return f"{self.base}-dashboard"
+
+    @property
+    def tls_secret(self) -> str:
+        return f"{self.base}-tls"
+
+    @property
+    def api_key_secret(self) -> str:
+        return f"{self.base}-api-key"
+
+    @property
+    def client_ca_secret(self) -> str:
+        return f"{self.base}-client-ca"
+
+    def policy(self, purpose: str) -> str:
+        return f"{self.base}-{purpose}"
+
+
+def object_labels(spec_labels: dict[str, str], instance: str) -> dict[str, str]:
+    """Labels on every object: the spec's (inferstack's, then the user's) plus the instance."""
+    return {
+        **spec_labels,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/part-of": "inferstack",
+    }
+
+
+def selector_labels(instance: str) -> dict[str, str]:
+    """The pod selector: stable across runtime or image changes (selectors are immutable)."""
+    return {
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": "inference-server",
+    }

@@ -1,0 +1,238 @@
+"""Building blocks of a hardened GPU serving pod, as plain manifest dicts (camelCase).
+
+Pod Security ``restricted`` and a read-only root filesystem are kept; what the runtimes need
+to write (Hugging Face, vLLM, Triton and TorchInductor caches, config, /tmp, /dev/shm) gets its
+own emptyDir and environment variable instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferstack.kubernetes.budget import StartupBudget
+from inferstack.kubernetes.layout import (
+    MODEL_MOUNT,
+    MODEL_VOLUME,
+    RUN_AS,
+    SCRATCH,
+    SHM_VOLUME,
+    TORCH_SCRATCH,
+)
+from inferstack.kubernetes.plan import ServingPlan
+from inferstack.kubernetes.runtimes import ServerCommand, download_command, env, server_command
+
+Manifest = dict[str, Any]
+
+PYTHON_RUNTIMES = ("vllm", "tgi")
+PRE_STOP_SLEEP_SECONDS = 15
+
+
+def container_security_context() -> Manifest:
+    """Non-root, read-only root, no privilege escalation, no capabilities, default seccomp."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security_context() -> Manifest:
+    # fsGroup makes the model cache volume writable by the non-root user.
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+@dataclass(frozen=True)
+class CacheLayout:
+    """Volumes, their mounts and the env vars that point the runtime at them."""
+
+    volumes: list[Manifest] = field(default_factory=list)
+    mounts: list[Manifest] = field(default_factory=list)
+    env: list[Manifest] = field(default_factory=list)
+
+
+def cache_volumes(runtime: str, *, shm_gi: int = 0) -> CacheLayout:
+    """emptyDirs for every path the runtime writes; /dev/shm in memory when ``shm_gi`` > 0."""
+    entries = SCRATCH + (TORCH_SCRATCH if runtime in PYTHON_RUNTIMES else ())
+    layout = CacheLayout()
+    for volume, path, variables, size in entries:
+        layout.volumes.append({"name": volume, "emptyDir": {"sizeLimit": size}})
+        layout.mounts.append({"name": volume, "mountPath": path})
+        layout.env.extend(env(variable, path) for variable in variables)
+    if shm_gi > 0:
+        # NCCL exchanges tensors between tensor-parallel workers through /dev/shm.
+        layout.volumes.append(
+            {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm_gi}Gi"}}
+        )
+        layout.mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
+    return layout
+
+
+def shm_gi(plan: ServingPlan) -> int:
+    """Shared memory for tensor parallelism: 2 GiB per GPU, none on a single GPU."""
+    return 2 * plan.gpu_count if plan.gpu_count > 1 else 0
+
+
+def model_volume(plan: ServingPlan) -> tuple[Manifest, Manifest]:
+    """The model cache volume and its mount, per ``plan.model_cache`` and the model source."""
+    mount: Manifest = {"name": MODEL_VOLUME, "mountPath": MODEL_MOUNT}
+    if plan.model.scheme == "pvc":
+        claim = {"claimName": plan.model.claim, "readOnly": True}
+        return {"name": MODEL_VOLUME, "persistentVolumeClaim": claim}, {**mount, "readOnly": True}
+    cache = plan.model_cache
+    if cache.kind == "shared":
+        claim = {"claimName": plan.names.model_cache}
+        return {"name": MODEL_VOLUME, "persistentVolumeClaim": claim}, mount
+    size = f"{plan.cache_size_gi}Gi"
+    if cache.storage_class_name is None:
+        return {"name": MODEL_VOLUME, "emptyDir": {"sizeLimit": size}}, mount
+    template = {
+        "metadata": {"labels": plan.labels},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": cache.storage_class_name,
+            "resources": {"requests": {"storage": size}},
+        },
+    }
+    return {"name": MODEL_VOLUME, "ephemeral": {"volumeClaimTemplate": template}}, mount
+
+
+def probes(port: int | str, health_path: str, budget: StartupBudget) -> Manifest:
+    """startupProbe sized by the budget; liveness and readiness only start after it passes."""
+    check = {"httpGet": {"path": health_path, "port": port}}
+    return {
+        "startupProbe": {
+            **check,
+            "periodSeconds": budget.period_seconds,
+            "timeoutSeconds": 5,
+            "failureThreshold": budget.startup_failure_threshold,
+        },
+        "readinessProbe": {
+            **check,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
+        # A busy server answers /health slowly: be patient before restarting it.
+        "livenessProbe": {
+            **check,
+            "periodSeconds": 15,
+            "timeoutSeconds": 10,
+            "failureThreshold": 6,
+        },
+    }
+
+
+def replica_resources(plan: ServingPlan) -> Manifest:
+    """GPU requests equal to limits; CPU and host memory sized for loading the weights."""
+    gpus = str(plan.gpu_count)
+    cpu = 2 + 2 * plan.gpu_count
+    memory = max(16, math.ceil(plan.weights_gb + 8)) + shm_gi(plan)
+    return {
+        "requests": {"cpu": str(cpu), "memory": f"{memory}Gi", "nvidia.com/gpu": gpus},
+        "limits": {"cpu": str(cpu * 2), "memory": f"{memory}Gi", "nvidia.com/gpu": gpus},
+    }
+
+
+def scheduling(plan: ServingPlan) -> Manifest:
+    """Node selection, GPU taint tolerations, spread across nodes and zones, GPU runtime class."""
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            # GPU nodes are scarce: prefer spreading, never leave a replica pending for it.
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": plan.selector},
+        }
+        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+    ]
+    placement: Manifest = {
+        "tolerations": [dict(t) for t in plan.tolerations],
+        "topologySpreadConstraints": spread,
+    }
+    if plan.node_selector:
+        placement["nodeSelector"] = dict(plan.node_selector)
+    if plan.runtime_class_name:
+        placement["runtimeClassName"] = plan.runtime_class_name
+    if plan.priority_class_name:
+        placement["priorityClassName"] = plan.priority_class_name
+    return placement
+
+
+def server_container(plan: ServingPlan, layout: CacheLayout, model_mount: Manifest) -> Manifest:
+    command = server_command(plan)
+    return {
+        "name": "server",
+        "image": plan.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": command.command,
+        "args": command.args,
+        "env": [*layout.env, *command.env],
+        "ports": [{"name": "http", "containerPort": plan.port, "protocol": "TCP"}],
+        "resources": replica_resources(plan),
+        "securityContext": container_security_context(),
+        "volumeMounts": [model_mount, *layout.mounts],
+        **probes("http", plan.health_path, plan.budget),
+        # Let the endpoints controller and ingress stop routing before the server exits.
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_SLEEP_SECONDS)]}}},
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+
+
+def download_container(
+    plan: ServingPlan, layout: CacheLayout, model_mount: Manifest
+) -> Manifest | None:
+    """The init container that fills the model cache; None when the weights are on a volume."""
+    command: ServerCommand | None = download_command(plan)
+    if command is None:
+        return None
+    return {
+        "name": "model-download",
+        "image": plan.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": command.command,
+        "args": command.args,
+        "env": [*layout.env, *command.env],
+        "resources": {
+            "requests": {"cpu": "1", "memory": "2Gi"},
+            "limits": {"cpu": "2", "memory": "4Gi"},
+        },
+        "securityContext": container_security_context(),
+        "volumeMounts": [model_mount, *layout.mounts],
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+
+
+def pod_spec(plan: ServingPlan) -> Manifest:
+    """The whole pod: hardened containers, caches, model volume, placement, graceful drain."""
+    layout = cache_volumes(plan.runtime, shm_gi=shm_gi(plan))
+    volume, mount = model_volume(plan)
+    spec: Manifest = {
+        "serviceAccountName": plan.names.service_account,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        **scheduling(plan),
+        "terminationGracePeriodSeconds": plan.termination_grace_period_seconds,
+        "containers": [server_container(plan, layout, mount)],
+        "volumes": [volume, *layout.volumes],
+    }
+    init = download_container(plan, layout, mount)
+    if init is not None:
+        spec["initContainers"] = [init]
+    if plan.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": s} for s in plan.image_pull_secrets]
+    return spec
