@@ -74,9 +74,9 @@ def load_stack_config(path: str | Path, *, check_target: bool = True) -> StackCo
         raise SpecError("inferstack:target", f"{path} has no 'config:' mapping", "see stacks/")
     if "inferstack:target" not in values:
         raise SpecError("inferstack:target", f"missing in {path}", "add inferstack:target: onprem")
+    target = validate_target_name(values["inferstack:target"])
     if "inferstack:deployment" not in values:
         raise SpecError("inferstack:deployment", f"missing in {path}", "see docs/spec.md")
-    target = validate_target_name(values["inferstack:target"])
     region_key = REGION_KEYS.get(target)
     region = _plain(values.get(region_key)) if region_key else None
     deployment = parse_deployment(values["inferstack:deployment"])

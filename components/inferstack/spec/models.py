@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from inferstack.spec.fleet import FleetSpec
+
 Environment = Literal["dev", "staging", "prod"]
 DType = Literal[
     "bf16",
@@ -47,27 +49,41 @@ def is_digest_pinned(image: str) -> bool:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 class SecretRef(Section):
     """A secret that already exists: a Kubernetes Secret, or a Secrets Manager name or ARN."""
 
     name: Annotated[str, Field(min_length=1, max_length=2048)]
+    """Kubernetes Secret name, or Secrets Manager secret name or ARN."""
     key: Annotated[str, Field(min_length=1, max_length=253)] = "token"
+    """Key inside the secret that holds the value."""
 
 
 class ModelSpec(Section):
     id: Annotated[str, Field(min_length=1, max_length=200)]
+    """Catalog model id (e.g. meta-llama/Llama-3.1-8B-Instruct) or any id described in full
+    below."""
     source: str | None = None
+    """Where weights come from: hf://org/name@revision, s3://bucket/prefix or pvc://claim/path;
+    default hf://<id>."""
     dtype: DType = "bf16"
+    """Weight precision or quantization; sizes memory and selects runtime flags."""
     max_context: Annotated[int, Field(ge=256, le=1_048_576)] | None = None
+    """Context length served; default: the model's own (capped by Jetson family limits)."""
     hf_token_secret: SecretRef | None = None
-    # Only for models the catalog does not know.
+    """Existing secret holding a Hugging Face token for gated models; never a literal."""
     parameters_b: Annotated[float, Field(gt=0, le=2000)] | None = None
+    """Parameters in billions, for a model outside the catalog."""
     layers: Annotated[int, Field(gt=0, le=1000)] | None = None
+    """Transformer layers, for a model outside the catalog."""
     kv_heads: Annotated[int, Field(gt=0, le=1024)] | None = None
+    """Key/value heads (GQA), for a model outside the catalog."""
     head_dim: Annotated[int, Field(gt=0, le=4096)] | None = None
+    """Attention head dimension, for a model outside the catalog."""
 
     @model_validator(mode="before")
     @classmethod
@@ -115,12 +131,19 @@ class ModelSpec(Section):
 
 class ServingSpec(Section):
     runtime: Runtime = "vllm"
+    """Serving engine: vllm, tgi, lmi (SageMaker), ollama, llamacpp or mlc."""
     image: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    """Container image; default: the catalog image of the runtime. prod requires @sha256 digest."""
     max_concurrency: Annotated[int, Field(ge=1, le=4096)] = 16
+    """Sequences in flight per replica; the KV cache is sized for it."""
     mode: Literal["realtime", "async"] = "realtime"
+    """realtime, or async (SageMaker only: queued requests, can scale to zero)."""
     port: Annotated[int, Field(ge=1024, le=65535)] = 8000
+    """Port the server listens on inside the container."""
     gpu_memory_utilization: Annotated[float, Field(gt=0.1, le=0.98)] | None = None
+    """Fraction of GPU memory the runtime may use; default from the runtime catalog."""
     extra_args: list[str] = Field(default_factory=list)
+    """Extra command-line flags passed to the runtime as-is."""
 
     @field_validator("image")
     @classmethod
@@ -135,6 +158,7 @@ class ServingSpec(Section):
 
 class Toleration(Section):
     key: str
+    """Taint key to tolerate."""
     operator: Literal["Exists", "Equal"] = "Exists"
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
@@ -142,32 +166,50 @@ class Toleration(Section):
 
 class ComputeSpec(Section):
     instance_type: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    """Cloud SKU (ml.g5.2xlarge, Standard_NC24ads_A100_v4, g2-standard-8) or Jetson module;
+    default: cheapest that fits."""
     gpu_type: str | None = None
+    """On-prem only: GPU model from the catalog (L4, A100-80GB, ...); default L4."""
     gpu_count: Annotated[int, Field(ge=1, le=16)] | None = None
+    """On-prem only: GPUs per replica; default: the tensor-parallel degree the model needs."""
     spot: bool = False
+    """Use spot/preemptible capacity (Vertex AI only; refused where the platform has none)."""
     node_selector: dict[str, str] = Field(default_factory=dict)
+    """Kubernetes node selector for the serving pods."""
     tolerations: list[Toleration] = Field(default_factory=list)
+    """Kubernetes tolerations; default tolerates the nvidia.com/gpu taint."""
     runtime_class_name: str | None = "nvidia"
-    # Jetson fleets describe sites, device groups and cohorts here (see inferstack.jetson).
-    fleet: dict[str, Any] | None = None
+    """RuntimeClass that exposes the GPU (k3s and the GPU operator install 'nvidia')."""
+    fleet: FleetSpec | None = None
+    """Jetson only: sites, device groups and cohorts of the fleet."""
 
 
 class ScalingTarget(Section):
     metric: ScalingMetric = "concurrency"
+    """What autoscaling tracks: concurrency, queue_depth, invocations or gpu_utilization; never
+    CPU."""
     value: Annotated[float, Field(gt=0)] = 8
+    """Target value of the metric per replica."""
 
 
 class ScalingSpec(Section):
     min_replicas: Annotated[int, Field(ge=0, le=1000)] | None = None
+    """Replicas kept warm; default 1 (prod: 2, the minimum there)."""
     max_replicas: Annotated[int, Field(ge=1, le=1000)] = 4
+    """Upper bound for autoscaling."""
     target: ScalingTarget = Field(default_factory=ScalingTarget)
+    """Autoscaling metric and target value."""
     scale_to_zero: bool = False
+    """Scale to zero when idle (on-prem with KEDA; SageMaker async only)."""
     scale_out_cooldown_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
+    """Wait after a scale-out before the next one."""
     scale_in_cooldown_seconds: Annotated[int, Field(ge=0, le=7200)] = 300
+    """Wait after a scale-in before the next one."""
 
 
 class EncryptionSpec(Section):
     kms_key: Annotated[str, Field(min_length=1)] = "create"
+    """'create' a customer-managed key with rotation, or an existing key id/ARN/URI."""
 
     @property
     def create_key(self) -> bool:
@@ -176,13 +218,21 @@ class EncryptionSpec(Section):
 
 class NetworkSpec(Section):
     public: bool = False
+    """Expose the endpoint outside private networks (needs allowed_cidrs)."""
     allowed_cidrs: list[str] = Field(default_factory=list)
+    """Caller networks admitted; 0.0.0.0/0 is refused."""
     vpc_id: str | None = None
+    """Existing VPC/VNet/network for cloud targets."""
     subnet_ids: list[str] = Field(default_factory=list)
+    """Private subnets the endpoint runs in."""
     security_group_ids: list[str] = Field(default_factory=list)
+    """Extra security groups (AWS)."""
     hostname: str | None = None
+    """DNS name of the endpoint (Kubernetes ingress host)."""
     tls_secret_name: str | None = None
+    """Kubernetes TLS secret for the ingress; default <name>-tls."""
     ingress_class_name: str = "nginx"
+    """Kubernetes IngressClass of the gateway."""
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -201,7 +251,9 @@ class NetworkSpec(Section):
 
 class RateLimitSpec(Section):
     requests_per_second: Annotated[int, Field(ge=1, le=100_000)] = 20
+    """Sustained requests per second per client."""
     burst: Annotated[int, Field(ge=1, le=200_000)] = 40
+    """Requests allowed in a burst above the rate."""
 
     @model_validator(mode="after")
     def _burst_covers_rate(self) -> RateLimitSpec:
@@ -212,20 +264,32 @@ class RateLimitSpec(Section):
 
 class SecuritySpec(Section):
     encryption: EncryptionSpec = Field(default_factory=EncryptionSpec)
+    """Customer-managed encryption key."""
     network: NetworkSpec = Field(default_factory=NetworkSpec)
+    """Private networking and ingress."""
     auth: Auth | None = None
+    """Caller authentication; default per target (onprem oidc, sagemaker iam, azureml entra,
+    vertex iam, jetson mtls)."""
     oidc_auth_url: str | None = None
+    """oauth2-proxy auth URL for auth: oidc on Kubernetes."""
     oidc_signin_url: str | None = None
+    """oauth2-proxy sign-in URL for auth: oidc on Kubernetes."""
     client_ca_secret_name: str | None = None
+    """Secret with the client CA for auth: mtls; default <name>-client-ca."""
     rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec)
+    """Per-client rate limit at the front door (OWASP LLM10)."""
     max_request_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 65536
-    # Switches hardening off for throwaway local clusters; the policy packs flag it.
+    """Largest request body accepted at the front door."""
     allow_insecure: bool = False
+    """Switches hardening off for throwaway local clusters; refused in prod and flagged by the
+    packs."""
 
 
 class AlarmsSpec(Section):
     enabled: bool | None = None
+    """Alarms on errors, latency, queueing and memory; default on in prod."""
     email: str | None = None
+    """Where alarms are sent."""
 
     @field_validator("email")
     @classmethod
@@ -237,9 +301,13 @@ class AlarmsSpec(Section):
 
 class ObservabilitySpec(Section):
     log_retention_days: Annotated[int, Field(ge=0, le=3653)] = 365
+    """Log retention (a value log services accept; 0 = never expire, refused by the GDPR pack)."""
     metrics: bool = True
+    """Scrape the runtime's metrics."""
     dashboards: bool = True
+    """Ship a dashboard for the runtime's metrics."""
     alarms: AlarmsSpec = Field(default_factory=AlarmsSpec)
+    """Alerting."""
 
     @field_validator("log_retention_days")
     @classmethod
@@ -255,15 +323,22 @@ class ObservabilitySpec(Section):
 
 class DataCaptureSpec(Section):
     enabled: bool = False
+    """Capture requests and responses (encrypted with the deployment's key)."""
     sampling_percentage: Annotated[int, Field(ge=1, le=100)] = 20
+    """Share of requests captured."""
     retention_days: Annotated[int, Field(ge=1, le=3653)] = 30
+    """Days captured payloads are kept."""
 
 
 class ComplianceSpec(Section):
     frameworks: list[Framework] = Field(default_factory=list)
+    """Frameworks the deployment must satisfy: hipaa, gdpr."""
     data_residency: list[str] = Field(default_factory=list)
+    """Allowed jurisdictions ('eu') or region names; gdpr implies ['eu']."""
     phi: bool = False
+    """The workload processes protected health information."""
     data_capture: DataCaptureSpec = Field(default_factory=DataCaptureSpec)
+    """Request/response capture, off by default."""
 
     @property
     def residency(self) -> list[str]:
@@ -275,20 +350,32 @@ class ComplianceSpec(Section):
 
 class CostSpec(Section):
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
+    """Monthly budget; checked against on-demand prices and wired to budget alerts."""
 
 
 class DeploymentSpec(Section):
     name: Annotated[str, Field(min_length=1, max_length=40)]
+    """DNS label naming the deployment and its resources."""
     environment: Environment = "dev"
+    """dev, staging or prod (prod: >= 2 replicas, alarms on, digest-pinned images)."""
     model: ModelSpec
+    """The model and its weights."""
     serving: ServingSpec = Field(default_factory=ServingSpec)
+    """The serving runtime."""
     compute: ComputeSpec = Field(default_factory=ComputeSpec)
+    """The hardware of one replica."""
     scaling: ScalingSpec = Field(default_factory=ScalingSpec)
+    """Replicas and autoscaling."""
     security: SecuritySpec = Field(default_factory=SecuritySpec)
+    """Encryption, network, auth and abuse limits."""
     observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec)
+    """Logs, metrics, dashboards and alarms."""
     compliance: ComplianceSpec = Field(default_factory=ComplianceSpec)
+    """Frameworks, residency and PHI."""
     cost: CostSpec = Field(default_factory=CostSpec)
+    """Budget."""
     tags: dict[str, str] = Field(default_factory=dict)
+    """Tags/labels merged onto every resource (user wins over inferstack's own)."""
 
     @field_validator("name")
     @classmethod

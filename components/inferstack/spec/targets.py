@@ -52,6 +52,20 @@ SCALE_TO_ZERO_NOTE = {
 }
 
 
+# Context served when model.max_context is not given: a model's full window (128k for Llama
+# 3.1) times max_concurrency would size the KV cache for a load nobody plans for.
+DEFAULT_CONTEXT = 8192
+
+
+def serving_context(spec: DeploymentSpec) -> int:
+    """The context length the runtime serves: the spec's, else min(model's own, 8192)."""
+    if spec.model.max_context is not None:
+        return spec.model.max_context
+    if spec.model.described_in_full:
+        return DEFAULT_CONTEXT
+    return min(catalog.model(spec.model.id).default_context, DEFAULT_CONTEXT)
+
+
 @dataclass(frozen=True)
 class Hardware:
     """What one replica runs on, resolved from the spec and the catalog."""
@@ -74,8 +88,20 @@ def resolve_hardware(spec: DeploymentSpec, target: str) -> Hardware:
             count = report.tensor_parallel if report.fits else 1
         return Hardware(target, gpu_type, count)
     if target == "jetson":
-        module = compute.instance_type or "agx-orin-64gb"
         modules = catalog.jetson_modules()
+        if compute.fleet is not None:
+            if compute.instance_type is not None:
+                raise SpecError(
+                    "compute.instance_type",
+                    "is set per device group in a fleet",
+                    "remove it and give each compute.fleet.device_groups[].module",
+                )
+            for index, group in enumerate(compute.fleet.device_groups):
+                if group.module not in modules:
+                    path = f"compute.fleet.device_groups[{index}].module"
+                    raise _unknown(path, group.module, "Jetson module", list(modules))
+            return Hardware(target, compute.fleet.device_groups[0].module, 1)
+        module = compute.instance_type or "agx-orin-64gb"
         if module not in modules:
             raise _unknown("compute.instance_type", module, "Jetson module", list(modules))
         return Hardware(target, module, 1)
@@ -83,10 +109,10 @@ def resolve_hardware(spec: DeploymentSpec, target: str) -> Hardware:
     name = compute.instance_type
     if name is None:
         name = sizing.smallest_fitting(
-            spec.model.id if not spec.model.described_in_full else _custom_model(spec),
+            spec.model.id if not spec.model.described_in_full else custom_model(spec),
             target,
             dtype=spec.model.dtype,
-            context=spec.model.max_context,
+            context=serving_context(spec),
             concurrency=spec.serving.max_concurrency,
             runtime=spec.serving.runtime,
         )
@@ -171,7 +197,12 @@ def _check_model_known(spec: DeploymentSpec) -> None:
         )
 
 
-def _custom_model(spec: DeploymentSpec) -> catalog.ModelInfo:
+def model_info(spec: DeploymentSpec) -> catalog.ModelInfo:
+    """The model's shape: from the catalog, or as the spec describes it in full."""
+    return custom_model(spec) if spec.model.described_in_full else catalog.model(spec.model.id)
+
+
+def custom_model(spec: DeploymentSpec) -> catalog.ModelInfo:
     model = spec.model
     assert model.parameters_b is not None and model.layers is not None
     assert model.kv_heads is not None and model.head_dim is not None
@@ -181,7 +212,7 @@ def _custom_model(spec: DeploymentSpec) -> catalog.ModelInfo:
         layers=model.layers,
         kv_heads=model.kv_heads,
         head_dim=model.head_dim,
-        default_context=model.max_context or 8192,
+        default_context=model.max_context or DEFAULT_CONTEXT,
         moe=False,
         active_parameters_b=model.parameters_b,
     )
@@ -190,13 +221,13 @@ def _custom_model(spec: DeploymentSpec) -> catalog.ModelInfo:
 def _fit(
     spec: DeploymentSpec, target: str, hardware: str, gpu_count: int | None
 ) -> sizing.FitReport:
-    model = _custom_model(spec) if spec.model.described_in_full else spec.model.id
+    model = custom_model(spec) if spec.model.described_in_full else spec.model.id
     return sizing.fit(
         model,
         target,
         hardware,
         dtype=spec.model.dtype,
-        context=spec.model.max_context,
+        context=serving_context(spec),
         concurrency=spec.serving.max_concurrency,
         runtime=spec.serving.runtime,
         gpu_count=gpu_count,
@@ -204,6 +235,9 @@ def _fit(
 
 
 def _check_fit(spec: DeploymentSpec, hardware: Hardware) -> None:
+    if hardware.target == "jetson":
+        _check_jetson_fit(spec, hardware)
+        return
     report = _fit(spec, hardware.target, hardware.name, hardware.gpu_count)
     if report.fits:
         return
@@ -216,6 +250,16 @@ def _check_fit(spec: DeploymentSpec, hardware: Hardware) -> None:
     else:
         fix = "use a quantized model.dtype, a smaller model, or lower model.max_context"
     raise SpecError(field, report.summary(), fix)
+
+
+def _check_jetson_fit(spec: DeploymentSpec, hardware: Hardware) -> None:
+    """Per device group with a fleet (its module, cohort model and variant); else the module."""
+    from inferstack.jetson import fit, plan
+
+    if spec.compute.fleet is not None:
+        plan.check(spec)
+    else:
+        fit.check_module(spec, hardware.name)
 
 
 def _check_spot(spec: DeploymentSpec, target: str, hardware: Hardware) -> None:
