@@ -53,7 +53,11 @@ def test_prod_tightens_defaults() -> None:
     [
         ({"scaling": {"min_replicas": 1}}, "scaling.min_replicas", "at least 2"),
         ({"scaling": {"max_replicas": 1}}, "scaling.max_replicas", "at least 2"),
-        ({"observability": {"alarms": {"enabled": False}}}, "observability.alarms.enabled", "alarms"),
+        (
+            {"observability": {"alarms": {"enabled": False}}},
+            "observability.alarms.enabled",
+            "alarms",
+        ),
         ({"serving": {"image": "vllm/vllm-openai:v0.6.3"}}, "serving.image", "digest"),
         ({"security": {"allow_insecure": True}}, "security.allow_insecure", "local dev"),
         ({"scaling": {"scale_to_zero": True, "min_replicas": 0}}, "scaling", "warm"),
