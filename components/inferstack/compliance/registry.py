@@ -1,0 +1,73 @@
+"""All rules in a stable order, and the selection each pack makes by framework."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from inferstack.compliance.model import Framework, Rule
+from inferstack.compliance.rules import (
+    aws_apigateway,
+    aws_cloudwatch,
+    aws_iam,
+    aws_kms,
+    aws_s3,
+    aws_sagemaker,
+    aws_sns,
+    azure_keyvault,
+    azure_ml,
+    azure_monitor,
+    azure_storage,
+    budget,
+    gcp_kms,
+    gcp_logging,
+    gcp_storage,
+    gcp_vertex,
+    jetson,
+    kubernetes_network,
+    kubernetes_workloads,
+    residency,
+    tags,
+)
+
+_MODULES = (
+    kubernetes_workloads,
+    kubernetes_network,
+    aws_sagemaker,
+    aws_kms,
+    aws_s3,
+    aws_cloudwatch,
+    aws_iam,
+    aws_sns,
+    aws_apigateway,
+    azure_ml,
+    azure_keyvault,
+    azure_storage,
+    azure_monitor,
+    gcp_vertex,
+    gcp_kms,
+    gcp_storage,
+    gcp_logging,
+    jetson,
+    residency,
+    tags,
+    budget,
+)
+
+
+@cache
+def all_rules() -> tuple[Rule, ...]:
+    return tuple(rule for module in _MODULES for rule in module.RULES)
+
+
+def rules_for(framework: Framework) -> tuple[Rule, ...]:
+    """A pack's rules: every baseline rule plus the rules specific to ``framework``."""
+    if framework not in ("baseline", "hipaa", "gdpr"):
+        raise ValueError(f"unknown framework {framework!r}: use baseline, hipaa or gdpr")
+    return tuple(rule for rule in all_rules() if rule.in_pack(framework))
+
+
+def rule(name: str) -> Rule:
+    for candidate in all_rules():
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)

@@ -1,0 +1,89 @@
+"""Where the pod spec and containers live in each Kubernetes workload type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from inferstack.compliance.model import Report
+from inferstack.compliance.props import MISSING, UNKNOWN, get
+
+DEPLOYMENT: Final = "kubernetes:apps/v1:Deployment"
+STATEFULSET: Final = "kubernetes:apps/v1:StatefulSet"
+DAEMONSET: Final = "kubernetes:apps/v1:DaemonSet"
+REPLICASET: Final = "kubernetes:apps/v1:ReplicaSet"
+JOB: Final = "kubernetes:batch/v1:Job"
+CRONJOB: Final = "kubernetes:batch/v1:CronJob"
+POD: Final = "kubernetes:core/v1:Pod"
+NAMESPACE: Final = "kubernetes:core/v1:Namespace"
+SERVICE: Final = "kubernetes:core/v1:Service"
+INGRESS: Final = "kubernetes:networking.k8s.io/v1:Ingress"
+NETWORK_POLICY: Final = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+WORKLOAD_TYPES: Final = (DEPLOYMENT, STATEFULSET, DAEMONSET, REPLICASET, JOB, CRONJOB, POD)
+
+_POD_SPEC_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
+    POD: ("spec",),
+    CRONJOB: ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+_DEFAULT_POD_SPEC_PATH: Final = ("spec", "template", "spec")
+CONTAINER_LISTS: Final = ("initContainers", "containers")
+
+
+def pod_spec_path(resource_type: str) -> tuple[str, ...]:
+    return _POD_SPEC_PATHS.get(resource_type, _DEFAULT_POD_SPEC_PATH)
+
+
+def pod_template_labels_path(resource_type: str) -> tuple[str, ...]:
+    return (*pod_spec_path(resource_type)[:-1], "metadata", "labels")
+
+
+@dataclass(frozen=True)
+class Container:
+    label: str
+    value: Any
+
+    def get(self, *path: str | int) -> Any:
+        return get(self.value, *path)
+
+
+def pod_spec(props: Mapping[str, Any], resource_type: str, report: Report) -> Any:
+    """The pod spec, or None after reporting it as unknown; MISSING when there is none."""
+    path = pod_spec_path(resource_type)
+    spec = get(props, *path)
+    if spec is UNKNOWN:
+        report(f"{'.'.join(path)} is unknown until deploy, so the pod cannot be checked at preview")
+        return None
+    return spec
+
+
+def containers(spec: Any, report: Report) -> Iterator[Container]:
+    """Every container and init container; unknown lists or items are reported, not skipped."""
+    if spec is None or spec is MISSING:
+        return
+    for list_name in CONTAINER_LISTS:
+        items = get(spec, list_name)
+        if items is UNKNOWN:
+            report(f"{list_name} is unknown until deploy, so its containers cannot be checked")
+            continue
+        if items is MISSING or not hasattr(items, "__len__"):
+            continue
+        for index in range(len(items)):
+            item = get(items, index)
+            name = get(item, "name")
+            label = f"{list_name}[{index}]"
+            if isinstance(name, str):
+                label = f"container '{name}'"
+            if item is UNKNOWN:
+                report(f"{label} is unknown until deploy, so it cannot be checked at preview")
+                continue
+            yield Container(label, item)
+
+
+def effective(container: Container, spec: Any, key: str) -> Any:
+    """A container's security setting, falling back to the pod's (the Kubernetes precedence)."""
+    value = container.get("securityContext", key)
+    if value is MISSING or value is None:
+        return get(spec, "securityContext", key)
+    return value

@@ -1,0 +1,251 @@
+"""Run rules through pulumi_policy's real analyzer servicer, in update and preview modes.
+
+Fixtures mark the values a cloud computes (ARNs, ids, generated names) with :class:`Computed`.
+In update mode they are the concrete value; in preview mode they become pulumi_policy's unknown
+sentinels, exactly as the engine sends them. Going through the servicer means a rule that reads
+an unknown hits the same downgrade to an advisory "can't run policy" note as in production, which
+:func:`evaluate` treats as a failure.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from google.protobuf import struct_pb2
+from pulumi.runtime import proto
+from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
+from pulumi_policy.proxy import (
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+)
+
+from inferstack.compliance.model import Framework, Rule, Scope
+from inferstack.compliance.policy import to_policy
+
+MODES: Final = ("update", "preview", "preview-typed")
+PREVIEW_MODES: Final = ("preview", "preview-typed")
+DOWNGRADE_PREFIX: Final = "can't run policy"
+DELETE: Final = object()
+LEVELS: Final = {
+    "advisory": proto.ADVISORY,
+    "mandatory": proto.MANDATORY,
+    "disabled": proto.DISABLED,
+}
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A value only the cloud knows: concrete on update, unknown during preview."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Res:
+    """A resource of a stack fixture; ``deps`` maps an input to the names it was computed from."""
+
+    type: str
+    name: str
+    props: Mapping[str, Any]
+    deps: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    provider: Res | None = None
+
+    @property
+    def urn(self) -> str:
+        return urn(self.type, self.name)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    policy: str
+    message: str
+    urn: str
+    mandatory: bool
+
+
+def urn(resource_type: str, name: str) -> str:
+    return f"urn:pulumi:test::inferstack::{resource_type}::{name}"
+
+
+def _typed_sentinel(value: Any) -> str:
+    if isinstance(value, bool):
+        return UNKNOWN_BOOLEAN_VALUE
+    if isinstance(value, int | float):
+        return UNKNOWN_NUMBER_VALUE
+    if isinstance(value, list):
+        return UNKNOWN_ARRAY_VALUE
+    if isinstance(value, dict):
+        return UNKNOWN_OBJECT_VALUE
+    return UNKNOWN_STRING_VALUE
+
+
+def materialize(value: Any, mode: str) -> Any:
+    """Plain wire data for ``mode``: Computed -> value (update) or an unknown sentinel (preview).
+
+    The engine marshals every computed value as the string sentinel; ``preview-typed`` uses the
+    type-specific sentinels pulumi_policy also recognises.
+    """
+    if isinstance(value, Computed):
+        if mode == "update":
+            return materialize(value.value, mode)
+        return UNKNOWN_STRING_VALUE if mode == "preview" else _typed_sentinel(value.value)
+    if isinstance(value, Mapping):
+        return {key: materialize(item, mode) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [materialize(item, mode) for item in value]
+    return value
+
+
+def has_computed(value: Any) -> bool:
+    if isinstance(value, Computed):
+        return True
+    if isinstance(value, Mapping):
+        return any(has_computed(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(has_computed(item) for item in value)
+    return False
+
+
+def strip_computed(value: Any) -> Any:
+    """The update-mode value, for checks that only care about property names."""
+    return materialize(value, "update")
+
+
+def struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(dict(value))
+    return message
+
+
+def patched(base: Mapping[str, Any], *changes: tuple[tuple[str | int, ...], Any]) -> dict[str, Any]:
+    """A deep copy of ``base`` with each (path, value) set; value DELETE removes the key."""
+    result: Any = copy.deepcopy(dict(base))
+    for path, value in changes:
+        target = result
+        for key in path[:-1]:
+            target = target.setdefault(key, {}) if isinstance(target, dict) else target[key]
+        if value is DELETE:
+            if isinstance(target, dict):
+                target.pop(path[-1], None)
+        else:
+            target[path[-1]] = copy.deepcopy(value)
+    return dict(result)
+
+
+def _servicer(rule: Rule, framework: Framework, config: Mapping[str, Any] | None) -> Any:
+    policy = to_policy(rule, framework)
+    servicer = _PolicyAnalyzerServicer(
+        "inferstack-test", "0.0.1", [policy], EnforcementLevel.ADVISORY
+    )
+    if config is not None:
+        request = proto.ConfigureAnalyzerRequest()
+        policy_config = request.policyConfig[rule.name]
+        level = config.get("enforcementLevel", rule.enforcement.value)
+        policy_config.enforcementLevel = LEVELS[level]
+        properties = {key: value for key, value in config.items() if key != "enforcementLevel"}
+        policy_config.properties.update(properties)
+        servicer.Configure(request, None)  # type: ignore[no-untyped-call]
+    return servicer
+
+
+def _provider(resource: Res, mode: str) -> Any:
+    assert resource.provider is not None
+    provider = resource.provider
+    return proto.AnalyzerProviderResource(
+        type=provider.type,
+        properties=struct(materialize(provider.props, mode)),
+        urn=provider.urn,
+        name=provider.name,
+    )
+
+
+def _diagnostics(response: Any) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            policy=item.policyName,
+            message=item.message,
+            urn=item.urn,
+            mandatory=item.enforcementLevel == proto.MANDATORY,
+        )
+        for item in response.diagnostics
+    ]
+
+
+def analyze_resource(
+    rule: Rule,
+    resource: Res,
+    mode: str,
+    *,
+    framework: Framework = "baseline",
+    config: Mapping[str, Any] | None = None,
+) -> list[Diagnostic]:
+    servicer = _servicer(rule, framework, config)
+    request = proto.AnalyzeRequest(
+        type=resource.type,
+        properties=struct(materialize(resource.props, mode)),
+        urn=resource.urn,
+        name=resource.name,
+    )
+    if resource.provider is not None:
+        request.provider.CopyFrom(_provider(resource, mode))
+    return _diagnostics(servicer.Analyze(request, None))
+
+
+def analyze_stack(
+    rule: Rule,
+    resources: Iterable[Res],
+    mode: str,
+    *,
+    framework: Framework = "baseline",
+    config: Mapping[str, Any] | None = None,
+) -> list[Diagnostic]:
+    resources = list(resources)
+    by_name = {resource.name: resource for resource in resources}
+    servicer = _servicer(rule, framework, config)
+    request = proto.AnalyzeStackRequest()
+    for resource in resources:
+        item = request.resources.add()
+        item.type = resource.type
+        item.urn = resource.urn
+        item.name = resource.name
+        item.properties.CopyFrom(struct(materialize(resource.props, mode)))
+        dependencies: list[str] = []
+        for prop, names in resource.deps.items():
+            urns = [by_name[name].urn for name in names]
+            item.propertyDependencies[prop].urns.extend(urns)
+            dependencies.extend(u for u in urns if u not in dependencies)
+        item.dependencies.extend(dependencies)
+        if resource.provider is not None:
+            item.provider.CopyFrom(_provider(resource, mode))
+    return _diagnostics(servicer.AnalyzeStack(request, None))
+
+
+def evaluate(
+    rule: Rule,
+    subject: Res | Sequence[Res],
+    mode: str,
+    *,
+    framework: Framework = "baseline",
+    config: Mapping[str, Any] | None = None,
+) -> list[Diagnostic]:
+    """Diagnostics of one rule; fails if pulumi_policy downgraded it for reading an unknown."""
+    if rule.scope is Scope.STACK:
+        resources = [subject] if isinstance(subject, Res) else list(subject)
+        found = analyze_stack(rule, resources, mode, framework=framework, config=config)
+    else:
+        assert isinstance(subject, Res), f"{rule.name} is a resource rule: give one resource"
+        found = analyze_resource(rule, subject, mode, framework=framework, config=config)
+    downgraded = [d.message for d in found if d.message.startswith(DOWNGRADE_PREFIX)]
+    assert not downgraded, f"{rule.name} read an unknown value in {mode} mode: {downgraded}"
+    return found
+
+
+def verdict(diagnostics: Iterable[Diagnostic]) -> list[tuple[str, str]]:
+    """What a reviewer sees: (urn, message) pairs, order-independent."""
+    return sorted((d.urn, d.message) for d in diagnostics)
