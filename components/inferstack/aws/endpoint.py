@@ -1,0 +1,190 @@
+"""``SageMakerEndpoint``: a private, encrypted, autoscaled LLM endpoint on Amazon SageMaker."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi_aws as aws
+
+from inferstack.aws import front_door as door
+from inferstack.aws import hosting, iam, monitoring, network, scaling, storage
+from inferstack.aws.context import Context
+from inferstack.aws.encryption import deployment_key, key_alias
+from inferstack.aws.monitoring import ASYNC_TOPICS
+from inferstack.aws.names import Arns
+from inferstack.aws.plan import Plan, plan
+from inferstack.component import InferenceComponent
+from inferstack.errors import SpecError
+from inferstack.spec import DeploymentSpec, parse_deployment, validate_for_target
+
+
+class SageMakerEndpoint(InferenceComponent):
+    """A SageMaker real-time or async endpoint serving one LLM, with everything around it.
+
+    Children: a KMS key (or ``security.encryption.kms_key``), an artifact bucket and its
+    access-log bucket, a least-privilege execution role, the model in private subnets
+    (network-isolated when the weights come from S3), the endpoint configuration and
+    endpoint, autoscaling on the metric the endpoint type needs, a log group, alarms to an
+    encrypted topic, a budget, and optionally an API Gateway + WAF front door.
+
+    Keyword arguments beyond the spec:
+      front_door: put API Gateway (IAM or API-key auth, throttling, WAF) in front.
+      artifact_bucket: an existing bucket for data capture and async payloads instead of a
+        new one; it should already enforce TLS and SSE-KMS.
+      async_retention_days: days async requests, results and failures are kept (async only).
+      force_destroy: let ``pulumi destroy`` delete buckets that still hold objects; for
+        throwaway dev stacks only.
+      region: the AWS region; defaults to the ``aws:region`` config value.
+    """
+
+    target: ClassVar[str] = "sagemaker"
+    type_token: ClassVar[str] = "inferstack:aws:SageMakerEndpoint"
+
+    def __init__(
+        self,
+        name: str,
+        spec: DeploymentSpec | Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        front_door: bool = False,
+        artifact_bucket: str | None = None,
+        async_retention_days: int = 30,
+        force_destroy: bool = False,
+        region: str | None = None,
+    ) -> None:
+        parsed = parse_deployment(spec)
+        region = region or pulumi.Config("aws").get("region")
+        if region is None:
+            raise SpecError(
+                "aws:region",
+                "is required for SageMaker",
+                "pulumi config set aws:region eu-central-1",
+            )
+        if not 1 <= async_retention_days <= 3653:
+            raise ValueError(f"async_retention_days must be 1..3653, got {async_retention_days}")
+        hardware = validate_for_target(parsed, self.target, region)
+        self.plan: Plan = plan(parsed, hardware, region, component=name, front_door=front_door)
+        super().__init__(name, parsed, opts, region=region)
+        self.region: str = region
+        account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
+        ctx = Context(name, self.spec, self.plan, region, account, self)
+        self._outputs = self._build(
+            ctx,
+            artifact_bucket=artifact_bucket,
+            async_retention_days=async_retention_days,
+            force_destroy=force_destroy,
+        )
+        self.register_outputs(self._outputs)
+
+    def _build(
+        self,
+        ctx: Context,
+        *,
+        artifact_bucket: str | None,
+        async_retention_days: int,
+        force_destroy: bool,
+    ) -> dict[str, pulumi.Output[Any]]:
+        plan = ctx.plan
+        spec = ctx.spec
+        role = iam.execution_role(ctx)
+        endpoint_logs = monitoring.endpoint_log_group_name(plan.endpoint_name)
+        log_groups = [endpoint_logs]
+        if plan.front_door:
+            log_groups += [
+                door.access_log_group_name(plan.endpoint_name),
+                door.waf_log_group_name(plan.endpoint_name),
+            ]
+        key_arn = deployment_key(
+            ctx, role_names=[iam.execution_role_name(ctx)], roles=[role], log_groups=log_groups
+        )
+        bucket = storage.artifact_storage(
+            ctx,
+            key_arn,
+            existing_bucket=artifact_bucket,
+            force_destroy=force_destroy,
+            async_retention_days=async_retention_days,
+        )
+        net = network.endpoint_network(ctx)
+        log_group = monitoring.log_group(ctx, endpoint_logs, key_arn, "logs")
+        topic_names = [monitoring.topic_name(plan.endpoint_name, s) for s in ASYNC_TOPICS]
+        async_topics: list[pulumi.Resource] = []
+        if plan.is_async:
+            async_topics = [
+                monitoring.encrypted_topic(ctx, suffix, key_arn) for suffix in ASYNC_TOPICS
+            ]
+        grants = iam.grant_execution(
+            ctx,
+            role,
+            bucket_name=bucket.name,
+            log_group_name=endpoint_logs,
+            topic_names=topic_names if plan.is_async else [],
+        )
+        model = hosting.model(
+            ctx,
+            role_arn=role.arn,
+            subnet_ids=net.subnet_ids,
+            security_group_ids=net.security_group_ids,
+            depends_on=[grants, *net.ready],
+        )
+        config = hosting.endpoint_configuration(
+            ctx,
+            model_name=model.name,
+            key_arn=key_arn,
+            bucket_name=bucket.name,
+            # Known before deploy (the names are chosen here), so checks can read them.
+            topic_arns=[
+                ctx.arns().apply(functools.partial(Arns.topic, name=n)) for n in topic_names
+            ],
+            depends_on=[*bucket.ready, *async_topics],
+        )
+        topic = None
+        if spec.alarms_enabled or spec.cost.monthly_budget_usd is not None:
+            topic = monitoring.alert_topic(ctx, key_arn)
+        alarms = monitoring.alarms(ctx, topic.arn) if spec.alarms_enabled and topic else []
+        # Errors and latency, not GPU memory: a new model version that breaks either rolls back.
+        rollback = [alarm.name for alarm in alarms[:2]]
+        endpoint = hosting.endpoint(
+            ctx,
+            config_name=config.name,
+            rollback_alarms=rollback,
+            depends_on=[log_group, grants],
+        )
+        scaling.autoscaling(ctx, endpoint)
+        monitoring.budget(ctx, topic.arn if topic else None)
+        outputs: dict[str, pulumi.Output[Any]] = {
+            "endpoint_name": endpoint.name,
+            "endpoint_arn": endpoint.arn,
+            "role_arn": role.arn,
+            "kms_key_arn": key_arn,
+            "bucket_name": bucket.name,
+            "log_group_name": log_group.name,
+        }
+        if plan.front_door:
+            front = door.front_door(
+                ctx,
+                endpoint=endpoint,
+                access_logs=monitoring.log_group(
+                    ctx, door.access_log_group_name(plan.endpoint_name), key_arn, "api-logs"
+                ),
+                waf_logs=monitoring.log_group(
+                    ctx, door.waf_log_group_name(plan.endpoint_name), key_arn, "waf-logs"
+                ),
+            )
+            outputs["front_door_url"] = front.url
+        invoke = iam.caller_policy(
+            ctx, bucket_name=bucket.name, key_alias=key_alias(plan.endpoint_name)
+        )
+        outputs["invoke_policy_arn"] = invoke.arn
+        if plan.is_async:
+            outputs["async_input_uri"] = bucket.name.apply(
+                lambda name: f"s3://{name}/{storage.ASYNC_INPUT}"
+            )
+        return outputs
+
+    def outputs(self) -> dict[str, pulumi.Output[Any]]:
+        return dict(self._outputs)

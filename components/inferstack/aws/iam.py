@@ -1,0 +1,117 @@
+"""The endpoint's execution role and the managed policy its callers attach."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from inferstack.aws import names, storage
+from inferstack.aws.context import Context
+from inferstack.aws.front_door import STAGE_PATH
+from inferstack.aws.names import Arns
+from inferstack.aws.policies import (
+    Document,
+    ExecutionGrants,
+    assume_role,
+    execution_policy,
+    invoke_policy,
+)
+
+
+def execution_role_name(ctx: Context) -> str:
+    return names.role_name(ctx.plan.endpoint_name, "sagemaker", ctx.region)
+
+
+def execution_role(ctx: Context) -> aws.iam.Role:
+    # No inline or managed policies here: a created key's policy names this role, so the role
+    # must exist before the key, and its grants follow as a separate RolePolicy.
+    return aws.iam.Role(
+        ctx.child("execution-role"),
+        name=execution_role_name(ctx),
+        description=f"inferstack {ctx.name}: runs the SageMaker model; least privilege",
+        assume_role_policy=json.dumps(assume_role("sagemaker.amazonaws.com")),
+        max_session_duration=3600,
+        tags=ctx.tags(),
+        opts=ctx.opts(),
+    )
+
+
+def grant_execution(
+    ctx: Context,
+    role: aws.iam.Role,
+    *,
+    bucket_name: pulumi.Input[str],
+    log_group_name: str,
+    topic_names: list[str],
+) -> aws.iam.RolePolicy:
+    plan = ctx.plan
+    capture = ctx.spec.compliance.data_capture.enabled
+    read_prefixes: tuple[str, ...] = (storage.ASYNC_INPUT,) if plan.is_async else ()
+    write_prefixes = ((storage.CAPTURE_PREFIX,) if capture else ()) + (
+        (storage.ASYNC_OUTPUT, storage.ASYNC_FAILURE) if plan.is_async else ()
+    )
+
+    def build(arns: Arns, bucket: str) -> Document:
+        source = plan.source
+        # Subnets and the security group that this stack creates get their ids only at
+        # deploy; the grant names them by account and region instead, so the whole document
+        # is known (and checked by the policy packs) at preview.
+        subnets = plan.subnet_ids or ("*",)
+        groups = plan.security_group_ids or ("*",)
+        return execution_policy(
+            ExecutionGrants(
+                repository_arn=plan.image_repository_arn,
+                log_group_arn=arns.log_group(log_group_name),
+                # A key created here names this role in its key policy; one you bring does not.
+                key_arn=None if plan.create_key else arns.kms_key(str(plan.kms_key)),
+                model_bucket_arn=arns.bucket(source.bucket) if source.bucket else None,
+                model_key=source.key or "",
+                bucket_arn=arns.bucket(bucket) if (read_prefixes or write_prefixes) else None,
+                read_prefixes=read_prefixes,
+                write_prefixes=write_prefixes,
+                topic_arns=tuple(arns.topic(name) for name in topic_names),
+                subnet_arns=tuple(arns.subnet(s) for s in subnets),
+                security_group_arns=tuple(arns.security_group(g) for g in groups),
+                network_interface_arn=arns.network_interfaces(),
+                secret_arn=arns.secret(plan.token_secret) if plan.token_secret else None,
+            )
+        )
+
+    return aws.iam.RolePolicy(
+        ctx.child("execution-policy"),
+        role=role.id,
+        name="inferstack-execution",
+        policy=ctx.policy(build, bucket_name),
+        opts=ctx.opts(),
+    )
+
+
+def caller_policy(
+    ctx: Context, *, bucket_name: pulumi.Input[str], key_alias: str | None
+) -> aws.iam.Policy:
+    plan = ctx.plan
+
+    def build(arns: Arns, bucket: str) -> Document:
+        # A key created here is named through its alias: its ARN exists only after deploy.
+        key_arn = arns.kms_key("*" if plan.create_key else str(plan.kms_key))
+        return invoke_policy(
+            arns.endpoint(plan.endpoint_name),
+            is_async=plan.is_async,
+            bucket_arn=arns.bucket(bucket),
+            key_arn=key_arn,
+            key_alias=key_alias if plan.create_key else None,
+            s3_service=arns.service("s3"),
+            api_arn=arns.front_door(STAGE_PATH) if plan.front_door else None,
+        )
+
+    return aws.iam.Policy(
+        ctx.child("invoke-policy"),
+        name=names.role_name(plan.endpoint_name, "invoke", ctx.region),
+        path="/inferstack/",
+        description=f"Invoke the inferstack SageMaker endpoint {plan.endpoint_name}",
+        policy=ctx.policy(build, bucket_name),
+        tags=ctx.tags(),
+        opts=ctx.opts(),
+    )

@@ -1,0 +1,216 @@
+"""Everything about a SageMaker deployment that follows from the spec alone.
+
+Resolved before any resource is registered, so a spec SageMaker cannot serve fails with the
+field path and the fix instead of half a stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inferstack.aws import container, names
+from inferstack.aws.container import ModelSource
+from inferstack.errors import SpecError
+from inferstack.spec import DeploymentSpec
+from inferstack.spec.targets import Hardware
+
+VARIANT = "primary"
+SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+ENDPOINT_NAMESPACE = "/aws/sagemaker/Endpoints"
+
+
+@dataclass(frozen=True)
+class ScalingMetric:
+    """The metric Application Auto Scaling tracks for this endpoint type."""
+
+    name: str
+    predefined: bool
+    namespace: str | None = None
+    dimensions: tuple[str, ...] = ()
+
+
+# Real-time endpoints scale on load per instance; an async endpoint on its queue, the only
+# metric that exists while it has no instance at all.
+REALTIME_METRICS = {
+    "concurrency": ScalingMetric("SageMakerVariantConcurrentRequestsPerModelHighResolution", True),
+    "invocations": ScalingMetric("SageMakerVariantInvocationsPerInstance", True),
+    "gpu_utilization": ScalingMetric(
+        "GPUUtilization", False, ENDPOINT_NAMESPACE, ("EndpointName", "VariantName")
+    ),
+}
+BACKLOG_METRIC = ScalingMetric(
+    "ApproximateBacklogSizePerInstance", False, SAGEMAKER_NAMESPACE, ("EndpointName",)
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    endpoint_name: str
+    image: str
+    image_repository_arn: str
+    source: ModelSource
+    environment: dict[str, str]
+    network_isolation: bool
+    needs_internet: bool
+    instance_type: str
+    gpu_count: int
+    initial_instance_count: int
+    min_capacity: int
+    max_capacity: int
+    download_timeout: int
+    startup_timeout: int
+    scaling_metric: ScalingMetric
+    is_async: bool
+    create_key: bool
+    kms_key: str | None
+    token_secret: str | None
+    create_network: bool
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    vpc_id: str | None = None
+    front_door: bool = False
+    api_key_auth: bool = False
+
+
+def plan(
+    spec: DeploymentSpec,
+    hardware: Hardware,
+    region: str,
+    *,
+    component: str,
+    front_door: bool = False,
+) -> Plan:
+    source = container.model_source(spec)
+    image = container.image_uri(spec, region)
+    repository = names.ecr_repository_arn(image, names.partition(region))
+    _check_image_region(image, region)
+    token_secret = _token_secret(spec, source)
+    environment = container.environment(spec, source, hardware.gpu_count, token_secret=token_secret)
+    download, startup = container.timeouts(spec, source)
+    network = spec.security.network
+    _check_network(spec)
+    _check_key(spec)
+    api_key = spec.auth_for("sagemaker") == "api_key"
+    if api_key and not front_door:
+        raise SpecError(
+            "security.auth",
+            "SageMaker endpoints accept only SigV4-signed IAM calls; API keys need a front door",
+            "use auth: iam, or create the component with front_door=True",
+        )
+    is_async = spec.serving.mode == "async"
+    if front_door and is_async:
+        raise SpecError(
+            "serving.mode",
+            "the front door serves real-time endpoints; async callers hand payloads over in S3",
+            "give async callers the invoke policy instead, or create the component without "
+            "front_door",
+        )
+    min_capacity = 0 if spec.scaling.scale_to_zero else spec.min_replicas
+    return Plan(
+        endpoint_name=names.endpoint_name(component),
+        image=image,
+        image_repository_arn=repository,
+        source=source,
+        environment=environment,
+        # Weights staged in S3 need no network at all; a Hub download needs the internet.
+        network_isolation=source.kind == "s3",
+        needs_internet=source.kind == "hf",
+        instance_type=hardware.name,
+        gpu_count=hardware.gpu_count,
+        initial_instance_count=max(1, min_capacity),
+        min_capacity=min_capacity,
+        max_capacity=spec.scaling.max_replicas,
+        download_timeout=download,
+        startup_timeout=startup,
+        scaling_metric=_scaling_metric(spec),
+        is_async=is_async,
+        create_key=spec.security.encryption.create_key,
+        kms_key=None if spec.security.encryption.create_key else spec.security.encryption.kms_key,
+        token_secret=token_secret,
+        create_network=not network.subnet_ids,
+        subnet_ids=tuple(network.subnet_ids),
+        security_group_ids=tuple(network.security_group_ids),
+        vpc_id=network.vpc_id,
+        front_door=front_door,
+        api_key_auth=api_key,
+    )
+
+
+def _check_image_region(image: str, region: str) -> None:
+    image_region = image.split(".dkr.ecr", 1)[1].split(".")[1]
+    if image_region != region:
+        raise SpecError(
+            "serving.image",
+            f"the image is in {image_region}, but SageMaker pulls only from ECR in {region}",
+            f"replicate the repository to {region} and use that URI",
+        )
+
+
+def _token_secret(spec: DeploymentSpec, source: ModelSource) -> str | None:
+    secret = spec.model.hf_token_secret
+    if secret is None or source.kind == "s3":
+        # Weights in S3 were downloaded when they were staged; the endpoint needs no token.
+        return None
+    if spec.serving.image is None:
+        raise SpecError(
+            "model.hf_token_secret",
+            f"the SageMaker {spec.serving.runtime} image reads the Hub token only from a "
+            "plain-text environment variable, which DescribeModel shows to anyone who may read it",
+            "stage the weights in S3 and set model.source: s3://<bucket>/<prefix>/ (the endpoint "
+            "then runs network-isolated), or set serving.image to an image whose entrypoint "
+            "reads the secret named by INFERSTACK_HF_TOKEN_SECRET_ID",
+        )
+    return secret.name
+
+
+def _check_network(spec: DeploymentSpec) -> None:
+    network = spec.security.network
+    if (network.vpc_id or network.security_group_ids) and not network.subnet_ids:
+        raise SpecError(
+            "security.network.subnet_ids",
+            "is required with vpc_id or security_group_ids: the endpoint runs in the private "
+            "subnets you list",
+            "list two or more private subnets of the VPC in different availability zones",
+        )
+    if network.subnet_ids and not network.vpc_id and not network.security_group_ids:
+        raise SpecError(
+            "security.network.vpc_id",
+            "is required with subnet_ids to create the endpoint's security group",
+            "set vpc_id, or list the security_group_ids to use",
+        )
+    if len(network.subnet_ids) > 16 or len(network.security_group_ids) > 5:
+        raise SpecError(
+            "security.network.subnet_ids",
+            "SageMaker takes at most 16 subnets and 5 security groups",
+            "list fewer",
+        )
+
+
+def _check_key(spec: DeploymentSpec) -> None:
+    key = spec.security.encryption.kms_key
+    if key != "create" and not names.is_kms_key_reference(key):
+        raise SpecError(
+            "security.encryption.kms_key",
+            f"'{key}' is not a KMS key ARN or key id (aliases cannot scope IAM policies)",
+            "give the key ARN (arn:aws:kms:<region>:<account>:key/<id>) or 'create'",
+        )
+
+
+def _scaling_metric(spec: DeploymentSpec) -> ScalingMetric:
+    metric = spec.scaling.target.metric
+    if spec.serving.mode == "async":
+        if metric in ("queue_depth", "concurrency"):
+            return BACKLOG_METRIC
+        raise SpecError(
+            "scaling.target.metric",
+            f"'{metric}' does not describe an async endpoint's load, and does not exist while "
+            "it has no instance",
+            "use queue_depth (requests waiting per instance)",
+        )
+    if metric == "queue_depth":
+        raise SpecError(
+            "scaling.target.metric",
+            "queue_depth is the backlog of an async endpoint; a real-time endpoint has none",
+            "use concurrency, or set serving.mode: async",
+        )
+    return REALTIME_METRICS[metric]

@@ -1,0 +1,240 @@
+"""What the SageMaker target derives from the spec alone: container settings, names, checks."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from inferstack import catalog
+from inferstack.aws import container, names
+from inferstack.aws.plan import BACKLOG_METRIC, REALTIME_METRICS, plan
+from inferstack.errors import SpecError
+from inferstack.spec import parse_deployment, validate_for_target
+from inferstack.spec.targets import serving_context
+
+REGION = "eu-central-1"
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def spec_of(**sections: Any) -> Any:
+    return parse_deployment({"name": "bot", "model": {"id": LLAMA}, **sections})
+
+
+def plan_of(component: str = "bot", front_door: bool = False, **sections: Any) -> Any:
+    spec = spec_of(**sections)
+    return plan(
+        spec,
+        validate_for_target(spec, "sagemaker", REGION),
+        REGION,
+        component=component,
+        front_door=front_door,
+    )
+
+
+# -- model source ----------------------------------------------------------------------------
+
+
+def test_hub_source_keeps_the_revision() -> None:
+    source = container.model_source(
+        spec_of(model={"id": LLAMA, "source": f"hf://{LLAMA}@0e9e39f2"})
+    )
+    assert (source.kind, source.model_id, source.revision) == ("hf", LLAMA, "0e9e39f2")
+
+
+@pytest.mark.parametrize(
+    ("uri", "key", "compressed"),
+    [
+        ("s3://models/llama", "llama/", False),
+        ("s3://models/llama/", "llama/", False),
+        ("s3://models/llama/model.tar.gz", "llama/model.tar.gz", True),
+    ],
+)
+def test_s3_source_is_a_prefix_or_a_tarball(uri: str, key: str, compressed: bool) -> None:
+    source = container.model_source(spec_of(model={"id": LLAMA, "source": uri}))
+    assert (source.bucket, source.key, source.compressed) == ("models", key, compressed)
+    assert source.s3_uri == f"s3://models/{key}"
+
+
+# -- environment -----------------------------------------------------------------------------
+
+
+def test_tgi_environment() -> None:
+    spec = spec_of(
+        model={"id": LLAMA, "source": f"hf://{LLAMA}@abc123", "max_context": 16384},
+        serving={"runtime": "tgi", "gpu_memory_utilization": 0.85},
+    )
+    env = container.environment(spec, container.model_source(spec), gpu_count=4)
+    assert env["HF_MODEL_ID"] == LLAMA
+    assert env["HF_MODEL_REVISION"] == "abc123"
+    assert env["SM_NUM_GPUS"] == "4"
+    assert env["MAX_TOTAL_TOKENS"] == "16384"
+    assert env["MAX_INPUT_TOKENS"] == str(16384 - 4096)
+    assert int(env["MAX_BATCH_PREFILL_TOKENS"]) >= int(env["MAX_INPUT_TOKENS"])
+    assert env["CUDA_MEMORY_FRACTION"] == "0.85"
+    assert env["DTYPE"] == "bfloat16"
+    assert "HF_HUB_OFFLINE" not in env
+
+
+def test_lmi_environment_from_s3() -> None:
+    spec = spec_of(
+        model={"id": LLAMA, "source": "s3://models/llama/", "max_context": 8192},
+        serving={"runtime": "lmi", "max_concurrency": 12},
+    )
+    env = container.environment(spec, container.model_source(spec), gpu_count=2)
+    assert env["HF_MODEL_ID"] == "/opt/ml/model"
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert env["OPTION_TENSOR_PARALLEL_DEGREE"] == "2"
+    assert env["OPTION_MAX_MODEL_LEN"] == "8192"
+    assert env["OPTION_MAX_ROLLING_BATCH_SIZE"] == "12"
+    assert env["OPTION_DTYPE"] == "bf16"
+    # lmi lets the container choose its engine; vllm asks for vLLM explicitly.
+    assert "OPTION_ROLLING_BATCH" not in env
+
+
+@pytest.mark.parametrize("runtime", ["tgi", "lmi"])
+def test_only_fp8_is_quantized_at_load_time(runtime: str) -> None:
+    key = "HF_MODEL_QUANTIZE" if runtime == "tgi" else "OPTION_QUANTIZE"
+    for dtype, expected in (("fp8", "fp8"), ("int4-awq", None), ("int4-gptq", None)):
+        spec = spec_of(model={"id": LLAMA, "dtype": dtype}, serving={"runtime": runtime})
+        env = container.environment(spec, container.model_source(spec), gpu_count=1)
+        assert env.get(key) == expected, dtype
+        # A pre-quantized checkpoint is not also given a 16-bit dtype.
+        assert "DTYPE" not in env and "OPTION_DTYPE" not in env
+
+
+def test_default_context_is_the_one_the_memory_fit_was_checked_for() -> None:
+    spec = spec_of()
+    env = container.environment(spec, container.model_source(spec), gpu_count=1)
+    assert env["OPTION_MAX_MODEL_LEN"] == str(serving_context(spec))
+    # 8192 unless the model's own window is smaller: 131072 x 16 sequences was never sized.
+    assert serving_context(spec) == min(8192, catalog.model(LLAMA).default_context)
+
+
+@pytest.mark.parametrize(
+    ("runtime", "args", "expected"),
+    [
+        (
+            "tgi",
+            ["--max-batch-size", "32", "--trust-remote-code"],
+            {
+                "MAX_BATCH_SIZE": "32",
+                "TRUST_REMOTE_CODE": "true",
+            },
+        ),
+        (
+            "vllm",
+            ["--enable-prefix-caching", "--max-num-batched-tokens=8192"],
+            {
+                "OPTION_ENABLE_PREFIX_CACHING": "true",
+                "OPTION_MAX_NUM_BATCHED_TOKENS": "8192",
+            },
+        ),
+    ],
+)
+def test_extra_args_become_the_images_variables(
+    runtime: str, args: list[str], expected: dict[str, str]
+) -> None:
+    spec = spec_of(serving={"runtime": runtime, "extra_args": args})
+    env = container.environment(spec, container.model_source(spec), gpu_count=1)
+    assert {key: env[key] for key in expected} == expected
+
+
+def test_token_secret_is_passed_by_name_only() -> None:
+    spec = spec_of(model={"id": LLAMA, "hf_token_secret": {"name": "hf", "key": "value"}})
+    env = container.environment(spec, container.model_source(spec), 1, token_secret="hf")
+    assert env["INFERSTACK_HF_TOKEN_SECRET_ID"] == "hf"
+    assert env["INFERSTACK_HF_TOKEN_SECRET_KEY"] == "value"
+    assert not [k for k in env if "TOKEN" in k and "SECRET" not in k]
+
+
+def test_gguf_is_refused() -> None:
+    spec = parse_deployment({"name": "bot", "model": {"id": LLAMA, "dtype": "gguf-q4_k_m"}})
+    with pytest.raises(SpecError) as caught:
+        container.environment(spec, container.model_source(spec), gpu_count=1)
+    assert caught.value.path == "model.dtype"
+
+
+# -- timeouts --------------------------------------------------------------------------------
+
+
+def test_timeouts_are_clamped_and_grow_with_size() -> None:
+    small = spec_of(model={"id": LLAMA, "source": "s3://m/8b/"})
+    large = spec_of(model={"id": "meta-llama/Llama-3.1-70B-Instruct", "source": "s3://m/70b/"})
+    small_download, small_start = container.timeouts(small, container.model_source(small))
+    large_download, large_start = container.timeouts(large, container.model_source(large))
+    assert 600 < small_download < large_download <= 3600
+    assert 600 < small_start < large_start <= 3600
+    hub = spec_of()
+    assert container.timeouts(hub, container.model_source(hub))[1] > small_start
+
+
+# -- names -----------------------------------------------------------------------------------
+
+
+def test_bucket_and_role_names_fit_aws_limits() -> None:
+    long = "a" * 40
+    bucket = names.bucket_name(long, "access-logs", "123456789012", "ap-southeast-4")
+    assert len(bucket) <= 63
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", bucket)
+    assert names.bucket_name("bot", "artifacts", "1", REGION) != names.bucket_name(
+        "bot", "artifacts", "2", REGION
+    )
+    assert len(names.role_name(long, "apigateway", "ap-southeast-4")) <= 64
+
+
+def test_ecr_repository_arn() -> None:
+    image = catalog.sagemaker_image("tgi", REGION)
+    arn = names.ecr_repository_arn(image, "aws")
+    assert arn.startswith("arn:aws:ecr:eu-central-1:763104351884:repository/")
+    assert ":" not in arn.rsplit("/", 1)[1]
+    with_digest = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/a/b:1@sha256:" + "e" * 64
+    assert names.ecr_repository_arn(with_digest, "aws") == (
+        "arn:aws:ecr:eu-west-1:123456789012:repository/a/b"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "accepted"),
+    [
+        ("arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("mrk-1234abcd12ab34cd56ef1234567890ab", True),
+        ("alias/llm", False),
+        ("arn:aws:kms:eu-central-1:123456789012:alias/llm", False),
+    ],
+)
+def test_kms_key_references(key: str, accepted: bool) -> None:
+    assert names.is_kms_key_reference(key) is accepted
+
+
+def test_partitions() -> None:
+    assert names.partition("eu-central-1") == "aws"
+    assert names.partition("cn-north-1") == "aws-cn"
+    assert names.partition("us-gov-west-1") == "aws-us-gov"
+
+
+# -- plan ------------------------------------------------------------------------------------
+
+
+def test_plan_for_defaults() -> None:
+    planned = plan_of()
+    assert planned.endpoint_name == "bot"
+    assert planned.create_key and planned.create_network
+    assert planned.needs_internet and not planned.network_isolation
+    assert planned.scaling_metric == REALTIME_METRICS["concurrency"]
+    assert (planned.min_capacity, planned.initial_instance_count) == (1, 1)
+
+
+def test_plan_for_async_scale_to_zero() -> None:
+    planned = plan_of(
+        serving={"mode": "async"},
+        scaling={"min_replicas": 0, "scale_to_zero": True},
+    )
+    assert planned.scaling_metric == BACKLOG_METRIC
+    assert (planned.min_capacity, planned.initial_instance_count) == (0, 1)
+
+
+def test_component_names_become_valid_endpoint_names() -> None:
+    assert plan_of(component="Support_Bot.v2").endpoint_name == "Support-Bot-v2"

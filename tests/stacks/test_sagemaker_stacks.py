@@ -1,0 +1,204 @@
+"""The sagemaker-dev and sagemaker-prod stacks: valid configs, offline preview and update, packs.
+
+These run the real program (``stacks/__main__.py``) under the recording mocks, evaluate the
+baseline, HIPAA and GDPR packs over the analyzer protocol, and drive the ``inferstack`` CLI the
+way CI does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from inferstack.preview import CapturedResource, PreviewRun, evaluate, run_stack
+from inferstack.spec import load_stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ROOT / "stacks"
+PACKS = [ROOT / "policy_packs" / pack for pack in ("baseline", "hipaa", "gdpr")]
+CLI = [sys.executable, "-m", "inferstack"]
+
+
+def config(stack: str) -> Path:
+    return STACKS / f"Pulumi.{stack}.yaml"
+
+
+@pytest.fixture(scope="module", params=["sagemaker-dev", "sagemaker-prod"])
+def runs(request: pytest.FixtureRequest) -> dict[bool, PreviewRun]:
+    path = config(request.param)
+    return {preview: run_stack(path, preview=preview) for preview in (True, False)}
+
+
+def of(run: PreviewRun, token: str) -> list[CapturedResource]:
+    return [r for r in run.resources if r.type == token]
+
+
+def one(run: PreviewRun, token: str, name_suffix: str = "") -> dict[str, Any]:
+    found = [r for r in of(run, token) if r.name.endswith(name_suffix)]
+    assert len(found) == 1, [r.name for r in found]
+    return found[0].inputs
+
+
+@pytest.mark.parametrize("stack", ["sagemaker-dev", "sagemaker-prod"])
+def test_configs(stack: str) -> None:
+    loaded = load_stack_config(config(stack))
+    spec = loaded.deployment
+    assert (loaded.target, loaded.region) == ("sagemaker", "eu-central-1")
+    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr"}
+    assert spec.compliance.residency == ["eu"]
+    assert spec.model.id == "meta-llama/Llama-3.1-8B-Instruct"
+    assert spec.compute.instance_type is not None
+    assert spec.compute.instance_type.startswith(("ml.g5.", "ml.g6e."))
+    assert spec.compute.spot is False
+    assert spec.alarms_enabled and spec.observability.alarms.email
+    assert spec.cost.monthly_budget_usd is not None
+    assert spec.model.source is not None and spec.model.source.startswith("s3://")
+
+
+def test_prod_runs_two_to_six_instances() -> None:
+    spec = load_stack_config(config("sagemaker-prod")).deployment
+    assert spec.environment == "prod"
+    assert (spec.min_replicas, spec.scaling.max_replicas) == (2, 6)
+    assert spec.compliance.phi is True
+
+
+def test_preview_lists_what_the_issue_requires(runs: dict[bool, PreviewRun]) -> None:
+    for run in runs.values():
+        assert one(run, "aws:kms/key:Key")["enableKeyRotation"] is True
+        encryption = one(
+            run,
+            "aws:s3/bucketServerSideEncryptionConfiguration:"
+            "BucketServerSideEncryptionConfiguration",
+            "artifacts-encryption",
+        )
+        assert encryption["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == (
+            "aws:kms"
+        )
+        versioning = one(run, "aws:s3/bucketVersioning:BucketVersioning", "artifacts-versioning")
+        assert versioning["versioningConfiguration"]["status"] == "Enabled"
+        block = one(
+            run,
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "artifacts-public-access",
+        )
+        assert all(block[flag] is True for flag in ("blockPublicAcls", "restrictPublicBuckets"))
+        policy = json.loads(
+            one(run, "aws:s3/bucketPolicy:BucketPolicy", "artifacts-policy")["policy"]
+        )
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"].get("Bool") == {"aws:SecureTransport": "false"}
+            for s in policy["Statement"]
+        )
+        assert of(run, "aws:iam/role:Role")
+        model = one(run, "aws:sagemaker/model:Model")
+        assert model["enableNetworkIsolation"] is True
+        assert len(model["vpcConfig"]["subnets"]) == 2
+        config = one(run, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+        # g5/g6e instance storage is hardware-encrypted; SageMaker refuses a KmsKeyId there,
+        # and captured payloads still use the deployment's key.
+        assert "kmsKeyArn" not in config
+        assert of(run, "aws:sagemaker/endpoint:Endpoint")
+        assert of(run, "aws:appautoscaling/target:Target")
+        assert of(run, "aws:appautoscaling/policy:Policy")
+        log_group = one(run, "aws:cloudwatch/logGroup:LogGroup")
+        assert "kmsKeyId" in log_group and log_group["retentionInDays"] >= 365
+        assert len(of(run, "aws:cloudwatch/metricAlarm:MetricAlarm")) >= 3
+        assert all("kmsMasterKeyId" in t.inputs for t in of(run, "aws:sns/topic:Topic"))
+        assert of(run, "aws:sns/topic:Topic")
+        assert of(run, "aws:budgets/budget:Budget")
+
+
+def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -> None:
+    verdicts = {}
+    for preview, run in runs.items():
+        violations = evaluate(run, PACKS)
+        mandatory = [v for v in violations if v.enforcement == "mandatory"]
+        assert mandatory == [], [(v.policy, v.urn, v.message) for v in mandatory]
+        verdicts[preview] = sorted((v.policy, v.urn) for v in violations)
+    assert verdicts[True] == verdicts[False]
+
+
+def test_cli_preview_of_prod_exits_zero() -> None:
+    packs = [arg for pack in PACKS for arg in ("--policy-pack", str(pack))]
+    result = subprocess.run(
+        [*CLI, "preview", "--stack", "sagemaker-prod", *packs, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    types = {r["type"] for r in report["resources"]}
+    assert {
+        "aws:kms/key:Key",
+        "aws:s3/bucket:Bucket",
+        "aws:iam/role:Role",
+        "aws:sagemaker/model:Model",
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+        "aws:sagemaker/endpoint:Endpoint",
+        "aws:appautoscaling/target:Target",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:sns/topic:Topic",
+        "aws:budgets/budget:Budget",
+    } <= types
+    assert report["summary"]["mandatory"] == 0
+
+
+def _variant(tmp_path: Path, region: str | None = None, **changes: Any) -> Path:
+    document = yaml.safe_load(config("sagemaker-dev").read_text(encoding="utf-8"))
+    values = document["config"]
+    if region is not None:
+        values["aws:region"] = region
+    deployment = values["inferstack:deployment"]
+    for section, value in changes.items():
+        deployment[section] = {**deployment.get(section, {}), **value}
+    path = tmp_path / "Pulumi.variant.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("region", "changes", "key"),
+    [
+        (None, {"compute": {"spot": True}}, "inferstack:deployment.compute.spot"),
+        ("us-east-1", {}, "inferstack:deployment.compliance.data_residency"),
+    ],
+)
+def test_cli_refuses_bad_specs_with_exit_2(
+    tmp_path: Path, region: str | None, changes: dict[str, Any], key: str
+) -> None:
+    result = subprocess.run(
+        [*CLI, "preview", "--config", str(_variant(tmp_path, region, **changes))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert key in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_preview_loads_no_other_cloud_sdk() -> None:
+    program = (
+        "import sys\n"
+        "from inferstack.preview import run_stack\n"
+        f"run = run_stack({str(config('sagemaker-prod'))!r})\n"
+        "assert any(r.type.startswith('aws:sagemaker') for r in run.resources)\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('pulumi_azure', 'pulumi_gcp')))\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
