@@ -41,6 +41,7 @@ DESIGN_JETSON = (
 
 def test_gpu_models_carry_datasheet_memory_and_bandwidth() -> None:
     expected = {
+        "V100": (16, 900),
         "T4": (16, 320),
         "A10G": (24, 600),
         "A10": (24, 600),
@@ -427,3 +428,12 @@ def test_generator_builds_tags_like_the_sagemaker_sdk() -> None:
         }
     }
     assert gen.image_entry("djl-lmi", lmi)["tag"] == "0.38.0-lmi29.0.0-cu130"
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "local"),
+    [("ml.g5.2xlarge", True), ("ml.g6e.48xlarge", True), ("ml.p4de.24xlarge", True),
+     ("ml.p3.2xlarge", False), ("ml.m5.xlarge", False), ("not-an-instance", False)],
+)  # fmt: skip
+def test_sagemaker_instance_storage(instance_type: str, local: bool) -> None:
+    assert catalog.sagemaker_has_instance_storage(instance_type) is local

@@ -48,6 +48,7 @@ __all__ = [
     "residency_regions",
     "runtime",
     "runtimes",
+    "sagemaker_has_instance_storage",
     "sagemaker_image",
 ]
 
@@ -128,6 +129,7 @@ def gpu(name: str) -> Gpu:
 
 
 @functools.cache
+@functools.cache
 def instance_types(target: str) -> Mapping[str, InstanceType]:
     """Hardware choices of one replica on ``target``.
 
@@ -165,6 +167,17 @@ def _onprem(g: Gpu) -> InstanceType:
 def instance_type(target: str, name: str) -> InstanceType:
     result: InstanceType = _lookup(f"{target} instance type", name, instance_types(target))
     return result
+
+
+@functools.cache
+def _instance_storage_families() -> frozenset[str]:
+    return frozenset(_read("instance_types.yaml")["sagemaker"]["instance_storage_families"])
+
+
+def sagemaker_has_instance_storage(instance_type: str) -> bool:
+    """Whether a SageMaker instance type has local NVMe storage (then KmsKeyId is refused)."""
+    parts = instance_type.split(".")
+    return len(parts) >= 3 and parts[0] == "ml" and parts[1] in _instance_storage_families()
 
 
 # --- Jetson -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from inferstack.catalog import sagemaker_has_instance_storage
 from inferstack.compliance.model import (
     Enforcement,
     Report,
@@ -53,19 +54,6 @@ ENDPOINT_CONFIG: Final = "aws:sagemaker/endpointConfiguration:EndpointConfigurat
 MODEL: Final = "aws:sagemaker/model:Model"
 ENDPOINT: Final = "aws:sagemaker/endpoint:Endpoint"
 
-# Instance families with local NVMe instance storage (hardware-encrypted; KmsKeyId is refused).
-INSTANCE_STORAGE_FAMILIES: Final = frozenset(
-    {
-        "g4dn", "g5", "g6", "g6e", "gr6", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en",
-        "trn1", "trn1n", "m5d", "c5d", "r5d", "m6id", "c6id", "r6id",
-    }
-)  # fmt: skip
-
-
-def _family(instance_type: str) -> str:
-    parts = instance_type.split(".")
-    return parts[1] if len(parts) >= 3 and parts[0] == "ml" else ""
-
 
 def _check_endpoint_config_kms(res: Resource, report: Report, cfg: RuleConfig) -> None:
     if get(res.props, "kmsKeyArn") not in (MISSING, None, ""):
@@ -79,9 +67,7 @@ def _check_endpoint_config_kms(res: Resource, report: Report, cfg: RuleConfig) -
         if variant is UNKNOWN or instance_type is UNKNOWN:
             report(unverifiable(f"productionVariants[{index}].instanceType"))
             return
-        if not isinstance(instance_type, str) or _family(instance_type) not in (
-            INSTANCE_STORAGE_FAMILIES
-        ):
+        if not isinstance(instance_type, str) or not sagemaker_has_instance_storage(instance_type):
             ebs_backed.append(str(get(variant, "variantName") or index))
     if ebs_backed or not variants:
         report(
