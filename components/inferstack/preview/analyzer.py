@@ -7,6 +7,7 @@ then Remediate/Analyze for every resource and AnalyzeStack once for the whole st
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from inferstack.preview.packs import (
 )
 from inferstack.preview.program import ORGANIZATION, PreviewRun
 from inferstack.preview.recorder import CapturedResource
-from inferstack.preview.values import dict_to_struct, engine_struct
+from inferstack.preview.values import dict_to_struct
 
 CONTROL_PREFIXES = ("HIPAA ", "GDPR ", "OWASP ")
 PEER_PREFIX = "peer:"
@@ -55,6 +56,8 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 400 * 1024 * 1024),
 ]
 _RPC_TIMEOUT_S = 300.0
+# Analyze requests in flight per pack: enough to keep the pack busy, small enough to bound memory.
+_IN_FLIGHT = 32
 
 
 def severity_rank(severity: str) -> int:
@@ -245,9 +248,11 @@ class _PackSession:
         self.policies = {policy.name: policy for policy in self.info.policies}
         self._configure_stack()
         self._configure(info_response, config, levels)
-        remediate = any(level == "remediate" for level in levels.values())
-        for resource in self.run.resources:
-            self._analyze(resource, remediate=remediate)
+        if any(level == "remediate" for level in levels.values()):
+            for resource in self.run.resources:
+                self._collect(self._analyze_remediated(resource), default_urn=resource.urn)
+        else:
+            self._analyze_pipelined()
         self._analyze_stack()
         skipped = {key: frozenset(urns) for key, urns in self.not_applicable.items()}
         return self.info, self.violations, skipped
@@ -280,10 +285,29 @@ class _PackSession:
             entry.properties.update(properties)
         self.stub.Configure(request, timeout=_RPC_TIMEOUT_S)
 
-    def _analyze(self, resource: CapturedResource, *, remediate: bool) -> None:
-        properties = engine_struct(resource.struct)
-        if remediate:
-            properties = self._remediate(resource, properties)
+    def _analyze_pipelined(self) -> None:
+        """Analyze every resource with a window of requests in flight.
+
+        One request at a time leaves both processes idle for a round trip per resource; the
+        pack's server handles several requests at once. Responses are collected in stack
+        order, so the report is the same as with sequential calls.
+        """
+        pending: deque[tuple[CapturedResource, Any]] = deque()
+        for resource in self.run.resources:
+            request = self._request(resource, resource.engine_properties)
+            pending.append((resource, self.stub.Analyze.future(request, timeout=_RPC_TIMEOUT_S)))
+            if len(pending) >= _IN_FLIGHT:
+                done, future = pending.popleft()
+                self._collect(future.result(), default_urn=done.urn)
+        while pending:
+            done, future = pending.popleft()
+            self._collect(future.result(), default_urn=done.urn)
+
+    def _analyze_remediated(self, resource: CapturedResource) -> Any:
+        properties = self._remediate(resource, resource.engine_properties)
+        return self.stub.Analyze(self._request(resource, properties), timeout=_RPC_TIMEOUT_S)
+
+    def _request(self, resource: CapturedResource, properties: Any) -> Any:
         request = analyzer_pb2.AnalyzeRequest(
             type=resource.type,
             properties=properties,
@@ -294,17 +318,10 @@ class _PackSession:
         provider = self._provider(resource)
         if provider is not None:
             request.provider.CopyFrom(provider)
-        response = self.stub.Analyze(request, timeout=_RPC_TIMEOUT_S)
-        self._collect(response, default_urn=resource.urn)
+        return request
 
     def _remediate(self, resource: CapturedResource, properties: Any) -> Any:
-        request = analyzer_pb2.AnalyzeRequest(
-            type=resource.type,
-            properties=properties,
-            urn=resource.urn,
-            name=resource.name,
-            options=_options(resource),
-        )
+        request = self._request(resource, properties)
         response = _optional(lambda: self.stub.Remediate(request, timeout=_RPC_TIMEOUT_S))
         if response is None:
             return properties
@@ -325,7 +342,7 @@ class _PackSession:
                 urn=resource.urn,
                 name=resource.name,
                 # The engine checks the stack against each resource's final state.
-                properties=engine_struct(resource.outputs if resource.custom else resource.struct),
+                properties=resource.engine_outputs,
                 options=_options(resource),
                 parent=resource.parent or "",
                 dependencies=list(resource.dependencies),
@@ -347,7 +364,7 @@ class _PackSession:
             return None
         return analyzer_pb2.AnalyzerProviderResource(
             type=provider.type,
-            properties=engine_struct(provider.struct),
+            properties=provider.engine_properties,
             urn=provider.urn,
             name=provider.name,
         )

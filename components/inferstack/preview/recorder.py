@@ -8,6 +8,7 @@ dependencies and the per-property dependencies.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import threading
@@ -20,7 +21,13 @@ from google.protobuf import struct_pb2
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from pulumi.runtime.proto import resource_pb2
 
-from inferstack.preview.values import UNKNOWN_SENTINEL, dict_to_struct, plain, struct_to_dict
+from inferstack.preview.values import (
+    UNKNOWN_SENTINEL,
+    dict_to_struct,
+    engine_struct,
+    plain,
+    struct_to_dict,
+)
 
 ACCOUNT_ID = "123456789012"
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
@@ -51,6 +58,16 @@ class CapturedResource:
     # What the monitor answered: the resource's state after "creation" (inputs plus computed
     # outputs on update; inputs with unknowns on preview). Packs see it in AnalyzeStack.
     outputs: struct_pb2.Struct = field(default_factory=struct_pb2.Struct)
+
+    @functools.cached_property
+    def engine_properties(self) -> struct_pb2.Struct:
+        """The inputs as the engine sends them to policy packs (computed once for all packs)."""
+        return engine_struct(self.struct)
+
+    @functools.cached_property
+    def engine_outputs(self) -> struct_pb2.Struct:
+        """The final state as AnalyzeStack sends it: outputs for custom resources."""
+        return engine_struct(self.outputs if self.custom else self.struct)
 
     @property
     def provider_urn(self) -> str | None:
