@@ -1055,3 +1055,26 @@ def test_endpoint_volumes_take_the_key_unless_the_instance_storage_is_hardware_e
         assert config["kmsKeyArn"] == stack.all("aws:kms/key:Key")[0].outputs["arn"]
     else:
         assert "kmsKeyArn" not in config
+
+
+def test_stack_config_object_turns_the_front_door_on(recording: Recording) -> None:
+    settings = json.dumps({"front_door": True, "async_retention_days": 7})
+    spec = {"name": "door-bot", "model": {"id": LLAMA, "source": WEIGHTS}}
+    captured = recording(
+        lambda: SageMakerEndpoint("door-bot", spec),
+        preview=True,
+        config={"aws:region": REGION, "inferstack:aws": settings},
+    )
+    types = {resource.type for resource in captured}
+    assert "aws:wafv2/webAcl:WebAcl" in types
+    assert any(t.startswith("aws:apigateway") for t in types)
+
+
+def test_stack_config_object_errors_name_the_key(recording: Recording) -> None:
+    spec = {"name": "door-bot", "model": {"id": LLAMA, "source": WEIGHTS}}
+    with pytest.raises(SpecError) as caught:
+        recording(
+            lambda: SageMakerEndpoint("door-bot", spec),
+            config={"aws:region": REGION, "inferstack:aws": json.dumps({"frontdoor": True})},
+        )
+    assert str(caught.value).startswith("inferstack:aws.frontdoor: is not a known field")

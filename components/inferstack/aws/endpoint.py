@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from inferstack.aws import front_door as door
 from inferstack.aws import hosting, iam, monitoring, network, scaling, storage
+from inferstack.aws.args import SageMakerArgs
 from inferstack.aws.context import Context
 from inferstack.aws.encryption import deployment_key, key_alias
 from inferstack.aws.monitoring import ASYNC_TOPICS
@@ -49,12 +50,24 @@ class SageMakerEndpoint(InferenceComponent):
         spec: DeploymentSpec | Mapping[str, Any],
         opts: pulumi.ResourceOptions | None = None,
         *,
-        front_door: bool = False,
+        args: SageMakerArgs | None = None,
+        front_door: bool | None = None,
         artifact_bucket: str | None = None,
-        async_retention_days: int = 30,
-        force_destroy: bool = False,
+        async_retention_days: int | None = None,
+        force_destroy: bool | None = None,
         region: str | None = None,
     ) -> None:
+        # Keyword arguments win over args, which default to the stack's inferstack:aws object.
+        base = args if args is not None else SageMakerArgs.from_config()
+        overrides = {
+            "front_door": front_door,
+            "artifact_bucket": artifact_bucket,
+            "async_retention_days": async_retention_days,
+            "force_destroy": force_destroy,
+        }
+        settings = SageMakerArgs.parse(
+            {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+        )
         parsed = parse_deployment(spec)
         region = region or pulumi.Config("aws").get("region")
         if region is None:
@@ -63,10 +76,10 @@ class SageMakerEndpoint(InferenceComponent):
                 "is required for SageMaker",
                 "pulumi config set aws:region eu-central-1",
             )
-        if not 1 <= async_retention_days <= 3653:
-            raise ValueError(f"async_retention_days must be 1..3653, got {async_retention_days}")
         hardware = validate_for_target(parsed, self.target, region)
-        self.plan: Plan = plan(parsed, hardware, region, component=name, front_door=front_door)
+        self.plan: Plan = plan(
+            parsed, hardware, region, component=name, front_door=settings.front_door
+        )
         super().__init__(name, parsed, opts, region=region)
         self.region: str = region
         account = aws.get_caller_identity_output(
@@ -75,9 +88,9 @@ class SageMakerEndpoint(InferenceComponent):
         ctx = Context(name, self.spec, self.plan, region, account, self)
         self._outputs = self._build(
             ctx,
-            artifact_bucket=artifact_bucket,
-            async_retention_days=async_retention_days,
-            force_destroy=force_destroy,
+            artifact_bucket=settings.artifact_bucket,
+            async_retention_days=settings.async_retention_days,
+            force_destroy=settings.force_destroy,
         )
         self.register_outputs(self._outputs)
 
