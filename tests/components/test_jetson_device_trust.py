@@ -131,3 +131,51 @@ def test_daemonsets_outside_a_fleet_are_not_its_business(mode: str) -> None:
         "spec": {"template": {"spec": {"containers": [{"name": "x", "image": "x"}]}}},
     }
     assert evaluate(RULE, Res(DAEMONSET, "node-exporter", props), mode, framework="hipaa") == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_prepull_over_several_groups_requires_trust_in_every_term(mode: str) -> None:
+    stable = GGUF.replace(
+        "91cad51170dc346986eccefdc2dd33a9da36ead9", "dd26da440ef0330c47919d1ecae0966d24022222"
+    )
+    spec = parse_deployment(
+        {
+            "name": "ward",
+            "model": {"id": "Qwen/Qwen2.5-1.5B-Instruct"},
+            "compute": {
+                "fleet": {
+                    "sites": [{"name": "a", "context": "a"}],
+                    "device_groups": [
+                        {"site": "a", "module": "orin-nano-8gb", "count": 1, "cohort": "canary"},
+                        {"site": "a", "module": "orin-nano-8gb", "count": 4},
+                        {"site": "a", "module": "orin-nx-16gb", "count": 4},
+                    ],
+                    "cohorts": [
+                        {"name": "canary", "sources": {"gguf-q4_k_m": GGUF}},
+                        {"name": "stable", "sources": {"gguf-q4_k_m": stable}},
+                    ],
+                    "variants": {
+                        m: {"dtype": "gguf-q4_k_m", "runtime": "ollama"}
+                        for m in ("orin-nano-8gb", "orin-nx-16gb")
+                    },
+                }
+            },
+            "compliance": {"frameworks": ["hipaa"]},
+        }
+    )
+    built = plan.build(spec)
+    daemonsets = [
+        m for m in site_manifests(spec, built, built.fleet.sites[0]) if m["kind"] == "DaemonSet"
+    ]
+    (prepull,) = [d for d in daemonsets if d["metadata"]["name"].endswith("-prepull")]
+    assert len(expressions_of_every_term(prepull)) == 2
+    for manifest in daemonsets:
+        assert messages(manifest, mode) == []
+
+
+def expressions_of_every_term(manifest: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    node = manifest
+    for key in TERMS:
+        node = node[key]
+    terms = node["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    return [term["matchExpressions"] for term in terms]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import subprocess
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from inferstack.errors import SpecError
 from inferstack.jetson import Fleet, plan
 from inferstack.jetson import labels as node_labels
+from inferstack.jetson.serving import FETCH_IMAGE
 from inferstack.preview import CapturedResource
 from inferstack.preview.values import Secret
 from inferstack.spec import parse_deployment
@@ -380,3 +383,202 @@ def test_a_model_that_does_not_fit_registers_nothing(recording: Recording) -> No
     with pytest.raises(SpecError) as caught:
         run(recording, spec)
     assert caught.value.path == "compute.fleet.device_groups[0]"
+
+
+# -- Ollama on every module ---------------------------------------------------------------------
+
+OLLAMA = "ollama/ollama:0.12.3@sha256:" + "d" * 64
+
+
+def ollama_fleet(canary: str = "ollama") -> dict[str, Any]:
+    spec = copy.deepcopy(full())
+    fleet = spec["compute"]["fleet"]
+    images = {"ollama": OLLAMA, "llamacpp": "dustynv/llama_cpp:r36.4.0" + DIGEST}
+    fleet["cohorts"] = [
+        {"name": "canary", "sources": {"gguf-q4_k_m": GGUF_NEW}, "images": images},
+        {"name": "stable", "sources": {"gguf-q4_k_m": GGUF_OLD}, "images": images},
+    ]
+    gguf = {"dtype": "gguf-q4_k_m", "runtime": "ollama"}
+    fleet["variants"] = dict.fromkeys(("orin-nx-16gb", "orin-nano-8gb"), gguf)
+    fleet["variants"]["agx-orin-64gb"] = {**gguf, "runtime": canary}
+    spec["model"] = {
+        "id": QWEN,
+        "source": GGUF_OLD,
+        "dtype": "gguf-q4_k_m",
+        "hf_token_secret": {"name": "hf-token"},
+    }
+    spec["serving"] = {"runtime": "ollama"}
+    return spec
+
+
+@pytest.fixture(scope="module")
+def ollama() -> list[CapturedResource]:
+    from inferstack.preview import record
+
+    return record(lambda: Fleet("triage", ollama_fleet()), config=secrets())
+
+
+def test_ollama_serves_the_gguf_the_init_container_stages(ollama: list[CapturedResource]) -> None:
+    daemonsets = serving(ollama)
+    assert len(daemonsets) == 9
+    for ds in daemonsets:
+        spec = pod(ds)
+        (server,) = spec["containers"]
+        (fetch,) = spec["initContainers"]
+        env, fetched = env_of(server), env_of(fetch)
+        assert spec["runtimeClassName"] == "nvidia"
+        assert server["args"] == ["ollama", "serve"]
+        assert server["image"].startswith("registry.clinic-") and server["image"].endswith(OLLAMA)
+        assert fetch["image"].startswith("registry.clinic-")
+        assert fetch["image"].endswith(FETCH_IMAGE.removeprefix("curlimages/curl"))
+        assert env["JETSON_JETPACK"] == "6"
+        assert env["OLLAMA_HOST"] == "0.0.0.0:8000"
+        assert env["OLLAMA_MODELS"] == "/models/ollama"  # the device cache
+        assert env["OLLAMA_KEEP_ALIVE"] == "-1"
+        assert env["MODEL_FILE"] == fetched["MODEL_FILE"]
+        assert env["OLLAMA_MODEL_NAME"] == QWEN
+        assert fetched["HF_ENDPOINT"].startswith("http://10.")
+        # The token reaches the fetch only.
+        assert "HF_TOKEN" in fetched and "HF_TOKEN" not in env
+        assert server["readinessProbe"]["httpGet"]["path"] == "/api/version"
+        assert server["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {m["mountPath"] for m in fetch["volumeMounts"]} == {"/models", "/tmp"}
+        module = affinity(ds)[node_labels.MODULE][0]
+        family = {"agx-orin-64gb": (8192, 16), "orin-nx-16gb": (4096, 8)}
+        context, sequences = family.get(module, (4096, 4))
+        assert env["OLLAMA_CONTEXT_LENGTH"] == str(context)
+        assert env["OLLAMA_NUM_PARALLEL"] == str(min(sequences, 16))
+
+
+# Answers `list` only once its server is up, as Ollama does.
+FAKE_OLLAMA = """#!/bin/sh
+case "$1" in
+  serve)
+    echo "serve $OLLAMA_HOST" >> "$OLLAMA_LOG"
+    if [ "$OLLAMA_HOST" = 127.0.0.1:11435 ]; then sleep 30; fi ;;
+  list) [ "$OLLAMA_HOST" = 127.0.0.1:11435 ] && grep -q "serve $OLLAMA_HOST" "$OLLAMA_LOG" ;;
+  create) echo "create $2 $(cat "$4") $OLLAMA_HOST" >> "$OLLAMA_LOG" ;;
+esac
+"""
+
+
+def test_the_ollama_start_imports_the_file_then_serves(
+    ollama: list[CapturedResource], tmp_path: Path
+) -> None:
+    (server,) = pod(serving(ollama)[0])["containers"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "ollama"
+    fake.write_text(FAKE_OLLAMA)
+    fake.chmod(0o755)
+    env = {k: v for k, v in env_of(server).items() if isinstance(v, str)}
+    log = tmp_path / "ollama.log"
+    env.update(
+        {"TMPDIR": str(tmp_path), "OLLAMA_LOG": str(log), "PATH": f"{bin_dir}:/usr/bin:/bin"}
+    )
+    subprocess.run([*server["command"], *server["args"]], env=env, check=True, timeout=60)
+    lines = log.read_text().splitlines()
+    assert lines == [
+        "serve 127.0.0.1:11435",
+        f"create {QWEN} FROM {env['MODEL_FILE']} 127.0.0.1:11435",
+        "serve 0.0.0.0:8000",
+    ]
+
+
+def test_ollama_startup_waits_only_for_the_load(ollama: list[CapturedResource]) -> None:
+    thresholds: dict[str, set[int]] = {}
+    for ds in serving(ollama):
+        (server,) = pod(ds)["containers"]
+        module = affinity(ds)[node_labels.MODULE][0]
+        thresholds.setdefault(module, set()).add(server["startupProbe"]["failureThreshold"])
+    # The init container fetches before the server starts: the link speed of the site
+    # (20 to 60 Mbit/s) no longer stretches the probe.
+    assert all(len(found) == 1 for found in thresholds.values())
+    built = plan.build(parse_deployment(ollama_fleet()))
+    assert {w.budget.download_seconds for w in built.workloads} == {0}
+
+
+def test_one_prepull_per_staged_release_and_site(ollama: list[CapturedResource]) -> None:
+    prepulls = [
+        ds
+        for ds in of(ollama, DAEMONSET)
+        if ds.inputs["metadata"]["labels"].get("app.kubernetes.io/component") == "prepull"
+    ]
+    # The stable NX and Nano groups stage the same canary release: one DaemonSet per site.
+    assert len(prepulls) == 3
+    for ds in prepulls:
+        terms = pod(ds)["affinity"]["nodeAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        ]
+        modules = set()
+        for term in terms["nodeSelectorTerms"]:
+            found = {e["key"]: e["values"] for e in term["matchExpressions"]}
+            assert found[node_labels.COHORT] == ["stable"]
+            assert found[node_labels.SECURE_BOOT] == found[node_labels.DISK_ENCRYPTION]
+            modules.update(found[node_labels.MODULE])
+        assert modules == {"orin-nx-16gb", "orin-nano-8gb"}
+        (fetch,) = pod(ds)["initContainers"]
+        assert "91cad51170dc346986eccefdc2dd33a9da36ead9" in env_of(fetch)["MODEL_FILE"]
+        (hold,) = pod(ds)["containers"]
+        assert hold["image"].endswith(OLLAMA)
+        assert node_labels.DEVICE_GROUP not in ds.inputs["metadata"]["labels"]
+        assert ds.inputs["metadata"]["name"] == "triage-stable-prepull"
+
+
+def canary_alerts(resources: list[CapturedResource], site: str = "clinic-0") -> dict[str, Any]:
+    (rules,) = [
+        r for r in of(resources, RULE) if r.inputs["metadata"]["labels"][node_labels.SITE] == site
+    ]
+    return {
+        rule["alert"]: rule
+        for group in rules.inputs["spec"]["groups"]
+        if group["name"].endswith(".canary")
+        for rule in group["rules"]
+    }
+
+
+@pytest.mark.parametrize("runtime", ["ollama", "llamacpp"])
+def test_canary_alerts_only_use_series_the_runtime_exports(
+    recording: Recording, runtime: str
+) -> None:
+    resources = recording(lambda: Fleet("triage", ollama_fleet(runtime)), config=secrets())
+    alerts = canary_alerts(resources)
+    assert set(alerts) == {
+        "FleetCanaryRestarts",
+        "FleetCanaryUnavailable",
+        "FleetCanaryMemoryPressure",
+    }
+    pressure = alerts["FleetCanaryMemoryPressure"]["expr"]
+    assert "node_memory_MemAvailable_bytes" in pressure and "kube_pod_info" in pressure
+    assert 'created_by_name=~"triage-canary-agx-orin-64gb"' in pressure
+    # Unready for longer than the startup budget of the canary devices.
+    built = plan.build(parse_deployment(ollama_fleet(runtime)))
+    budget = max(w.budget.seconds for w in built.workloads if w.cohort == "canary")
+    assert int(alerts["FleetCanaryUnavailable"]["for"].removesuffix("m")) * 60 > budget
+    # The exporter's series carry their node, which the memory alert joins on.
+    exporter_monitors = [
+        r
+        for r in of(resources, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+        if "jetson-exporter" in r.inputs["metadata"]["name"]
+    ]
+    (endpoint,) = exporter_monitors[0].inputs["spec"]["endpoints"]
+    assert endpoint["relabelings"][0]["targetLabel"] == "node"
+
+
+def test_vllm_canaries_keep_error_rate_and_first_token_alerts(
+    prod: list[CapturedResource],
+) -> None:
+    alerts = canary_alerts(prod)
+    assert 'app_kubernetes_io_name="vllm"' in alerts["FleetCanaryErrorRate"]["expr"]
+    assert "vllm:time_to_first_token" in alerts["FleetCanarySlowFirstToken"]["expr"]
+
+
+def test_an_ollama_site_is_scraped_only_on_the_exporter(ollama: list[CapturedResource]) -> None:
+    monitors = of(ollama, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    assert all("jetson-exporter" in m.inputs["metadata"]["name"] for m in monitors)
+    assert len(monitors) == 3
+    scrapers = [p for p in of(ollama, POLICY) if p.name.endswith("allow-metrics-scraper")]
+    assert len(scrapers) == 3
+    for policy in scrapers:
+        (rule,) = policy.inputs["spec"]["ingress"]
+        assert rule["ports"] == [{"protocol": "TCP", "port": 9100}]

@@ -583,7 +583,9 @@ def test_llamacpp_args(recording: Recording) -> None:
     }
     resources = run(recording, spec)
     args = container(resources)["args"]
-    assert arg(args, "-m") == "/models/gguf/bartowski-llama-3.2-3b-instruct-gguf/model.gguf"
+    # One file per repository, revision and quantization in the cache.
+    model = "/models/gguf/bartowski-llama-3.2-3b-instruct-gguf/main/Q5_K_M.gguf"
+    assert arg(args, "-m") == model
     assert arg(args, "-c") == str(8192 * 4)  # llama-server splits -c across its slots
     assert arg(args, "-np") == "4"
     assert arg(args, "-ngl") == "999"

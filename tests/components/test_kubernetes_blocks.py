@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from inferstack.kubernetes import (
     LLMServiceArgs,
+    ModelRef,
+    Names,
+    ServingPlan,
+    build_plan,
     cache_volumes,
+    dashboard_config_map,
+    disruption_budget,
     egress_blocks,
     ingress_annotations,
     model_ref,
+    network_policies,
+    pod_spec,
+    replica_resources,
     startup_budget,
 )
+from inferstack.kubernetes.objects import type_token
 from inferstack.kubernetes.plan import catalog_image
-from inferstack.spec import ModelSpec, RateLimitSpec
+from inferstack.kubernetes.pod import download_container, server_container
+from inferstack.kubernetes.runtimes import gguf_download_command, gguf_path, model_location
+from inferstack.spec import ModelSpec, RateLimitSpec, parse_deployment, validate_for_target
 
 NGINX = "nginx.ingress.kubernetes.io"
 
@@ -139,3 +158,201 @@ def test_args_reject_unknown_fields_with_the_config_key() -> None:
     assert str(caught.value).startswith("inferstack:kubernetes.namespce: is not a known field")
     with pytest.raises(SpecError, match=r"inferstack:kubernetes\.download_egress_cidrs"):
         LLMServiceArgs.parse({"download_egress_cidrs": ["10.0.0.1/8"]})
+
+
+# -- parameters other components (a Jetson fleet) build on ----------------------------------
+
+
+def plan_for(**changes: Any) -> ServingPlan:
+    spec = parse_deployment(
+        {
+            "name": "blocks",
+            "model": {
+                "id": "Qwen/Qwen2.5-1.5B-Instruct",
+                "source": "hf://Qwen/Qwen2.5-1.5B-Instruct-GGUF@91cad51170dc346986eccefdc2dd33a9da36ead9",
+                "dtype": "gguf-q4_k_m",
+            },
+            "serving": {"runtime": "llamacpp", "max_concurrency": 4},
+            "compute": {"gpu_type": "L4", "gpu_count": 1},
+            **changes,
+        }
+    )
+    hardware = validate_for_target(spec, "onprem")
+    return build_plan("blocks", spec, hardware, LLMServiceArgs())
+
+
+def test_gguf_paths_keep_revisions_apart() -> None:
+    ref = ModelRef("hf", "org/model", repo="Org/Model-GGUF", revision="abc123", quant="Q4_K_M")
+    assert model_location(ref, "llamacpp") == "/models/gguf/org-model-gguf/abc123/Q4_K_M.gguf"
+    newer = ModelRef("hf", "org/model", repo="Org/Model-GGUF", revision="def456", quant="Q4_K_M")
+    assert gguf_path(newer) != gguf_path(ref)
+    unpinned = ModelRef("hf", "org/model", repo="Org/Model-GGUF", quant="Q8_0")
+    assert gguf_path(unpinned) == "/models/gguf/org-model-gguf/main/Q8_0.gguf"
+
+
+FAKE_CURL = """#!/bin/sh
+# Logs every URL; answers the file listing, writes the file for -o.
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -o) out="$2"; shift ;;
+    http*) echo "$1" >> "$CURL_LOG" ;;
+  esac
+  shift
+done
+if [ -n "$out" ]; then echo gguf > "$out"; else
+  echo '[{"type":"file","path":"README.md"},{"type":"file","path":"m-q4_k_m.gguf"}]'; fi
+"""
+
+
+def run_gguf_download(tmp_path: Path, endpoint: str | None) -> tuple[list[str], Path]:
+    plan = plan_for()
+    command = gguf_download_command(plan)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    curl = bin_dir / "curl"
+    curl.write_text(FAKE_CURL)
+    curl.chmod(0o755)
+    variables = {e["name"]: e["value"] for e in command.env if "value" in e}
+    target = tmp_path / "cache" / variables["MODEL_FILE"].lstrip("/")
+    environ = {
+        **variables,
+        "MODEL_FILE": str(target),
+        "CURL_LOG": str(tmp_path / "curl.log"),
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    }
+    if endpoint is not None:
+        environ["HF_ENDPOINT"] = endpoint
+    subprocess.run([*command.command, *command.args], env=environ, check=True)
+    return (tmp_path / "curl.log").read_text().split(), target
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "base"),
+    [(None, "https://huggingface.co"), ("http://10.0.0.5:8080", "http://10.0.0.5:8080")],
+)
+def test_gguf_download_honours_hf_endpoint(tmp_path: Path, endpoint: str | None, base: str) -> None:
+    urls, target = run_gguf_download(tmp_path, endpoint)
+    revision = "91cad51170dc346986eccefdc2dd33a9da36ead9"
+    assert urls == [
+        f"{base}/api/models/Qwen/Qwen2.5-1.5B-Instruct-GGUF/tree/{revision}",
+        f"{base}/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/{revision}/m-q4_k_m.gguf",
+    ]
+    assert target.read_text() == "gguf\n"
+    assert f"/{revision}/Q4_K_M.gguf" in str(target)
+
+
+def test_server_container_takes_device_resources_and_startup_threshold() -> None:
+    plan = plan_for()
+    layout = cache_volumes(plan.runtime)
+    mount = {"name": "model-cache", "mountPath": "/models"}
+    default = server_container(plan, layout, mount)
+    assert default["resources"] == replica_resources(plan)
+    budget = plan.budget.startup_failure_threshold
+    assert default["startupProbe"]["failureThreshold"] == budget
+    device = {"limits": {"memory": "6Gi", "nvidia.com/gpu": "1"}}
+    custom = server_container(
+        plan, layout, mount, resources=device, startup_failure_threshold=budget + 40
+    )
+    assert custom["resources"] == device
+    assert custom["startupProbe"]["failureThreshold"] == budget + 40
+    # Only the startup window changes: readiness and liveness keep their cadence.
+    assert custom["livenessProbe"] == default["livenessProbe"]
+
+
+def test_disruption_budget_takes_a_count_or_a_share() -> None:
+    plan = plan_for()
+    assert disruption_budget(plan)["spec"]["maxUnavailable"] == 1
+    assert disruption_budget(plan, max_unavailable=3)["spec"]["maxUnavailable"] == 3
+    assert disruption_budget(plan, max_unavailable="25%")["spec"]["maxUnavailable"] == "25%"
+    with pytest.raises(ValueError, match="block node drains"):
+        disruption_budget(plan, max_unavailable=0)
+
+
+def policies_by_name(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {m["metadata"]["name"]: m["spec"] for m in manifests}
+
+
+def test_network_policies_take_download_egress_and_scrape_ports() -> None:
+    plan = plan_for()
+    common = {"ingress_namespace": "ingress-nginx", "monitoring_namespace": "monitoring"}
+    mirror = [{"to": [{"ipBlock": {"cidr": "10.1.0.5/32"}}], "ports": [{"port": 5000}]}]
+    found = policies_by_name(
+        network_policies(
+            plan,
+            download_cidrs=["0.0.0.0/0"],
+            download_egress=mirror,
+            scrape_ports=[8080, 9100],
+            **common,
+        )
+    )
+    assert found["blocks-allow-model-download"]["egress"] == mirror
+    (rule,) = found["blocks-allow-metrics-scraper"]["ingress"]
+    assert [p["port"] for p in rule["ports"]] == [8080, 9100]
+    default = policies_by_name(network_policies(plan, download_cidrs=["0.0.0.0/0"], **common))
+    (https,) = default["blocks-allow-model-download"]["egress"]
+    assert https["ports"] == [{"protocol": "TCP", "port": 443}]
+    # No CIDRs and no rules: no download policy (an empty "to" would admit every address).
+    closed = policies_by_name(network_policies(plan, download_cidrs=[], **common))
+    assert "blocks-allow-model-download" not in closed
+
+
+def test_pod_spec_for_a_daemonset() -> None:
+    plan = plan_for()
+    deployment_pod = pod_spec(plan)
+    assert "topologySpreadConstraints" in deployment_pod
+    assert [c["name"] for c in deployment_pod["initContainers"]] == ["model-download"]
+    server = {"name": "server", "image": plan.image}
+    cache = {"name": "model-cache", "persistentVolumeClaim": {"claimName": "device-cache"}}
+    daemon_pod = pod_spec(plan, containers=[server], volumes=[cache], spread=False)
+    assert daemon_pod["containers"] == [server]
+    assert daemon_pod["volumes"] == [cache]
+    assert "topologySpreadConstraints" not in daemon_pod
+    assert "initContainers" not in daemon_pod
+    # The hardening and placement stay.
+    assert daemon_pod["securityContext"] == deployment_pod["securityContext"]
+    assert daemon_pod["runtimeClassName"] == "nvidia"
+    assert daemon_pod["automountServiceAccountToken"] is False
+
+
+def test_shared_identity_and_download_in_another_image() -> None:
+    plan = dataclasses.replace(
+        plan_for(), names=Names(base="group-a", namespace="fleet", account="fleet")
+    )
+    assert pod_spec(plan)["serviceAccountName"] == "fleet"
+    layout = cache_volumes(plan.runtime)
+    mount = {"name": "model-cache", "mountPath": "/models"}
+    init = download_container(
+        plan, layout, mount, image="curl:1", command=gguf_download_command(plan)
+    )
+    assert init is not None
+    assert init["image"] == "curl:1"
+    assert init["command"] == ["sh", "-c"]
+
+
+def test_dashboard_takes_extra_panels_and_a_title() -> None:
+    plan = plan_for()
+    extra = [("Device memory", "percentunit", [("{{node}}", "node_memory_MemAvailable_bytes")])]
+    config_map = dashboard_config_map(plan, ingress_name="blocks", extra_panels=extra, title="T")
+    board = json.loads(next(iter(config_map["data"].values())))
+    assert board["title"] == "T"
+    assert board["panels"][-1]["title"] == "Device memory"
+    assert board["panels"][-1]["id"] == len(board["panels"])
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "token"),
+    [
+        ("v1", "Namespace", "kubernetes:core/v1:Namespace"),
+        ("apps/v1", "DaemonSet", "kubernetes:apps/v1:DaemonSet"),
+        (
+            "monitoring.coreos.com/v1",
+            "ServiceMonitor",
+            "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+        ),
+    ],
+)
+def test_object_type_tokens_match_the_typed_classes(
+    api_version: str, kind: str, token: str
+) -> None:
+    assert type_token(api_version, kind) == token

@@ -368,3 +368,23 @@ def test_jetson_without_a_fleet_checks_its_module() -> None:
     assert err.path == "compute.instance_type"
     assert "orin-nano-8gb" in str(err)
     assert spec_error(plan.build, s).path == "compute.fleet"
+
+
+def test_ollama_is_served_and_fetched_before_it_starts() -> None:
+    gguf = {"dtype": "gguf-q4_k_m", "runtime": "ollama"}
+    s = deployment({**simple_fleet("orin-nano-8gb"), "variants": {"orin-nano-8gb": gguf}})
+    (workload,) = plan.build(s).workloads
+    assert workload.release.variant.runtime == "ollama"
+    # An init container fetches: the probe waits for the load alone, whatever the link.
+    assert workload.budget.download_seconds == 0
+    assert workload.budget == startup_probe_budget(workload.weights_gb, 1, downloads=False)
+    llama = plan.build(deployment(simple_fleet("orin-nano-8gb"))).workloads[0]
+    assert llama.release.variant.runtime == "llamacpp"
+    assert llama.budget.download_seconds > 0
+    mlc = {"dtype": "int4-awq", "runtime": "mlc"}
+    err = spec_error(
+        plan.build,
+        deployment({**simple_fleet("orin-nano-8gb"), "variants": {"orin-nano-8gb": mlc}}),
+    )
+    assert "not served by the Jetson fleet" in str(err)
+    assert "ollama" in str(err)

@@ -37,12 +37,20 @@ class ProbeBudget:
 
 
 def startup_probe_budget(
-    weights_gb: float, link_mbps: float, *, load_mb_per_s: float = LOAD_MB_PER_S
+    weights_gb: float,
+    link_mbps: float,
+    *,
+    load_mb_per_s: float = LOAD_MB_PER_S,
+    downloads: bool = True,
 ) -> ProbeBudget:
-    """The budget for ``weights_gb`` of weights fetched over a ``link_mbps`` Mbit/s link."""
+    """The budget for ``weights_gb`` of weights fetched over a ``link_mbps`` Mbit/s link.
+
+    ``downloads=False``: an init container fetches the weights before the server starts, so
+    the probe only waits for the load.
+    """
     base = startup_budget(
         weights_gb,
-        downloads=True,
+        downloads=downloads,
         download_mb_per_s=link_mbps / 8,
         load_mb_per_s=load_mb_per_s,
         image_pull_seconds=0,

@@ -10,29 +10,10 @@ import pulumi_kubernetes as k8s
 
 from inferstack.component import InferenceComponent
 from inferstack.jetson import plan as fleet_plan
-from inferstack.jetson.manifests import Manifest, site_manifests
+from inferstack.jetson.manifests import site_manifests
+from inferstack.kubernetes.objects import register_object
 from inferstack.spec import DeploymentSpec
 from inferstack.spec.fleet import SiteSpec
-
-# Typed resources for built-in kinds (policies match their type tokens); CRDs go through
-# CustomResource.
-_KINDS: dict[tuple[str, str], Any] = {
-    ("v1", "Namespace"): k8s.core.v1.Namespace,
-    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-    ("v1", "PersistentVolume"): k8s.core.v1.PersistentVolume,
-    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
-    ("apps/v1", "DaemonSet"): k8s.apps.v1.DaemonSet,
-    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
-    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-    ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
-}
-_FIELDS = {
-    "automountServiceAccountToken": "automount_service_account_token",
-    "data": "data",
-    "spec": "spec",
-}
 
 
 class Fleet(InferenceComponent):
@@ -74,40 +55,16 @@ class Fleet(InferenceComponent):
         return k8s.Provider(f"{name}-{site.name}", opts=self.child_opts(), **args)
 
     def _build_site(self, name: str, site: SiteSpec, provider: k8s.Provider) -> None:
-        manifests = site_manifests(self.spec, self.plan, site)
-        namespace = self._register(name, site, manifests[0], provider, depends_on=[])
-        for manifest in manifests[1:]:
-            self._register(name, site, manifest, provider, depends_on=[namespace])
-
-    def _register(
-        self,
-        name: str,
-        site: SiteSpec,
-        manifest: Manifest,
-        provider: k8s.Provider,
-        depends_on: list[pulumi.Resource],
-    ) -> pulumi.CustomResource:
-        kind, api = manifest["kind"], manifest["apiVersion"]
-        logical = f"{name}-{site.name}-{kind.lower()}-{manifest['metadata']['name']}"
-        opts = self.child_opts(provider=provider, depends_on=depends_on)
-        cls = _KINDS.get((api, kind))
-        resource: pulumi.CustomResource
-        if cls is None:
-            if "." not in api:
-                raise ValueError(f"{kind} ({api}) has no typed resource here; add it to _KINDS")
-            resource = k8s.apiextensions.CustomResource(
-                logical,
-                api_version=api,
-                kind=kind,
-                metadata=manifest["metadata"],
-                spec=manifest["spec"],
-                opts=opts,
-            )
-        else:
-            fields = {_FIELDS[k]: v for k, v in manifest.items() if k in _FIELDS}
-            resource = cls(logical, metadata=manifest["metadata"], opts=opts, **fields)
-        self.children_.append(resource)
-        return resource
+        namespace, *others = site_manifests(self.spec, self.plan, site)
+        prefix = f"{name}-{site.name}"
+        first = register_object(
+            namespace, _logical(prefix, namespace), self.child_opts(provider=provider)
+        )
+        # Everything else lives in the namespace: created after it, deleted before it.
+        opts = self.child_opts(provider=provider, depends_on=[first])
+        self.children_.append(first)
+        for manifest in others:
+            self.children_.append(register_object(manifest, _logical(prefix, manifest), opts))
 
     def outputs(self) -> dict[str, pulumi.Output[Any]]:
         fleet = self.plan.fleet
@@ -119,3 +76,7 @@ class Fleet(InferenceComponent):
             "devices": pulumi.Output.from_input(fleet.devices()),
             "workloads": pulumi.Output.from_input(len(self.plan.workloads)),
         }
+
+
+def _logical(prefix: str, manifest: dict[str, Any]) -> str:
+    return f"{prefix}-{manifest['kind'].lower()}-{manifest['metadata']['name']}"

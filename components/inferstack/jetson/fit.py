@@ -29,7 +29,7 @@ CANDIDATES: tuple[tuple[str, str], ...] = (
     ("gguf-q5_k_m", "llamacpp"),
     ("gguf-q4_k_m", "llamacpp"),
 )
-SUPPORTED_RUNTIMES = ("vllm", "llamacpp")
+SUPPORTED_RUNTIMES = ("vllm", "llamacpp", "ollama")
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def check_runtime(v: Variant, path: str) -> None:
         raise SpecError(
             path,
             f"runtime {v.runtime} is not served by the Jetson fleet",
-            "use runtime vllm (bf16, int4-awq, int4-gptq) or llamacpp (GGUF)",
+            "use runtime vllm (bf16, int4-awq, int4-gptq), llamacpp or ollama (GGUF)",
         )
     if runtime.dtypes and v.dtype not in runtime.dtypes:
         raise SpecError(

@@ -24,6 +24,9 @@ _HF = re.compile(r"^hf://(?P<repo>[^/@\s]+/[^/@\s]+)(@(?P<rev>[\w.\-]+))?$")
 DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 # Share of a device group a rolling update may take down at once.
 ROLLING_SHARE = 0.25
+# Runtimes whose image cannot fetch weights (Ollama's has no HTTP client): a small fetch image
+# stages them in an init container before the server starts.
+INIT_FETCH_RUNTIMES = ("ollama",)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Release:
     model: str
     variant: fit.Variant
     weights: Weights
-    image: str  # as configured; Workload.image_for applies the site mirror
+    image: str  # as configured; each site pulls it from its mirror (see mirrored)
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,6 @@ class Workload:
     @property
     def devices(self) -> int:
         return self.group.count
-
-    def image_for(self, release: Release) -> str:
-        return mirrored(release.image, self.site)
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,11 @@ def build(spec: DeploymentSpec) -> FleetPlan:
                 module=hw,
                 release=current,
                 weights_gb=weights_gb,
-                budget=startup_probe_budget(weights_gb, site.link_mbps),
+                budget=startup_probe_budget(
+                    weights_gb,
+                    site.link_mbps,
+                    downloads=current.variant.runtime not in INIT_FETCH_RUNTIMES,
+                ),
                 max_unavailable=max_unavailable(group.count),
                 staged=staged if staged is not None and _differs(staged, current) else None,
             )

@@ -2,8 +2,8 @@
 
 The builders return plain manifest dicts (camelCase, as pulumi_kubernetes accepts them) and
 take a :class:`ServingPlan`, so other components (a Jetson fleet) reuse them with their own
-plan and provider. Importing this package loads pulumi_kubernetes only through
-:mod:`inferstack.kubernetes.component`, on first use of ``LLMService``.
+plan and provider. Importing this package loads neither pulumi nor pulumi_kubernetes:
+``LLMService``, ``register`` and ``register_object`` load them on first use.
 """
 
 from __future__ import annotations
@@ -33,14 +33,23 @@ from inferstack.kubernetes.pod import (
     CacheLayout,
     cache_volumes,
     container_security_context,
+    download_container,
     model_volume,
     pod_security_context,
     pod_spec,
     probes,
     replica_resources,
     scheduling,
+    server_container,
 )
-from inferstack.kubernetes.runtimes import ModelRef, model_ref, server_command
+from inferstack.kubernetes.runtimes import (
+    ModelRef,
+    gguf_download_command,
+    gguf_path,
+    model_location,
+    model_ref,
+    server_command,
+)
 from inferstack.kubernetes.scaling import disruption_budget, load_query, scaled_object
 from inferstack.kubernetes.workload import (
     deployment,
@@ -52,13 +61,21 @@ from inferstack.kubernetes.workload import (
 
 if TYPE_CHECKING:
     from inferstack.kubernetes.component import LLMService
+    from inferstack.kubernetes.objects import register_object, type_token
     from inferstack.kubernetes.resources import register
+
+# Names whose modules import pulumi or pulumi_kubernetes: loaded on first use.
+_LAZY = {
+    "LLMService": "component",
+    "register": "resources",
+    "register_object": "objects",
+    "type_token": "objects",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("LLMService", "register"):
-        module = "component" if name == "LLMService" else "resources"
-        return getattr(importlib.import_module(f"inferstack.kubernetes.{module}"), name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"inferstack.kubernetes.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'inferstack.kubernetes' has no attribute {name!r}")
 
 
@@ -80,11 +97,15 @@ __all__ = [
     "dashboard_config_map",
     "deployment",
     "disruption_budget",
+    "download_container",
     "egress_blocks",
+    "gguf_download_command",
+    "gguf_path",
     "ingress",
     "ingress_annotations",
     "load_query",
     "model_cache_claim",
+    "model_location",
     "model_ref",
     "model_volume",
     "namespace",
@@ -95,13 +116,16 @@ __all__ = [
     "probes",
     "prometheus_rule",
     "register",
+    "register_object",
     "replica_resources",
     "scaled_object",
     "scheduling",
     "selector_labels",
     "server_command",
+    "server_container",
     "service",
     "service_account",
     "service_monitor",
     "startup_budget",
+    "type_token",
 ]

@@ -13,6 +13,8 @@ class Names:
 
     base: str
     namespace: str
+    # Workloads that share one identity (a fleet's device groups) name it here.
+    account: str | None = None
 
     @property
     def deployment(self) -> str:
@@ -24,7 +26,7 @@ class Names:
 
     @property
     def service_account(self) -> str:
-        return self.base
+        return self.account or self.base
 
     @property
     def ingress(self) -> str:

@@ -67,12 +67,19 @@ def network_policies(
     monitoring_namespace: str,
     download_cidrs: list[str],
     scraped: bool = True,
+    download_egress: list[Manifest] | None = None,
+    scrape_ports: list[int] | None = None,
 ) -> list[Manifest]:
     """Default deny in and out; then DNS, the ingress controller, the scraper and the download.
 
     NetworkPolicies select pods, not containers: the HTTPS egress the download init container
     needs is open to the server container too. The server runs with HF_HUB_OFFLINE=1 and
     never uses it; list a Hub mirror in ``download_cidrs`` to narrow it.
+
+    ``download_egress``: the download's egress rules as given (a site mirror, say), instead of
+    HTTPS to ``download_cidrs``. ``scrape_ports``: the ports the monitoring namespace may
+    scrape on the selected pods (an exporter next to the server), instead of the server port
+    when the runtime exports metrics.
     """
     names = plan.names
     server_port = [{"protocol": "TCP", "port": plan.port}]
@@ -114,7 +121,9 @@ def network_policies(
             },
         ),
     ]
-    if scraped and plan.metrics_path is not None:
+    if scrape_ports is None:
+        scrape_ports = [plan.port] if plan.metrics_path is not None else []
+    if scraped and scrape_ports:
         policies.append(
             _policy(
                 names.policy("allow-metrics-scraper"),
@@ -123,12 +132,21 @@ def network_policies(
                     "podSelector": {"matchLabels": dict(plan.selector)},
                     "policyTypes": ["Ingress"],
                     "ingress": [
-                        {"from": [_from_namespace(monitoring_namespace)], "ports": server_port}
+                        {
+                            "from": [_from_namespace(monitoring_namespace)],
+                            "ports": [{"protocol": "TCP", "port": p} for p in scrape_ports],
+                        }
                     ],
                 },
             )
         )
-    if plan.model.downloads:
+    if download_egress is None:
+        # No CIDRs, no download egress: a rule with an empty "to" would admit every address.
+        https = [{"protocol": "TCP", "port": 443}]
+        download_egress = (
+            [{"to": egress_blocks(download_cidrs), "ports": https}] if download_cidrs else []
+        )
+    if plan.model.downloads and download_egress:
         policies.append(
             _policy(
                 names.policy("allow-model-download"),
@@ -136,12 +154,7 @@ def network_policies(
                 {
                     "podSelector": {"matchLabels": dict(plan.selector)},
                     "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": egress_blocks(download_cidrs),
-                            "ports": [{"protocol": "TCP", "port": 443}],
-                        }
-                    ],
+                    "egress": download_egress,
                 },
             )
         )

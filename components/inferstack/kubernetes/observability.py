@@ -17,6 +17,8 @@ ALERTMANAGER_CONFIG_API = "monitoring.coreos.com/v1alpha1"
 ERROR_RATE_THRESHOLD = 0.05
 KV_CACHE_SATURATION = 0.95
 ALERT_LABEL = "inferstack_deployment"
+# A dashboard panel: title, unit and its (legend, PromQL) queries.
+Panel = tuple[str, str, list[tuple[str, str]]]
 
 
 def service_monitor(plan: ServingPlan, extra_labels: dict[str, str]) -> Manifest | None:
@@ -168,11 +170,9 @@ def alertmanager_config(plan: ServingPlan, email: str) -> Manifest:
     }
 
 
-def dashboard_panels(
-    plan: ServingPlan, *, ingress_name: str
-) -> list[tuple[str, str, list[tuple[str, str]]]]:
+def dashboard_panels(plan: ServingPlan, *, ingress_name: str) -> list[Panel]:
     """(title, unit, [(legend, PromQL)]) for every panel the runtime's metrics allow."""
-    panels: list[tuple[str, str, list[tuple[str, str]]]] = [
+    panels: list[Panel] = [
         (
             "Requests/s at the ingress by status",
             "reqps",
@@ -232,17 +232,25 @@ def dashboard_panels(
     return panels
 
 
-def dashboard(plan: ServingPlan, *, ingress_name: str) -> dict[str, Any]:
-    """A Grafana dashboard model with a data source variable, two panels per row."""
+def dashboard(
+    plan: ServingPlan,
+    *,
+    ingress_name: str,
+    extra_panels: list[Panel] | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """A Grafana dashboard model with a data source variable, two panels per row.
+
+    ``extra_panels`` follow the serving panels (a fleet's device memory and temperatures).
+    """
     panels = []
-    for index, (title, unit, queries) in enumerate(
-        dashboard_panels(plan, ingress_name=ingress_name)
-    ):
+    every = [*dashboard_panels(plan, ingress_name=ingress_name), *(extra_panels or [])]
+    for index, (panel_title, unit, queries) in enumerate(every):
         panels.append(
             {
                 "id": index + 1,
                 "type": "timeseries",
-                "title": title,
+                "title": panel_title,
                 "datasource": {"type": "prometheus", "uid": "${datasource}"},
                 "gridPos": {"h": 8, "w": 12, "x": (index % 2) * 12, "y": (index // 2) * 8},
                 "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
@@ -253,7 +261,7 @@ def dashboard(plan: ServingPlan, *, ingress_name: str) -> dict[str, Any]:
             }
         )
     return {
-        "title": f"LLM service {plan.names.base} ({plan.namespace})",
+        "title": title or f"LLM service {plan.names.base} ({plan.namespace})",
         "uid": f"inferstack-{plan.names.base}"[:40],
         "tags": ["inferstack", plan.runtime],
         "schemaVersion": 39,
@@ -273,17 +281,20 @@ def dashboard(plan: ServingPlan, *, ingress_name: str) -> dict[str, Any]:
     }
 
 
-def dashboard_config_map(plan: ServingPlan, *, ingress_name: str) -> Manifest:
+def dashboard_config_map(
+    plan: ServingPlan,
+    *,
+    ingress_name: str,
+    extra_panels: list[Panel] | None = None,
+    title: str | None = None,
+) -> Manifest:
     """A ConfigMap the Grafana sidecar loads (it watches for ``grafana_dashboard: "1"``)."""
+    board = dashboard(plan, ingress_name=ingress_name, extra_panels=extra_panels, title=title)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(
             plan.names.dashboard, {**plan.labels, "grafana_dashboard": "1"}, plan.namespace
         ),
-        "data": {
-            f"{plan.names.base}.json": json.dumps(
-                dashboard(plan, ingress_name=ingress_name), indent=2
-            )
-        },
+        "data": {f"{plan.names.base}.json": json.dumps(board, indent=2)},
     }

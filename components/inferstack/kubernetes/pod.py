@@ -110,15 +110,26 @@ def model_volume(plan: ServingPlan) -> tuple[Manifest, Manifest]:
     return {"name": MODEL_VOLUME, "ephemeral": {"volumeClaimTemplate": template}}, mount
 
 
-def probes(port: int | str, health_path: str, budget: StartupBudget) -> Manifest:
-    """startupProbe sized by the budget; liveness and readiness only start after it passes."""
+def probes(
+    port: int | str,
+    health_path: str,
+    budget: StartupBudget,
+    *,
+    startup_failure_threshold: int | None = None,
+) -> Manifest:
+    """startupProbe sized by the budget; liveness and readiness only start after it passes.
+
+    ``startup_failure_threshold`` replaces the budget's when the caller knows better how long a
+    start takes (a device that also fetches its weights over a slow link).
+    """
     check = {"httpGet": {"path": health_path, "port": port}}
+    threshold = startup_failure_threshold or budget.startup_failure_threshold
     return {
         "startupProbe": {
             **check,
             "periodSeconds": budget.period_seconds,
             "timeoutSeconds": 5,
-            "failureThreshold": budget.startup_failure_threshold,
+            "failureThreshold": threshold,
         },
         "readinessProbe": {
             **check,
@@ -147,22 +158,25 @@ def replica_resources(plan: ServingPlan) -> Manifest:
     }
 
 
-def scheduling(plan: ServingPlan) -> Manifest:
-    """Node selection, GPU taint tolerations, spread across nodes and zones, GPU runtime class."""
-    spread = [
-        {
-            "maxSkew": 1,
-            "topologyKey": key,
-            # GPU nodes are scarce: prefer spreading, never leave a replica pending for it.
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": {"matchLabels": plan.selector},
-        }
-        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
-    ]
-    placement: Manifest = {
-        "tolerations": [dict(t) for t in plan.tolerations],
-        "topologySpreadConstraints": spread,
-    }
+def scheduling(plan: ServingPlan, *, spread: bool = True) -> Manifest:
+    """Node selection, GPU taint tolerations, spread across nodes and zones, GPU runtime class.
+
+    ``spread``: False for DaemonSets, which place one pod per matching node anyway.
+    """
+    placement: Manifest = {}
+    if plan.tolerations:
+        placement["tolerations"] = [dict(t) for t in plan.tolerations]
+    if spread:
+        placement["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": key,
+                # GPU nodes are scarce: prefer spreading, never leave a replica pending for it.
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": plan.selector},
+            }
+            for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+        ]
     if plan.node_selector:
         placement["nodeSelector"] = dict(plan.node_selector)
     if plan.runtime_class_name:
@@ -172,8 +186,26 @@ def scheduling(plan: ServingPlan) -> Manifest:
     return placement
 
 
-def server_container(plan: ServingPlan, layout: CacheLayout, model_mount: Manifest) -> Manifest:
+def server_container(
+    plan: ServingPlan,
+    layout: CacheLayout,
+    model_mount: Manifest,
+    *,
+    resources: Manifest | None = None,
+    startup_failure_threshold: int | None = None,
+) -> Manifest:
+    """The hardened server container.
+
+    ``resources`` replaces :func:`replica_resources` (a device sizes memory to its own unified
+    memory); ``startup_failure_threshold`` replaces the budget's startupProbe threshold.
+    """
     command = server_command(plan)
+    health = probes(
+        "http",
+        plan.health_path,
+        plan.budget,
+        startup_failure_threshold=startup_failure_threshold,
+    )
     return {
         "name": "server",
         "image": plan.image,
@@ -182,10 +214,10 @@ def server_container(plan: ServingPlan, layout: CacheLayout, model_mount: Manife
         "args": command.args,
         "env": [*layout.env, *command.env],
         "ports": [{"name": "http", "containerPort": plan.port, "protocol": "TCP"}],
-        "resources": replica_resources(plan),
+        "resources": resources if resources is not None else replica_resources(plan),
         "securityContext": container_security_context(),
         "volumeMounts": [model_mount, *layout.mounts],
-        **probes("http", plan.health_path, plan.budget),
+        **health,
         # Let the endpoints controller and ingress stop routing before the server exits.
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRE_STOP_SLEEP_SECONDS)]}}},
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -193,19 +225,29 @@ def server_container(plan: ServingPlan, layout: CacheLayout, model_mount: Manife
 
 
 def download_container(
-    plan: ServingPlan, layout: CacheLayout, model_mount: Manifest
+    plan: ServingPlan,
+    layout: CacheLayout,
+    model_mount: Manifest,
+    *,
+    image: str | None = None,
+    command: ServerCommand | None = None,
 ) -> Manifest | None:
-    """The init container that fills the model cache; None when the weights are on a volume."""
-    command: ServerCommand | None = download_command(plan)
-    if command is None:
+    """The init container that fills the model cache; None when the weights are on a volume.
+
+    By default it runs the runtime's download in the runtime's own image (already pulled for the
+    server). ``image`` and ``command`` replace them for images that cannot fetch (Ollama's has
+    no HTTP client): e.g. :func:`gguf_download_command` in a small curl image.
+    """
+    fetch = command if command is not None else download_command(plan)
+    if fetch is None:
         return None
     return {
         "name": "model-download",
-        "image": plan.image,
+        "image": image or plan.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": command.command,
-        "args": command.args,
-        "env": [*layout.env, *command.env],
+        "command": fetch.command,
+        "args": fetch.args,
+        "env": [*layout.env, *fetch.env],
         "resources": {
             "requests": {"cpu": "1", "memory": "2Gi"},
             "limits": {"cpu": "2", "memory": "4Gi"},
@@ -216,8 +258,20 @@ def download_container(
     }
 
 
-def pod_spec(plan: ServingPlan) -> Manifest:
-    """The whole pod: hardened containers, caches, model volume, placement, graceful drain."""
+def pod_spec(
+    plan: ServingPlan,
+    *,
+    containers: list[Manifest] | None = None,
+    volumes: list[Manifest] | None = None,
+    spread: bool = True,
+) -> Manifest:
+    """The whole pod: hardened containers, caches, model volume, placement, graceful drain.
+
+    Defaults build a Deployment's pod: the server, the download init container, the model
+    volume of ``plan.model_cache`` and the cache emptyDirs. ``containers`` replaces the server
+    and the init container (add ``initContainers`` to the result if needed); ``volumes``
+    replaces every volume; ``spread=False`` drops the topology spread a DaemonSet does not need.
+    """
     layout = cache_volumes(plan.runtime, shm_gi=shm_gi(plan))
     volume, mount = model_volume(plan)
     spec: Manifest = {
@@ -225,12 +279,14 @@ def pod_spec(plan: ServingPlan) -> Manifest:
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": pod_security_context(),
-        **scheduling(plan),
+        **scheduling(plan, spread=spread),
         "terminationGracePeriodSeconds": plan.termination_grace_period_seconds,
-        "containers": [server_container(plan, layout, mount)],
-        "volumes": [volume, *layout.volumes],
+        "containers": (
+            containers if containers is not None else [server_container(plan, layout, mount)]
+        ),
+        "volumes": volumes if volumes is not None else [volume, *layout.volumes],
     }
-    init = download_container(plan, layout, mount)
+    init = download_container(plan, layout, mount) if containers is None else None
     if init is not None:
         spec["initContainers"] = [init]
     if plan.image_pull_secrets:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ Manifest = dict[str, Any]
 KINDS: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
     ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "PersistentVolume"): k8s.core.v1.PersistentVolume,
     ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
     ("v1", "Service"): k8s.core.v1.Service,
     ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
@@ -27,8 +29,12 @@ KINDS: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
 }
 
 
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+@functools.cache
 def _snake(key: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+    return _CAMEL.sub("_", key).lower()
 
 
 def register(

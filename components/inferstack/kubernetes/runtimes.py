@@ -55,11 +55,21 @@ def model_location(ref: ModelRef, runtime: str) -> str:
         return f"{MODEL_MOUNT}/{ref.path}".rstrip("/")
     assert ref.repo is not None
     if runtime == "llamacpp":
-        return f"{GGUF_DIR}/{_slug(ref.repo)}/model.gguf"
+        return gguf_path(ref)
     if runtime == "ollama":
         return f"hf.co/{ref.repo}:{ref.quant}"
     # vLLM and TGI resolve the repo id from the hub cache the init container filled.
     return ref.repo
+
+
+def gguf_path(ref: ModelRef) -> str:
+    """The cached GGUF file of ``ref``: one file per repository, revision and quantization.
+
+    Caches outlive releases (a device cache, a shared PVC): a path without the revision would
+    keep serving whichever revision was fetched first.
+    """
+    assert ref.repo is not None
+    return f"{GGUF_DIR}/{_slug(ref.repo)}/{ref.revision or 'main'}/{ref.quant or 'model'}.gguf"
 
 
 def env(name: str, value: str) -> Manifest:
@@ -213,12 +223,14 @@ dest="$MODEL_FILE"
 if [ -s "$dest" ]; then exit 0; fi
 mkdir -p "$(dirname "$dest")"
 if [ -n "${HF_TOKEN:-}" ]; then set -- -H "Authorization: Bearer $HF_TOKEN"; else set --; fi
-hub="https://huggingface.co"
-file=$(curl -fsSL "$@" "$hub/api/models/$MODEL_REPO/tree/$MODEL_REVISION" \\
+hub="${HF_ENDPOINT:-https://huggingface.co}"
+file=$(curl -fsSL --connect-timeout 30 --max-time 300 "$@" \\
+  "$hub/api/models/$MODEL_REPO/tree/$MODEL_REVISION" \\
   | tr ',' '\\n' | sed -n 's/.*"path": *"\\([^"]*\\)".*/\\1/p' \\
   | grep -i "$MODEL_QUANT\\.gguf\\$" | head -n 1)
 if [ -z "$file" ]; then echo "no *$MODEL_QUANT.gguf in $MODEL_REPO@$MODEL_REVISION" >&2; exit 1; fi
-curl -fL --retry 5 "$@" -o "$dest.part" "$hub/$MODEL_REPO/resolve/$MODEL_REVISION/$file"
+curl -fL --retry 5 --connect-timeout 30 --speed-limit 1024 --speed-time 300 "$@" \\
+  -o "$dest.part" "$hub/$MODEL_REPO/resolve/$MODEL_REVISION/$file"
 mv "$dest.part" "$dest"
 """
 
@@ -256,19 +268,32 @@ def download_command(plan: ServingPlan) -> ServerCommand | None:
         ]
         return ServerCommand(["sh", "-c"], [_OLLAMA_PULL], [*variables, *quiet])
     if plan.runtime == "llamacpp":
-        variables = [
-            env("MODEL_REPO", ref.repo),
-            env("MODEL_REVISION", ref.revision or "main"),
-            env("MODEL_QUANT", ref.quant or ""),
-            env("MODEL_FILE", model_location(ref, "llamacpp")),
-        ]
-        return ServerCommand(["sh", "-c"], [_GGUF_DOWNLOAD], [*variables, *token, *quiet])
+        return gguf_download_command(plan)
     variables = [
         env("MODEL_REPO", ref.repo),
         env("MODEL_REVISION", ref.revision or ""),
         env("HF_HUB_CACHE", HUB_CACHE),
     ]
     return ServerCommand(["python3", "-c"], [_HF_DOWNLOAD], [*variables, *token, *quiet])
+
+
+def gguf_download_command(plan: ServingPlan) -> ServerCommand:
+    """Fetch the GGUF file of ``plan.model``'s quantization into :func:`gguf_path`.
+
+    A POSIX shell script around curl: it runs in any image that has both, and it honours
+    ``HF_ENDPOINT`` as huggingface_hub does, so a site's hub mirror serves the file.
+    """
+    ref = plan.model
+    assert ref.repo is not None
+    variables = [
+        env("MODEL_REPO", ref.repo),
+        env("MODEL_REVISION", ref.revision or "main"),
+        env("MODEL_QUANT", ref.quant or ""),
+        env("MODEL_FILE", gguf_path(ref)),
+    ]
+    token = [secret_env("HF_TOKEN", plan.hf_token)] if plan.hf_token is not None else []
+    quiet = [env("HF_HUB_DISABLE_TELEMETRY", "1"), env("DO_NOT_TRACK", "1")]
+    return ServerCommand(["sh", "-c"], [_GGUF_DOWNLOAD], [*variables, *token, *quiet])
 
 
 # -- metrics ---------------------------------------------------------------------------------

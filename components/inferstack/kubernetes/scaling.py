@@ -140,18 +140,21 @@ def scaled_object(
     }
 
 
-def disruption_budget(plan: ServingPlan) -> Manifest:
-    """At most one replica evicted at a time.
+def disruption_budget(plan: ServingPlan, *, max_unavailable: int | str = 1) -> Manifest:
+    """At most ``max_unavailable`` replicas (a count or a percentage) evicted at a time.
 
     minAvailable 1 (or maxUnavailable 0) on a single replica would block node drains forever;
-    one at a time keeps a replica serving whenever there are two or more.
+    one at a time keeps a replica serving whenever there are two or more. Fleets of devices
+    allow a share of a site at once instead.
     """
+    if isinstance(max_unavailable, int) and max_unavailable < 1:
+        raise ValueError("max_unavailable below 1 would block node drains")
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": metadata(plan.names.deployment, plan.labels, plan.namespace),
         "spec": {
-            "maxUnavailable": 1,
+            "maxUnavailable": max_unavailable,
             "selector": {"matchLabels": dict(plan.selector)},
             # A crash-looping pod must not hold a drain hostage.
             "unhealthyPodEvictionPolicy": "AlwaysAllow",

@@ -131,10 +131,11 @@ def _manifest(resource: CapturedResource, *, by_provider: bool) -> Manifest:
     return Manifest(site=_safe(site) if site else None, kind=kind, name=str(name), body=body)
 
 
-def _creation_order(manifest: Manifest) -> tuple[int, str]:
+def _creation_order(manifest: Manifest) -> tuple[int, str, str]:
     kind = manifest.kind
     rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
-    return rank, manifest.name
+    # Kinds outside KIND_ORDER share a rank and often a name: the kind keeps their order stable.
+    return rank, manifest.name, kind
 
 
 def _reveal(value: Any) -> Any:
