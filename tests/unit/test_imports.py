@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 CLOUD_SDKS = {"pulumi_aws", "pulumi_azure_native", "pulumi_gcp", "pulumi_kubernetes"}
 
 
 def loaded_roots(code: str) -> set[str]:
     report = "import json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     probe = f"{code}\n{report}"
-    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=ROOT
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -32,3 +36,19 @@ def test_lazy_attributes_resolve() -> None:
         "import inferstack\nassert inferstack.DeploymentSpec.__name__ == 'DeploymentSpec'"
     )
     assert not roots & CLOUD_SDKS
+
+
+def test_previewing_an_onprem_stack_loads_only_the_kubernetes_sdk() -> None:
+    roots = loaded_roots(
+        "from inferstack.preview import run_stack\nrun_stack('stacks/Pulumi.onprem-prod.yaml')"
+    )
+    assert "pulumi_kubernetes" in roots
+    assert not roots & {"pulumi_aws", "pulumi_azure_native", "pulumi_gcp"}
+
+
+def test_previewing_a_sagemaker_stack_loads_no_other_cloud_sdk() -> None:
+    roots = loaded_roots(
+        "from inferstack.preview import run_stack\nrun_stack('stacks/Pulumi.sagemaker-dev.yaml')"
+    )
+    assert "pulumi_aws" in roots
+    assert not roots & {"pulumi_kubernetes", "pulumi_azure_native", "pulumi_gcp"}
