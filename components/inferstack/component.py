@@ -31,12 +31,14 @@ class InferenceComponent(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         region: str | None = None,
+        hardware: Hardware | None = None,
     ) -> None:
         parsed = parse_deployment(spec)
         if region is None and self.target in REGION_KEYS:
             namespace, key = REGION_KEYS[self.target].split(":")
             region = pulumi.Config(namespace).get(key)
-        hardware = validate_for_target(parsed, self.target, region)
+        if hardware is None:  # a subclass that validated first passes what it found
+            hardware = validate_for_target(parsed, self.target, region)
         super().__init__(self.type_token, name, None, opts)
         self.spec = parsed
         self.hardware = hardware

@@ -80,7 +80,7 @@ class SageMakerEndpoint(InferenceComponent):
         self.plan: Plan = plan(
             parsed, hardware, region, component=name, front_door=settings.front_door
         )
-        super().__init__(name, parsed, opts, region=region)
+        super().__init__(name, parsed, opts, region=region, hardware=hardware)
         self.region: str = region
         account = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
