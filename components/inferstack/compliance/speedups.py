@@ -20,6 +20,7 @@ The tests run every fixture with and without these changes and compare the verdi
 
 from __future__ import annotations
 
+import atexit
 import copy
 import importlib
 import threading
@@ -34,6 +35,14 @@ from inferstack.compliance.registry import rule as _rule
 _policy: Any = importlib.import_module("pulumi_policy.policy")
 _POLICIES = "_PolicyAnalyzerServicer__policies"
 _local = threading.local()
+
+
+def _release() -> None:
+    # The memo holds protobuf messages; free them while protobuf's C extension is still alive.
+    _local.cache = {}
+
+
+atexit.register(_release)
 
 
 def _cache() -> dict[tuple[str, int], tuple[Any, Any]]:

@@ -9,6 +9,7 @@ property dependencies at all, a plain dependency on the target counts.
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,9 @@ def of_type(resources: Sequence[StackResource], *types: str) -> list[StackResour
 # about (held here, so its id cannot be reused meanwhile).
 _Positioned = list[tuple[int, StackResource]]
 _cached: list[tuple[Sequence[StackResource], dict[Any, Any]]] = []
+# The cached resources hold protobuf containers (their options); released before interpreter
+# shutdown, because protobuf's C extension cannot free them once its module is finalized.
+atexit.register(_cached.clear)
 
 
 def _indexes(resources: Sequence[StackResource]) -> dict[Any, Any]:
