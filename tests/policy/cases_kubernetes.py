@@ -466,6 +466,21 @@ def _network_cases() -> list[Case]:
             ingress(no_auth, ((*ANN, f"{NGINX}auth-tls-secret"), "inference/client-ca")),
             "without authentication",
         ),
+        # "optional" lets callers without a certificate through; ingress-nginx has no
+        # "unknown" setting, so that text must not count as verification either.
+        *(
+            bad(
+                auth,
+                f"mtls-verify-{verify}",
+                ingress(
+                    no_auth,
+                    ((*ANN, f"{NGINX}auth-tls-secret"), "inference/client-ca"),
+                    ((*ANN, f"{NGINX}auth-tls-verify-client"), verify),
+                ),
+                "without authentication",
+            )
+            for verify in ("optional", "unknown")
+        ),
         ok(rate, "limit-rps", ingress()),
         bad(rate, "none", ingress(((*ANN, f"{NGINX}limit-rps"), DELETE)), "no rate limit"),
         bad(rate, "zero", ingress(((*ANN, f"{NGINX}limit-rps"), "0")), "no rate limit"),

@@ -149,9 +149,12 @@ def _check_ingress_auth(res: Resource, report: Report, cfg: RuleConfig) -> None:
 def _authenticated(annotations: dict[str, Any], extra: Sequence[str]) -> bool:
     if _set(annotations.get(f"{NGINX}auth-url")):
         return True
-    if _set(annotations.get(f"{NGINX}auth-tls-secret")) and str(
-        annotations.get(f"{NGINX}auth-tls-verify-client", "")
-    ).lower() in ("on", "unknown"):
+    # Only "on" rejects callers without a certificate ("optional" lets them through); an
+    # unknown value counts as set, like every unknown reference.
+    verify = annotations.get(f"{NGINX}auth-tls-verify-client", "")
+    if _set(annotations.get(f"{NGINX}auth-tls-secret")) and (
+        verify is UNKNOWN or str(verify).lower() == "on"
+    ):
         return True
     alb_auth = annotations.get("alb.ingress.kubernetes.io/auth-type")
     if isinstance(alb_auth, str) and alb_auth.lower() in ("cognito", "oidc"):
