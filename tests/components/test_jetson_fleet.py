@@ -582,3 +582,23 @@ def test_an_ollama_site_is_scraped_only_on_the_exporter(ollama: list[CapturedRes
     for policy in scrapers:
         (rule,) = policy.inputs["spec"]["ingress"]
         assert rule["ports"] == [{"protocol": "TCP", "port": 9100}]
+
+
+def test_api_key_auth_is_refused_where_a_group_serves_with_ollama(recording: Recording) -> None:
+    keyed = {**DEFAULTS, "security": {"auth": "api_key"}}
+    # llama.cpp (the default on small modules) checks the key itself.
+    llamacpp = run(recording, keyed)
+    (ds,) = serving(llamacpp)
+    (server,) = pod(ds)["containers"]
+    assert "secretKeyRef" in env_of(server)["LLAMA_API_KEY"]
+    ollama = copy.deepcopy(keyed)
+    ollama["serving"] = {"runtime": "ollama"}
+    ollama["compute"]["fleet"]["variants"] = {
+        "orin-nano-8gb": {"dtype": "gguf-q4_k_m", "runtime": "ollama"}
+    }
+    with pytest.raises(SpecError) as caught:
+        plan.build(parse_deployment(ollama))
+    assert caught.value.path == "security.auth"
+    assert "Ollama (device group 'orin-nano-8gb' at site 'lab') has no API key check" in str(
+        caught.value
+    )

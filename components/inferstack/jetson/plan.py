@@ -151,6 +151,7 @@ def build(spec: DeploymentSpec) -> FleetPlan:
                 staged=staged if staged is not None and _differs(staged, current) else None,
             )
         )
+    _check_api_key(spec, workloads)
     return FleetPlan(
         fleet=fleet,
         namespace=fleet.namespace or spec.name,
@@ -293,6 +294,22 @@ def _image(spec: DeploymentSpec, path: str, cohort: CohortSpec, runtime: str) ->
             "append @sha256:<digest> of the copy in your mirror (`crane digest <image>`)",
         )
     return str(image)
+
+
+def _check_api_key(spec: DeploymentSpec, workloads: list[Workload]) -> None:
+    # With api_key the ingress authenticates nobody and leaves the check to the server;
+    # Ollama has none, so its devices would serve anyone who reaches the site.
+    if spec.auth_for("jetson") != "api_key":
+        return
+    for w in workloads:
+        if w.release.variant.runtime == "ollama":
+            raise SpecError(
+                "security.auth",
+                f"api_key leaves the check to the server, and Ollama (device group "
+                f"'{w.group.group_name}' at site '{w.site.name}') has no API key check",
+                "use mtls (enforced by the ingress), or a llamacpp or vllm variant for "
+                f"{w.module.name}",
+            )
 
 
 def _check_no_untrusted_override(spec: DeploymentSpec, fleet: FleetSpec) -> None:
