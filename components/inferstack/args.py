@@ -6,7 +6,7 @@ load from an optional config object and fail like spec errors: one line naming t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -27,12 +27,7 @@ class ComponentArgs(BaseModel):
         try:
             return cls.model_validate(dict(data or {}))
         except ValidationError as exc:
-            error = exc.errors()[0]
-            path = ".".join(str(part) for part in error["loc"])
-            message = str(error["msg"]).removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = f"is not a known field (known: {', '.join(cls.model_fields)})"
-            raise SpecError(f"{cls.config_key}.{path}", message) from None
+            raise args_error(cls, cls.config_key, exc) from None
 
     @classmethod
     def from_config(cls: type[ArgsT]) -> ArgsT:
@@ -44,3 +39,53 @@ class ComponentArgs(BaseModel):
         if data is not None and not isinstance(data, Mapping):
             raise SpecError(cls.config_key, "must be an object", "see docs/targets/")
         return cls.parse(data)
+
+
+def args_error(model: type[BaseModel], key: str, exc: ValidationError) -> SpecError:
+    """The first validation error as a one-line SpecError naming ``key.path[i].field``."""
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    path = config_path(loc)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "literal_error":
+        expected = (error.get("ctx") or {}).get("expected", "")
+        message = f"{error.get('input')!r} is not allowed (use {expected})"
+    if error["type"] == "extra_forbidden":
+        known = fields_at(model, loc[:-1])
+        message = "is not a known field"
+        if known:
+            message += f" (known: {', '.join(known)})"
+    return SpecError(f"{key}.{path}" if path else key, message)
+
+
+def config_path(loc: Sequence[int | str]) -> str:
+    """``("patches", 0, "ops", 1, "path")`` -> ``patches[0].ops[1].path``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """Field names of the model found at ``loc`` inside ``model`` (list indices skipped)."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if current is None or part not in current.model_fields:
+            return []
+        current = _model_in(current.model_fields[part].annotation)
+    return list(current.model_fields) if current is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

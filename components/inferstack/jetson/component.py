@@ -10,9 +10,11 @@ import pulumi_kubernetes as k8s
 
 from inferstack.component import InferenceComponent
 from inferstack.jetson import plan as fleet_plan
+from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.manifests import site_manifests
 from inferstack.kubernetes.objects import register_object
-from inferstack.spec import DeploymentSpec
+from inferstack.kubernetes.patches import Patcher
+from inferstack.spec import DeploymentSpec, parse_deployment, validate_for_target
 from inferstack.spec.fleet import SiteSpec
 
 
@@ -21,6 +23,9 @@ class Fleet(InferenceComponent):
 
     Resources grow with sites x cohorts x modules, never with the number of devices: a device
     joins its group's DaemonSet through the node labels its provisioning sets.
+
+    ``args`` holds the JSON Patch overrides of the fleet's objects; without it they come from
+    the ``patches`` of the ``inferstack:kubernetes`` config object.
     """
 
     target = "jetson"
@@ -31,17 +36,31 @@ class Fleet(InferenceComponent):
         name: str,
         spec: DeploymentSpec | Mapping[str, Any],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        args: FleetArgs | None = None,
     ) -> None:
-        super().__init__(name, spec, opts)
-        self.plan = fleet_plan.build(self.spec)
+        settings = args if args is not None else FleetArgs.from_config()
+        parsed = parse_deployment(spec)
+        hardware = validate_for_target(parsed, self.target)
+        plan = fleet_plan.build(parsed)
+        # Every site is built and patched before anything is registered, the component
+        # included, so a patch that matches nothing anywhere leaves nothing behind.
+        patcher = Patcher(settings.patches)
+        sites = [
+            (site, patcher.apply(site_manifests(parsed, plan, site)))
+            for site in plan.fleet.sites
+            if plan.at(site.name)
+        ]
+        patcher.check_matched()
+        super().__init__(name, parsed, opts, hardware=hardware)
+        self.args = settings
+        self.plan = plan
         self.providers: dict[str, k8s.Provider] = {}
         self.children_: list[pulumi.CustomResource] = []
-        for site in self.plan.fleet.sites:
-            if not self.plan.at(site.name):
-                continue
+        for site, manifests in sites:
             provider = self._provider_for(name, site)
             self.providers[site.name] = provider
-            self._build_site(name, site, provider)
+            self._build_site(name, site, provider, manifests)
         self.register_outputs(self.outputs())
 
     def _provider_for(self, name: str, site: SiteSpec) -> k8s.Provider:
@@ -54,17 +73,25 @@ class Fleet(InferenceComponent):
             args["kubeconfig"] = pulumi.Config(namespace or "inferstack").require_secret(key)
         return k8s.Provider(f"{name}-{site.name}", opts=self.child_opts(), **args)
 
-    def _build_site(self, name: str, site: SiteSpec, provider: k8s.Provider) -> None:
-        namespace, *others = site_manifests(self.spec, self.plan, site)
+    def _build_site(
+        self,
+        name: str,
+        site: SiteSpec,
+        provider: k8s.Provider,
+        manifests: list[dict[str, Any]],
+    ) -> None:
         prefix = f"{name}-{site.name}"
-        first = register_object(
-            namespace, _logical(prefix, namespace), self.child_opts(provider=provider)
-        )
+        namespaces = [m for m in manifests if m["kind"] == "Namespace"]
+        first = [
+            register_object(m, _logical(prefix, m), self.child_opts(provider=provider))
+            for m in namespaces
+        ]
         # Everything else lives in the namespace: created after it, deleted before it.
-        opts = self.child_opts(provider=provider, depends_on=[first])
-        self.children_.append(first)
-        for manifest in others:
-            self.children_.append(register_object(manifest, _logical(prefix, manifest), opts))
+        opts = self.child_opts(provider=provider, depends_on=list(first))
+        self.children_.extend(first)
+        for manifest in manifests:
+            if manifest["kind"] != "Namespace":
+                self.children_.append(register_object(manifest, _logical(prefix, manifest), opts))
 
     def outputs(self) -> dict[str, pulumi.Output[Any]]:
         fleet = self.plan.fleet

@@ -15,10 +15,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from inferstack.args import args_error
 from inferstack.errors import SpecError
+from inferstack.kubernetes.patches import CONFIG_KEY, ObjectPatch
 from inferstack.spec import SecretRef
 
-CONFIG_KEY = "inferstack:kubernetes"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
@@ -76,6 +77,9 @@ class LLMServiceArgs(_Args):
     image_pull_secrets: list[str] = Field(default_factory=list)
     priority_class_name: str | None = None
     termination_grace_period_seconds: Annotated[int, Field(ge=30, le=3600)] = 120
+    # JSON Patch overrides of the children, applied before registration and checked by the
+    # policy packs like the rest (docs/targets/kubernetes.md, "Overriding children").
+    patches: list[ObjectPatch] = Field(default_factory=list)
 
     @field_validator("namespace", "ingress_namespace", "monitoring_namespace")
     @classmethod
@@ -105,12 +109,7 @@ class LLMServiceArgs(_Args):
         try:
             return cls.model_validate(dict(data or {}))
         except ValidationError as exc:
-            error = exc.errors()[0]
-            path = ".".join(str(part) for part in error["loc"])
-            message = str(error["msg"]).removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = f"is not a known field (known: {', '.join(cls.model_fields)})"
-            raise SpecError(f"{CONFIG_KEY}.{path}", message) from None
+            raise args_error(cls, CONFIG_KEY, exc) from None
 
     @classmethod
     def from_config(cls) -> LLMServiceArgs:

@@ -10,10 +10,11 @@ import pulumi
 from inferstack.component import InferenceComponent
 from inferstack.kubernetes.args import LLMServiceArgs
 from inferstack.kubernetes.manifests import endpoint, service_manifests
+from inferstack.kubernetes.patches import apply_patches
 from inferstack.kubernetes.plan import build_plan
 from inferstack.kubernetes.resources import register
 from inferstack.kubernetes.validation import check_service
-from inferstack.spec import DeploymentSpec, parse_deployment
+from inferstack.spec import DeploymentSpec, parse_deployment, validate_for_target
 
 Manifest = dict[str, Any]
 
@@ -27,8 +28,9 @@ class LLMService(InferenceComponent):
     + metrics scraper + model download), Ingress (TLS, auth, rate limit, body limit), KEDA
     ScaledObject, ServiceMonitor, PrometheusRule, AlertmanagerConfig and a Grafana dashboard.
 
-    ``args`` holds the cluster-side settings (namespaces, storage class, Prometheus URL...);
-    without it they come from the ``inferstack:kubernetes`` config object, else defaults.
+    ``args`` holds the cluster-side settings (namespaces, storage class, Prometheus URL...)
+    and the JSON Patch overrides of the children (``patches``); without it they come from the
+    ``inferstack:kubernetes`` config object, else defaults.
     ``provider`` is the Kubernetes provider every child uses (a fleet passes one per cluster).
     """
 
@@ -47,10 +49,15 @@ class LLMService(InferenceComponent):
         parsed = parse_deployment(spec)
         settings = args if args is not None else LLMServiceArgs.from_config()
         check_service(name, parsed)
-        super().__init__(name, parsed, opts)
+        hardware = validate_for_target(parsed, self.target)
+        plan = build_plan(name, parsed, hardware, settings)
+        # Built and patched before anything is registered, the component included: a patch
+        # that cannot apply leaves nothing behind, and the packs see what the cluster gets.
+        manifests = apply_patches(service_manifests(parsed, plan, settings), settings.patches)
+        super().__init__(name, parsed, opts, hardware=hardware)
         self.args = settings
-        self.plan = build_plan(name, self.spec, self.hardware, settings)
-        self.manifests: list[Manifest] = service_manifests(self.spec, self.plan, settings)
+        self.plan = plan
+        self.manifests: list[Manifest] = manifests
         self._endpoint = endpoint(self.spec, self.plan, settings)
         self._register_children(provider)
         self.register_outputs(self.outputs())
