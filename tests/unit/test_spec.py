@@ -193,3 +193,25 @@ def test_wrong_type_shows_the_value() -> None:
 def test_errors_are_one_line() -> None:
     for sections in ({"scaling": {"min_replicas": 9}}, {"compute": {"spot": "sometimes"}}):
         assert "\n" not in str(error(**sections))
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["vllm/vllm-openai", "registry.example.com:5000/llm/vllm-openai", "ollama/ollama:latest"],
+)
+def test_untagged_or_latest_images_are_refused(image: str) -> None:
+    err = error(serving={"image": image})
+    assert err.path == "serving.image"
+    assert ":latest" in str(err)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "registry.example.com:5000/llm/vllm-openai:v0.11.0",
+        "vllm/vllm-openai@sha256:" + "b" * 64,
+        DIGEST,
+    ],
+)
+def test_tagged_or_pinned_images_are_accepted(image: str) -> None:
+    assert spec(serving={"image": image}).serving.image == image

@@ -148,9 +148,14 @@ class ServingSpec(Section):
     @field_validator("image")
     @classmethod
     def _no_latest(cls, value: str | None) -> str | None:
-        if value is not None and value.endswith(":latest"):
+        if value is None or is_digest_pinned(value):
+            return value
+        # A tag is a ':' in the last path segment (a registry port sits before a '/').
+        tagged = ":" in value.rsplit("/", 1)[-1]
+        if value.endswith(":latest") or not tagged:
+            what = "floats with every push" if tagged else "has no tag, so it pulls :latest"
             raise ValueError(
-                f"'{value}' floats with every push; pin a version tag and a digest "
+                f"'{value}' {what}; pin a version tag and a digest "
                 "(<image>:<tag>@sha256:<digest>)"
             )
         return value
