@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any, get_args
+from typing import Any
 
 import pytest
 
 from inferstack.errors import SpecError
 from inferstack.jetson import fit, plan
 from inferstack.jetson.budget import startup_probe_budget
-from inferstack.spec import DeploymentSpec, models, parse_deployment, validate_for_target
+from inferstack.spec import DeploymentSpec, parse_deployment, validate_for_target
 from inferstack.spec import fleet as fleet_module
 
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
@@ -48,11 +48,6 @@ def spec_error(fn: Any, *args: Any) -> SpecError:
 
 
 # -- the pure spec ----------------------------------------------------------------------------
-
-
-def test_fleet_literals_match_the_deployment_spec() -> None:
-    assert get_args(fleet_module.DType) == get_args(models.DType)
-    assert get_args(fleet_module.Runtime) == get_args(models.Runtime)
 
 
 def test_compute_fleet_is_typed() -> None:

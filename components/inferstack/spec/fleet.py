@@ -14,25 +14,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# The same values as inferstack.spec.models.DType / Runtime (a unit test keeps them equal);
-# declared here because models.py imports this module.
-DType = Literal[
-    "bf16",
-    "fp16",
-    "fp8",
-    "int8",
-    "int4-awq",
-    "int4-gptq",
-    "gguf-q4_k_m",
-    "gguf-q5_k_m",
-    "gguf-q8_0",
-]
-Runtime = Literal["vllm", "tgi", "lmi", "ollama", "llamacpp", "mlc"]
+from inferstack.spec.types import DType, Runtime
 
 DEFAULT_CACHE_PATH = "/var/lib/inferstack/models"
 

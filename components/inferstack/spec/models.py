@@ -14,23 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inferstack.spec.fleet import FleetSpec
-
-Environment = Literal["dev", "staging", "prod"]
-DType = Literal[
-    "bf16",
-    "fp16",
-    "fp8",
-    "int8",
-    "int4-awq",
-    "int4-gptq",
-    "gguf-q4_k_m",
-    "gguf-q5_k_m",
-    "gguf-q8_0",
-]
-Runtime = Literal["vllm", "tgi", "lmi", "ollama", "llamacpp", "mlc"]
-Auth = Literal["iam", "api_key", "entra", "iap", "mtls", "oidc"]
-Framework = Literal["hipaa", "gdpr"]
-ScalingMetric = Literal["concurrency", "queue_depth", "invocations", "gpu_utilization"]
+from inferstack.spec.types import Auth, DType, Environment, Framework, Runtime, ScalingMetric
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -155,8 +139,7 @@ class ServingSpec(Section):
         if value.endswith(":latest") or not tagged:
             what = "floats with every push" if tagged else "has no tag, so it pulls :latest"
             raise ValueError(
-                f"'{value}' {what}; pin a version tag and a digest "
-                "(<image>:<tag>@sha256:<digest>)"
+                f"'{value}' {what}; pin a version tag and a digest (<image>:<tag>@sha256:<digest>)"
             )
         return value
 
