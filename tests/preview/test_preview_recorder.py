@@ -87,7 +87,7 @@ def test_update_mode_returns_plausible_computed_outputs(recording: Recording) ->
     key_arn = logs.inputs["kmsKeyId"]
     assert key_arn.startswith("arn:aws:kms:eu-central-1:123456789012:key/")
     outputs = struct_to_dict(logs.outputs)
-    assert outputs["arn"].startswith("arn:aws:cloudwatch:eu-central-1:123456789012:log-group/")
+    assert outputs["arn"].startswith("arn:aws:logs:eu-central-1:123456789012:log-group:")
     assert outputs["retentionInDays"] == 365.0  # inputs come back as outputs too
     # In preview the computed ARN is absent from the state the monitor answers with.
     preview = by_type(recording(lambda: Stackish("svc")), "aws:cloudwatch/logGroup:LogGroup")
@@ -247,3 +247,12 @@ def test_program_errors_propagate_unwrapped(recording: Recording) -> None:
 
 def _explode(_: str) -> str:
     raise LookupError("no such key")
+
+
+def test_sns_topic_arns_have_the_real_shape(recording: Recording) -> None:
+    def program() -> None:
+        Res("aws:sns/topic:Topic", "alerts", {"name": "ops-alerts"})
+
+    resources = recording(program, preview=False, config={"aws:region": "eu-west-1"})
+    topic = by_type(resources, "aws:sns/topic:Topic")
+    assert struct_to_dict(topic.outputs)["arn"] == "arn:aws:sns:eu-west-1:123456789012:ops-alerts"

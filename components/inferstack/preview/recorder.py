@@ -214,6 +214,12 @@ class InferstackMocks(Mocks):
         elif service == "s3":
             arn = f"arn:aws:s3:::{physical}"
             inputs.setdefault("bucket", physical)
+        elif service == "cloudwatch" and kind == "LogGroup":
+            arn = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{physical}"
+        elif service == "sns" and kind == "Topic":
+            # Topics have no resource-type segment: arn:aws:sns:<region>:<account>:<name>.
+            arn = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{physical}"
+            resource_id = arn  # a topic's id is its ARN
         else:
             arn = f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{_kebab(kind)}/{physical}"
         inputs.setdefault("arn", arn)
