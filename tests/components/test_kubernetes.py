@@ -741,6 +741,14 @@ def test_ingress_tls_auth_rate_limit_and_body_size(full: list[CapturedResource])
     assert found["cert-manager.io/cluster-issuer"] == "internal-ca"
 
 
+def test_default_ingress_admits_private_networks_only(
+    defaults: list[CapturedResource],
+) -> None:
+    found = ingress_annotations_of(defaults)
+    ranges = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+    assert found[f"{NGINX}/whitelist-source-range"] == ranges
+
+
 def test_default_ingress_uses_oauth2_proxy(defaults: list[CapturedResource]) -> None:
     found = ingress_annotations_of(defaults)
     assert found[f"{NGINX}/auth-url"] == "https://$host/oauth2/auth"

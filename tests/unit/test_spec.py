@@ -215,3 +215,18 @@ def test_untagged_or_latest_images_are_refused(image: str) -> None:
 )
 def test_tagged_or_pinned_images_are_accepted(image: str) -> None:
     assert spec(serving={"image": image}).serving.image == image
+
+
+def test_private_endpoint_refuses_public_caller_networks() -> None:
+    err = error(security={"network": {"allowed_cidrs": ["52.94.0.0/16"]}})
+    assert err.path == "security.network"
+    assert "public: true" in str(err)
+    public = spec(security={"network": {"public": True, "allowed_cidrs": ["52.94.0.0/16"]}})
+    assert public.security.network.admitted_cidrs == ["52.94.0.0/16"]
+
+
+def test_private_endpoint_admits_the_private_ranges_by_default() -> None:
+    admitted = spec().security.network.admitted_cidrs
+    assert admitted == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+    narrowed = spec(security={"network": {"allowed_cidrs": ["10.20.0.0/16"]}})
+    assert narrowed.security.network.admitted_cidrs == ["10.20.0.0/16"]

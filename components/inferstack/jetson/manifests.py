@@ -153,7 +153,7 @@ def ingress(s: Site) -> Manifest:
         auth=auth,
         rate_limit=security.rate_limit,
         max_request_bytes=security.max_request_bytes,
-        allowed_cidrs=security.network.allowed_cidrs or None,
+        allowed_cidrs=security.network.admitted_cidrs,
         client_ca_secret=(
             f"{s.namespace}/{security.client_ca_secret_name or s.names.client_ca_secret}"
             if auth == "mtls"

@@ -42,7 +42,7 @@ def ingress_for(
         rate_limit=security.rate_limit,
         max_request_bytes=security.max_request_bytes,
         tls=where.tls,
-        allowed_cidrs=net.allowed_cidrs,
+        allowed_cidrs=net.admitted_cidrs,
         oidc_auth_url=security.oidc_auth_url,
         oidc_signin_url=security.oidc_signin_url,
         client_ca_secret=f"{plan.namespace}/{client_ca}",

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from inferstack.spec.fleet import FleetSpec
 from inferstack.spec.types import Auth, DType, Environment, Framework, Runtime, ScalingMetric
 
+# Where callers of a private endpoint come from (RFC 1918 and IPv6 unique local addresses).
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -206,9 +208,10 @@ class EncryptionSpec(Section):
 
 class NetworkSpec(Section):
     public: bool = False
-    """Expose the endpoint outside private networks (needs allowed_cidrs)."""
+    """Admit callers outside private networks (needs allowed_cidrs naming them)."""
     allowed_cidrs: list[str] = Field(default_factory=list)
-    """Caller networks admitted; 0.0.0.0/0 is refused."""
+    """Caller networks admitted; default: the private ranges (RFC 1918, fc00::/7).
+    Public ranges need public: true; 0.0.0.0/0 is refused."""
     vpc_id: str | None = None
     """Existing VPC/VNet/network for cloud targets."""
     subnet_ids: list[str] = Field(default_factory=list)
@@ -235,6 +238,22 @@ class NetworkSpec(Section):
                     f"'{cidr}' admits the whole internet; list the callers' networks instead"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _private_unless_public(self) -> NetworkSpec:
+        if not self.public:
+            for cidr in self.allowed_cidrs:
+                if not ipaddress.ip_network(cidr, strict=False).is_private:
+                    raise ValueError(
+                        f"'{cidr}' is a public network, but public is false; "
+                        "set public: true to admit it"
+                    )
+        return self
+
+    @property
+    def admitted_cidrs(self) -> list[str]:
+        """Who may call the endpoint: the allowed networks, else the private ranges."""
+        return list(self.allowed_cidrs) or list(PRIVATE_NETWORKS)
 
 
 class RateLimitSpec(Section):
