@@ -8,6 +8,7 @@ protocol, as in `inferstack preview`. Run: .venv/bin/python benchmarks/bench_pol
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,6 +60,25 @@ def synthetic_run(total: int) -> PreviewRun:
     )
 
 
+# A pack with one policy that does nothing: what the analyzer protocol and pulumi_policy's
+# server cost per resource before any rule runs.
+NOOP_PACK = """\
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+PolicyPack(
+    name="noop",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=[ResourceValidationPolicy("noop", "does nothing", lambda args, report: None)],
+)
+"""
+
+
+def noop_pack(directory: Path) -> Path:
+    (directory / "PulumiPolicy.yaml").write_text("runtime: python\nversion: 0.0.1\n")
+    (directory / "__main__.py").write_text(NOOP_PACK)
+    return directory
+
+
 def timed(run: PreviewRun, packs: list[Path]) -> tuple[float, int]:
     start = time.perf_counter()
     evaluation = analyze(run, packs)
@@ -70,6 +90,12 @@ def main() -> None:
     big = synthetic_run(TOTAL)
     print("| measure | result | target |")
     print("|---|---|---|")
+    with tempfile.TemporaryDirectory() as scratch:
+        seconds, _ = timed(big, [noop_pack(Path(scratch))])
+        print(
+            f"| a no-op pack (protocol and pulumi_policy server only), {TOTAL:,} resources "
+            f"| {seconds:.2f} s, {TOTAL / seconds:,.0f} resources/s | floor for any pack |"
+        )
     for pack in PACKS:
         directory = ROOT / "policy_packs" / pack
         startup, _ = timed(dataclasses.replace(small, resources=small.resources[:1]), [directory])
