@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from inferstack.args import args_error
-from inferstack.errors import SpecError
+from inferstack.args import ComponentArgs
 from inferstack.kubernetes.patches import CONFIG_KEY, ObjectPatch
 from inferstack.spec import SecretRef
 
@@ -50,8 +48,10 @@ class ModelCacheArgs(_Args):
     size_gi: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
-class LLMServiceArgs(_Args):
+class LLMServiceArgs(ComponentArgs):
     """Cluster-side knobs of :class:`inferstack.kubernetes.LLMService`."""
+
+    config_key = CONFIG_KEY
 
     namespace: str | None = None  # None: the component name
     create_namespace: bool = True
@@ -102,21 +102,3 @@ class LLMServiceArgs(_Args):
             except ValueError:
                 raise ValueError(f"'{cidr}' is not a CIDR block (e.g. 0.0.0.0/0)") from None
         return value
-
-    @classmethod
-    def parse(cls, data: Mapping[str, Any] | None) -> LLMServiceArgs:
-        """Validate ``inferstack:kubernetes``; errors name the config key like spec errors do."""
-        try:
-            return cls.model_validate(dict(data or {}))
-        except ValidationError as exc:
-            raise args_error(cls, CONFIG_KEY, exc) from None
-
-    @classmethod
-    def from_config(cls) -> LLMServiceArgs:
-        """The stack's ``inferstack:kubernetes`` object, or the defaults when it is absent."""
-        import pulumi
-
-        data = pulumi.Config("inferstack").get_object("kubernetes")
-        if data is not None and not isinstance(data, Mapping):
-            raise SpecError(CONFIG_KEY, "must be an object", "see docs/targets/kubernetes.md")
-        return cls.parse(data)
