@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import json
 import runpy
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -21,11 +20,9 @@ from inferstack.preview.recorder import (
     InferstackMocks,
     RecordingMonitor,
 )
+from inferstack.spec.loader import PROJECT, runtime_config
 
-PROJECT = "inferstack"
 ORGANIZATION = "organization"
-# Offline there is no key to decrypt `secure:` config values; the program sees this instead.
-SECRET_PLACEHOLDER = "[secret]"
 
 
 class StackConfigError(ValueError):
@@ -86,20 +83,9 @@ def read_stack_file(path: str | Path) -> StackFile:
     values = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(values, dict):
         raise StackConfigError(f"{path} must hold a 'config:' mapping of Pulumi config keys")
-    config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, value in values.items():
-        name = str(key) if ":" in str(key) else f"{PROJECT}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[name] = SECRET_PLACEHOLDER
-            secret_keys.append(name)
-            continue
-        if isinstance(value, dict) and set(value) == {"value"}:
-            value = value["value"]
-        # Objects reach the program JSON-encoded, exactly as the Pulumi CLI passes them.
-        config[name] = value if isinstance(value, str) else json.dumps(value)
+    config, secret_keys = runtime_config(values)
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
-    return StackFile(path=path, stack=stack, config=config, secret_keys=tuple(secret_keys))
+    return StackFile(path=path, stack=stack, config=config, secret_keys=secret_keys)
 
 
 def find_project_root(start: Path) -> Path | None:

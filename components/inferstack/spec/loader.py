@@ -77,36 +77,44 @@ def load_stack_config(path: str | Path, *, check_target: bool = True) -> StackCo
     target = validate_target_name(values["inferstack:target"])
     if "inferstack:deployment" not in values:
         raise SpecError("inferstack:deployment", f"missing in {path}", "see docs/spec.md")
+    config, secret_keys = runtime_config(values)
     region_key = REGION_KEYS.get(target)
-    region = _plain(values.get(region_key)) if region_key else None
+    region = config.get(region_key) if region_key and region_key not in secret_keys else None
     deployment = parse_deployment(values["inferstack:deployment"])
     if check_target:
         from inferstack.spec.targets import validate_for_target
 
-        validate_for_target(deployment, target, region if isinstance(region, str) else None)
+        validate_for_target(deployment, target, region)
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
     return StackConfig(
-        stack=stack,
-        target=target,
-        region=region if isinstance(region, str) else None,
-        deployment=deployment,
-        path=path,
-        config={key: _config_string(value) for key, value in values.items()},
+        stack=stack, target=target, region=region, deployment=deployment, path=path, config=config
     )
 
 
-def _plain(value: Any) -> Any:
-    # Pulumi config values may be written {value: ..., secure: ...}; secure ones stay opaque.
-    if isinstance(value, dict) and "value" in value and len(value) == 1:
-        return value["value"]
-    return value
+PROJECT = "inferstack"
+# Offline there is no key to decrypt `secure:` config values; the program sees this instead.
+SECRET_PLACEHOLDER = "[secret]"
 
 
-def _config_string(value: Any) -> str:
-    value = _plain(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
+def runtime_config(values: Mapping[Any, Any]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Stack config values as the Pulumi runtime sees them, and the keys that are secret.
+
+    Keys without a namespace belong to the project; ``{value: ...}`` is unwrapped; objects are
+    JSON-encoded, as the CLI passes them; ``{secure: ...}`` cannot be decrypted offline and
+    becomes a placeholder.
+    """
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in values.items():
+        name = str(key) if ":" in str(key) else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[name] = SECRET_PLACEHOLDER
+            secret_keys.append(name)
+            continue
+        if isinstance(value, dict) and set(value) == {"value"}:
+            value = value["value"]
+        config[name] = value if isinstance(value, str) else json.dumps(value)
+    return config, tuple(secret_keys)
 
 
 def _to_spec_error(exc: ValidationError) -> SpecError:
