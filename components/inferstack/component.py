@@ -34,15 +34,21 @@ class InferenceComponent(pulumi.ComponentResource):
         hardware: Hardware | None = None,
     ) -> None:
         parsed = parse_deployment(spec)
-        if region is None and self.target in REGION_KEYS:
-            namespace, key = REGION_KEYS[self.target].split(":")
-            region = pulumi.Config(namespace).get(key)
+        region = self.configured_region(region)
         if hardware is None:  # a subclass that validated first passes what it found
             hardware = validate_for_target(parsed, self.target, region)
         super().__init__(self.type_token, name, None, opts)
         self.spec = parsed
         self.hardware = hardware
         self.region = region
+
+    @classmethod
+    def configured_region(cls, region: str | None = None) -> str | None:
+        """The given region, else the provider's config key for the target (e.g. aws:region)."""
+        if region is None and cls.target in REGION_KEYS:
+            namespace, key = REGION_KEYS[cls.target].split(":")
+            region = pulumi.Config(namespace).get(key)
+        return region
 
     def child_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         """Options for a child resource: always parented to this component."""

@@ -69,7 +69,7 @@ class SageMakerEndpoint(InferenceComponent):
             {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
         )
         parsed = parse_deployment(spec)
-        region = region or pulumi.Config("aws").get("region")
+        region = self.configured_region(region)
         if region is None:
             raise SpecError(
                 "aws:region",
