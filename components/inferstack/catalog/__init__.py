@@ -129,7 +129,6 @@ def gpu(name: str) -> Gpu:
 
 
 @functools.cache
-@functools.cache
 def instance_types(target: str) -> Mapping[str, InstanceType]:
     """Hardware choices of one replica on ``target``.
 
