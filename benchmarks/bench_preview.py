@@ -49,7 +49,7 @@ SERVICES = """
 import pulumi
 from inferstack.kubernetes import LLMService
 from inferstack.preview import record
-from inferstack.spec import load_stack_config
+from inferstack.deployment import load_stack_config
 spec = load_stack_config("stacks/Pulumi.onprem-prod.yaml").deployment
 n = int(sys.argv[1])
 def program():

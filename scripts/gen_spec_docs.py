@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from inferstack.spec.reference import render_reference
+from inferstack.deployment.reference import render_reference
 
 if __name__ == "__main__":
     target = Path(__file__).resolve().parent.parent / "docs" / "spec.md"

@@ -12,24 +12,24 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
-    "DeploymentSpec": "inferstack.spec",
+    "DeploymentSpec": "inferstack.deployment",
     "SpecError": "inferstack.errors",
-    "load_stack_config": "inferstack.spec",
-    "parse_deployment": "inferstack.spec",
-    "validate_for_target": "inferstack.spec",
+    "load_stack_config": "inferstack.deployment",
+    "parse_deployment": "inferstack.deployment",
+    "validate_for_target": "inferstack.deployment",
     "LLMService": "inferstack.kubernetes",
     "SageMakerEndpoint": "inferstack.aws",
     "Fleet": "inferstack.jetson",
 }
 
 if TYPE_CHECKING:
-    from inferstack.errors import SpecError
-    from inferstack.spec import (
+    from inferstack.deployment import (
         DeploymentSpec,
         load_stack_config,
         parse_deployment,
         validate_for_target,
     )
+    from inferstack.errors import SpecError
 
 
 def __getattr__(name: str) -> Any:

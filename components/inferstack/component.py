@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import pulumi
 
-from inferstack.spec import REGION_KEYS, DeploymentSpec, parse_deployment, validate_for_target
-from inferstack.spec.targets import Hardware
+from inferstack.deployment import REGION_KEYS, DeploymentSpec, parse_deployment, validate_for_target
+from inferstack.deployment.targets import Hardware
 
 
 class InferenceComponent(pulumi.ComponentResource):

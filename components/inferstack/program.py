@@ -5,8 +5,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from inferstack.deployment import (
+    REGION_KEYS,
+    parse_deployment,
+    validate_for_target,
+    validate_target_name,
+)
 from inferstack.errors import SpecError
-from inferstack.spec import REGION_KEYS, parse_deployment, validate_for_target, validate_target_name
 
 # target -> (module, component class). Imported on use, so a stack loads only its own SDK.
 COMPONENTS: dict[str, tuple[str, str]] = {

@@ -12,10 +12,10 @@ import pytest
 from inferstack.compliance import controls
 from inferstack.compliance.model import NAME_PATTERN
 from inferstack.compliance.rules.jetson import RULES
+from inferstack.deployment import parse_deployment
 from inferstack.jetson import labels as node_labels
 from inferstack.jetson import plan
 from inferstack.jetson.manifests import site_manifests
-from inferstack.spec import parse_deployment
 
 # The analyzer harness is shared with the rule tests of tests/policy.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "policy"))

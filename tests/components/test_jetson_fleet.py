@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from inferstack.deployment import parse_deployment
 from inferstack.errors import SpecError
 from inferstack.jetson import Fleet, plan
 from inferstack.jetson import labels as node_labels
 from inferstack.jetson.serving import FETCH_IMAGE
 from inferstack.preview import CapturedResource
 from inferstack.preview.values import Secret
-from inferstack.spec import parse_deployment
 
 Recording = Callable[..., list[CapturedResource]]
 

@@ -359,8 +359,8 @@ def test_vllm_args_follow_the_spec(full: list[CapturedResource]) -> None:
 
 
 def test_served_context_is_the_validated_one(defaults: list[CapturedResource]) -> None:
-    from inferstack.spec import parse_deployment
-    from inferstack.spec.targets import serving_context
+    from inferstack.deployment import parse_deployment
+    from inferstack.deployment.targets import serving_context
 
     expected = serving_context(parse_deployment(DEFAULTS))
     assert arg(container(defaults)["args"], "--max-model-len") == str(expected)

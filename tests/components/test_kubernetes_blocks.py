@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from inferstack.deployment import ModelSpec, RateLimitSpec, parse_deployment, validate_for_target
 from inferstack.kubernetes import (
     LLMServiceArgs,
     ModelRef,
@@ -32,7 +33,6 @@ from inferstack.kubernetes.objects import type_token
 from inferstack.kubernetes.plan import catalog_image
 from inferstack.kubernetes.pod import download_container, server_container
 from inferstack.kubernetes.runtimes import gguf_download_command, gguf_path, model_location
-from inferstack.spec import ModelSpec, RateLimitSpec, parse_deployment, validate_for_target
 
 NGINX = "nginx.ingress.kubernetes.io"
 

@@ -10,9 +10,9 @@ import pytest
 from inferstack import catalog
 from inferstack.aws import container, names
 from inferstack.aws.plan import BACKLOG_METRIC, REALTIME_METRICS, plan
+from inferstack.deployment import parse_deployment, validate_for_target
+from inferstack.deployment.targets import serving_context
 from inferstack.errors import SpecError
-from inferstack.spec import parse_deployment, validate_for_target
-from inferstack.spec.targets import serving_context
 
 REGION = "eu-central-1"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"

@@ -83,8 +83,8 @@ def _complete(namespace: str, service: str, model: str) -> dict[str, Any]:
 def test_up_complete_destroy() -> None:
     from pulumi import automation as auto
 
+    from inferstack.deployment import load_stack_config
     from inferstack.kubernetes import LLMService
-    from inferstack.spec import load_stack_config
 
     deployment = load_stack_config(STACK_CONFIG).deployment.model_dump(
         mode="json", exclude_none=True

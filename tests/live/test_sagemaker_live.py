@@ -39,7 +39,7 @@ pytestmark = [
 
 
 def _deployment() -> tuple[dict[str, Any], str]:
-    from inferstack.spec import load_stack_config
+    from inferstack.deployment import load_stack_config
 
     stack = load_stack_config(STACK_CONFIG)
     assert stack.region is not None

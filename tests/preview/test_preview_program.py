@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from inferstack.deployment.loader import SECRET_PLACEHOLDER
 from inferstack.errors import SpecError
 from inferstack.preview import StackConfigError, read_stack_file, run_stack
 from inferstack.preview.program import program_dir_for
-from inferstack.spec.loader import SECRET_PLACEHOLDER
 
 
 def test_stack_file_values_are_what_the_runtime_sees(tmp_path: Path) -> None:

@@ -15,12 +15,12 @@ import pytest
 import yaml
 
 from inferstack import catalog
+from inferstack.deployment import is_digest_pinned, load_stack_config
 from inferstack.jetson import labels as node_labels
 from inferstack.jetson.plan import split_registry
 from inferstack.jetson.serving import FETCH_IMAGE
 from inferstack.preview import PreviewRun, render, run_stack
 from inferstack.preview.analyzer import evaluate
-from inferstack.spec import is_digest_pinned, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ROOT / "stacks"

@@ -17,8 +17,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from inferstack.deployment import is_digest_pinned, load_stack_config
 from inferstack.preview import PreviewRun, evaluate, render, run_stack
-from inferstack.spec import is_digest_pinned, load_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ROOT / "stacks"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from inferstack.deployment import load_stack_config
 from inferstack.preview import CapturedResource, PreviewRun, evaluate, run_stack
-from inferstack.spec import load_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ROOT / "stacks"

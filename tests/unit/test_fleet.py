@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from inferstack.deployment import DeploymentSpec, parse_deployment, validate_for_target
+from inferstack.deployment import fleet as fleet_module
 from inferstack.errors import SpecError
 from inferstack.jetson import fit, plan
 from inferstack.jetson.budget import startup_probe_budget
-from inferstack.spec import DeploymentSpec, parse_deployment, validate_for_target
-from inferstack.spec import fleet as fleet_module
 
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 QWEN = "Qwen/Qwen2.5-1.5B-Instruct"

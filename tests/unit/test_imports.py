@@ -27,7 +27,7 @@ def test_import_inferstack_loads_no_cloud_sdk_nor_pulumi() -> None:
 
 
 def test_spec_and_sizing_load_no_sdk() -> None:
-    roots = loaded_roots("import inferstack.spec, inferstack.sizing, inferstack.catalog")
+    roots = loaded_roots("import inferstack.deployment, inferstack.sizing, inferstack.catalog")
     assert not roots & (CLOUD_SDKS | {"pulumi"})
 
 

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 
 from inferstack import catalog
+from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.targets import serving_context
 from inferstack.errors import SpecError
-from inferstack.spec import DeploymentSpec
-from inferstack.spec.targets import serving_context
 
 MODEL_DIR = "/opt/ml/model"
 TGI_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}

@@ -12,7 +12,7 @@ import pulumi
 from inferstack.aws.names import Arns
 from inferstack.aws.plan import Plan
 from inferstack.aws.policies import Document
-from inferstack.spec import DeploymentSpec
+from inferstack.deployment import DeploymentSpec
 
 
 @dataclass(frozen=True)

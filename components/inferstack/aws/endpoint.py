@@ -18,8 +18,8 @@ from inferstack.aws.monitoring import ASYNC_TOPICS
 from inferstack.aws.names import Arns
 from inferstack.aws.plan import Plan, plan
 from inferstack.component import InferenceComponent
+from inferstack.deployment import DeploymentSpec, parse_deployment, validate_for_target
 from inferstack.errors import SpecError
-from inferstack.spec import DeploymentSpec, parse_deployment, validate_for_target
 
 
 class SageMakerEndpoint(InferenceComponent):

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from inferstack.aws import container, names
 from inferstack.aws.container import ModelSource
+from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
-from inferstack.spec import DeploymentSpec
-from inferstack.spec.targets import Hardware
 
 VARIANT = "primary"
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"

@@ -9,13 +9,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from inferstack.component import InferenceComponent
+from inferstack.deployment import DeploymentSpec, parse_deployment, validate_for_target
+from inferstack.deployment.fleet import SiteSpec
 from inferstack.jetson import plan as fleet_plan
 from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.manifests import site_manifests
 from inferstack.kubernetes.objects import register_object
 from inferstack.kubernetes.patches import Patcher
-from inferstack.spec import DeploymentSpec, parse_deployment, validate_for_target
-from inferstack.spec.fleet import SiteSpec
 
 
 class Fleet(InferenceComponent):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from inferstack import catalog, sizing
 from inferstack.catalog.types import JetsonModule, ModelInfo
+from inferstack.deployment.fleet import DeviceGroupSpec, FleetSpec
+from inferstack.deployment.models import DeploymentSpec
 from inferstack.errors import SpecError
-from inferstack.spec.fleet import DeviceGroupSpec, FleetSpec
-from inferstack.spec.models import DeploymentSpec
 
 TARGET = "jetson"
 # NVIDIA's advice for the smallest modules: llama.cpp with 4-bit K-quant GGUF files.

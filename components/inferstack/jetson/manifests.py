@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.fleet import SiteSpec
 from inferstack.jetson import serving, telemetry
 from inferstack.jetson.plan import FleetPlan
 from inferstack.jetson.plan import max_unavailable as plan_max_unavailable
 from inferstack.jetson.site import INGRESS_NAMESPACE, MONITORING_NAMESPACE, Site
 from inferstack.kubernetes import network, scaling, workload
-from inferstack.spec import DeploymentSpec
-from inferstack.spec.fleet import SiteSpec
 
 Manifest = dict[str, Any]
 

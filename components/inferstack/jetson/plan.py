@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from inferstack import catalog
 from inferstack.catalog.types import JetsonModule
+from inferstack.deployment.fleet import CohortSpec, DeviceGroupSpec, FleetSpec, SiteSpec
+from inferstack.deployment.models import DeploymentSpec, is_digest_pinned
 from inferstack.errors import SpecError
 from inferstack.jetson import fit
 from inferstack.jetson.budget import ProbeBudget, startup_probe_budget
-from inferstack.spec.fleet import CohortSpec, DeviceGroupSpec, FleetSpec, SiteSpec
-from inferstack.spec.models import DeploymentSpec, is_digest_pinned
 
 _HF = re.compile(r"^hf://(?P<repo>[^/@\s]+/[^/@\s]+)(@(?P<rev>[\w.\-]+))?$")
 DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")

@@ -11,6 +11,8 @@ import hashlib
 from typing import Any
 
 from inferstack import catalog
+from inferstack.deployment import DeploymentSpec, SecretRef
+from inferstack.deployment.fleet import SiteSpec
 from inferstack.jetson import labels as node_labels
 from inferstack.jetson.plan import FleetPlan, Release, Workload, mirrored
 from inferstack.kubernetes.args import ModelCacheArgs
@@ -18,8 +20,6 @@ from inferstack.kubernetes.budget import startup_budget
 from inferstack.kubernetes.names import Names, object_labels
 from inferstack.kubernetes.plan import ServingPlan
 from inferstack.kubernetes.runtimes import RUNTIME_METRICS, ModelRef, env
-from inferstack.spec import DeploymentSpec, SecretRef
-from inferstack.spec.fleet import SiteSpec
 
 Manifest = dict[str, Any]
 

@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from inferstack.args import ComponentArgs
+from inferstack.deployment import SecretRef
 from inferstack.kubernetes.patches import CONFIG_KEY, ObjectPatch
-from inferstack.spec import SecretRef
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")

@@ -8,13 +8,13 @@ from typing import Any
 import pulumi
 
 from inferstack.component import InferenceComponent
+from inferstack.deployment import DeploymentSpec, parse_deployment, validate_for_target
 from inferstack.kubernetes.args import LLMServiceArgs
 from inferstack.kubernetes.manifests import endpoint, service_manifests
 from inferstack.kubernetes.patches import apply_patches
 from inferstack.kubernetes.plan import build_plan
 from inferstack.kubernetes.resources import register
 from inferstack.kubernetes.validation import check_service
-from inferstack.spec import DeploymentSpec, parse_deployment, validate_for_target
 
 Manifest = dict[str, Any]
 

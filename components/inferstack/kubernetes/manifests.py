@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from inferstack.deployment import DeploymentSpec
 from inferstack.kubernetes import network, observability, scaling, workload
 from inferstack.kubernetes.args import LLMServiceArgs
 from inferstack.kubernetes.plan import ServingPlan
-from inferstack.spec import DeploymentSpec
 
 Manifest = dict[str, Any]
 

@@ -6,9 +6,9 @@ import ipaddress
 import math
 from typing import Any
 
+from inferstack.deployment import RateLimitSpec
 from inferstack.kubernetes.plan import ServingPlan
 from inferstack.kubernetes.workload import metadata
-from inferstack.spec import RateLimitSpec
 
 Manifest = dict[str, Any]
 

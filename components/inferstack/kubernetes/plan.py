@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferstack import catalog, sizing
+from inferstack.deployment import DeploymentSpec, SecretRef, Toleration
+from inferstack.deployment.targets import Hardware, custom_model, serving_context
 from inferstack.kubernetes.args import LLMServiceArgs, ModelCacheArgs
 from inferstack.kubernetes.budget import StartupBudget, startup_budget
 from inferstack.kubernetes.names import Names, object_labels, selector_labels
 from inferstack.kubernetes.runtimes import RUNTIME_METRICS, ModelRef, RuntimeMetrics, model_ref
-from inferstack.spec import DeploymentSpec, SecretRef, Toleration
-from inferstack.spec.targets import Hardware, custom_model, serving_context
 
 Manifest = dict[str, Any]
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from inferstack.kubernetes.layout import GGUF_DIR, HUB_CACHE, MODEL_MOUNT, OLLAMA_DIR
 
 if TYPE_CHECKING:
+    from inferstack.deployment import ModelSpec, SecretRef
     from inferstack.kubernetes.plan import ServingPlan
-    from inferstack.spec import ModelSpec, SecretRef
 
 Manifest = dict[str, Any]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferstack.deployment import ScalingSpec
 from inferstack.kubernetes.plan import ServingPlan
 from inferstack.kubernetes.runtimes import rate, series
 from inferstack.kubernetes.workload import metadata
-from inferstack.spec import ScalingSpec
 
 Manifest = dict[str, Any]
 

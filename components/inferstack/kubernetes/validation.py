@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
 from inferstack.kubernetes.runtimes import GGUF_RUNTIMES, RUNTIME_METRICS, SUPPORTED_RUNTIMES
-from inferstack.spec import DeploymentSpec
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

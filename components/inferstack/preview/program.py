@@ -14,13 +14,13 @@ from typing import Any
 
 import yaml
 
+from inferstack.deployment.loader import PROJECT, runtime_config
 from inferstack.preview.recorder import (
     STACK_TYPE,
     CapturedResource,
     InferstackMocks,
     RecordingMonitor,
 )
-from inferstack.spec.loader import PROJECT, runtime_config
 
 ORGANIZATION = "organization"
 

@@ -2,7 +2,7 @@
 
 Every section is frozen and rejects unknown keys. Defaults are the secure choice; ``environment:
 prod`` tightens them (two replicas, alarms on, images pinned by digest). Rules that need the
-target (instance types, memory fit, spot, residency) live in :mod:`inferstack.spec.targets`.
+target (instance types, memory fit, spot, residency) live in :mod:`inferstack.deployment.targets`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from inferstack.spec.fleet import FleetSpec
-from inferstack.spec.types import Auth, DType, Environment, Framework, Runtime, ScalingMetric
+from inferstack.deployment.fleet import FleetSpec
+from inferstack.deployment.types import Auth, DType, Environment, Framework, Runtime, ScalingMetric
 
 # Where callers of a private endpoint come from (RFC 1918 and IPv6 unique local addresses).
 PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")

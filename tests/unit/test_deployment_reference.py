@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inferstack.spec.reference import render_reference
+from inferstack.deployment.reference import render_reference
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
 

@@ -10,8 +10,8 @@ import difflib
 from dataclasses import dataclass
 
 from inferstack import catalog, sizing
+from inferstack.deployment.models import SUPPORTED_AUTH, DeploymentSpec
 from inferstack.errors import SpecError
-from inferstack.spec.models import SUPPORTED_AUTH, DeploymentSpec
 
 CLOUD_TARGETS = ("sagemaker", "azureml", "vertex")
 TARGET_TITLES = {

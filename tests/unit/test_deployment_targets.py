@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from inferstack.deployment import load_stack_config, parse_deployment, validate_for_target
 from inferstack.errors import SpecError
-from inferstack.spec import load_stack_config, parse_deployment, validate_for_target
 
 LLAMA_8B = {"id": "meta-llama/Llama-3.1-8B-Instruct"}
 LLAMA_70B = {"id": "meta-llama/Llama-3.1-70B-Instruct"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from inferstack.spec.models import DeploymentSpec
+from inferstack.deployment.models import DeploymentSpec
 
 HEADER = """# Deployment spec reference
 

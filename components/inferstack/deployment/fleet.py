@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from inferstack.spec.types import DType, Runtime
+from inferstack.deployment.types import DType, Runtime
 
 DEFAULT_CACHE_PATH = "/var/lib/inferstack/models"
 
@@ -404,6 +404,6 @@ def _unique(values: list[str], field: str, attr: str) -> None:
 def _error(path: str, problem: str, fix: str) -> ValueError:
     # Imported here: models.py imports this module, and the loader turns this error into a
     # SpecError naming the full path.
-    from inferstack.spec.models import _FieldError
+    from inferstack.deployment.models import _FieldError
 
     return _FieldError(path, problem, fix)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from inferstack.deployment import DeploymentSpec, parse_deployment
 from inferstack.errors import SpecError
-from inferstack.spec import DeploymentSpec, parse_deployment
 
 MODEL = {"id": "meta-llama/Llama-3.1-8B-Instruct"}
 DIGEST = "vllm/vllm-openai:v0.6.3@sha256:" + "a" * 64

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from inferstack.spec.loader import (
+from inferstack.deployment.loader import (
     REGION_KEYS,
     TARGETS,
     StackConfig,
@@ -12,7 +12,7 @@ from inferstack.spec.loader import (
     parse_deployment,
     validate_target_name,
 )
-from inferstack.spec.models import (
+from inferstack.deployment.models import (
     AlarmsSpec,
     ComplianceSpec,
     ComputeSpec,
@@ -34,12 +34,12 @@ from inferstack.spec.models import (
 )
 
 if TYPE_CHECKING:
-    from inferstack.spec.targets import Hardware
+    from inferstack.deployment.targets import Hardware
 
 
 def validate_for_target(spec: DeploymentSpec, target: str, region: str | None = None) -> Hardware:
-    """Run the checks that need the target; see :mod:`inferstack.spec.targets`."""
-    from inferstack.spec.targets import validate_for_target as _validate
+    """Run the checks that need the target; see :mod:`inferstack.deployment.targets`."""
+    from inferstack.deployment.targets import validate_for_target as _validate
 
     return _validate(spec, target, region)
 

@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from inferstack.deployment.models import DeploymentSpec, _FieldError
 from inferstack.errors import SpecError
-from inferstack.spec.models import DeploymentSpec, _FieldError
 
 TARGETS: tuple[str, ...] = ("onprem", "sagemaker", "azureml", "vertex", "jetson")
 REGION_KEYS: dict[str, str] = {
@@ -82,7 +82,7 @@ def load_stack_config(path: str | Path, *, check_target: bool = True) -> StackCo
     region = config.get(region_key) if region_key and region_key not in secret_keys else None
     deployment = parse_deployment(values["inferstack:deployment"])
     if check_target:
-        from inferstack.spec.targets import validate_for_target
+        from inferstack.deployment.targets import validate_for_target
 
         validate_for_target(deployment, target, region)
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
