@@ -1,0 +1,186 @@
+"""The target registry: one descriptor per deployment target.
+
+Everything that differs between targets and is not the target's own code lives here: the config
+key holding its region, how its hardware is named, what the platform can do (spot for real-time
+inference, scale to zero, async), its SDK and its component. Program, target checks, sizing and the
+CLI read these descriptors instead of branching on target names, so adding a target is adding a
+descriptor here and a folder of the same shape as the others (see docs/architecture.md).
+
+Nothing here imports a cloud SDK: a component class is imported only when it is asked for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+from inferstack.errors import SpecError
+
+HardwareKind = Literal["sku", "gpu", "module"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a platform cannot do something, and what to do instead (one SpecError's two halves)."""
+
+    problem: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """What inferstack knows about one deployment target."""
+
+    name: str
+    """The value of ``inferstack:target``."""
+    title: str
+    """The platform's name in messages and docs."""
+    token_module: str
+    """The middle part of the component's type token, ``inferstack:<token_module>:<Type>``."""
+    component: str | None
+    """``module:Class`` of the component, imported on use; None while the target has none."""
+    args_key: str
+    """The stack config key of the target's own settings object, e.g. ``inferstack:aws``."""
+    sdk_modules: tuple[str, ...]
+    """The Pulumi SDK packages the component loads (and nothing else may load)."""
+    hardware: HardwareKind
+    """How one replica's hardware is named: a cloud SKU, a GPU model, or a Jetson module."""
+    region_key: str | None = None
+    """The provider config key that holds the region, for residency; None where there is none."""
+    priced: bool = False
+    """Whether the catalog prices its hardware (on-demand), so budgets can be checked."""
+    no_spot: Refusal | None = None
+    """Set where real-time inference has no spot capacity on this platform."""
+    no_scale_to_zero: Refusal | None = None
+    """Set where the platform keeps at least one replica warm (whatever the serving mode)."""
+    async_mode: bool = False
+    """Whether ``serving.mode: async`` exists (and is the scale-to-zero path)."""
+
+    @property
+    def hardware_field(self) -> str:
+        """The spec field that names the hardware (on-prem names a GPU model)."""
+        return "compute.gpu_type" if self.hardware == "gpu" else "compute.instance_type"
+
+    @property
+    def region_namespace_and_key(self) -> tuple[str, str] | None:
+        if self.region_key is None:
+            return None
+        namespace, key = self.region_key.split(":")
+        return namespace, key
+
+    def component_class(self) -> Any:
+        """The component class, importing its module (and so its SDK) now."""
+        if self.component is None:
+            raise SpecError(
+                "inferstack:target",
+                f"'{self.name}' has a spec and policy rules but no component yet",
+                f"use one of {', '.join(t.name for t in REGISTRY.values() if t.component)}",
+            )
+        module, _, cls = self.component.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+
+REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
+    {
+        "onprem": Target(
+            name="onprem",
+            title="Kubernetes",
+            token_module="kubernetes",
+            component="inferstack.kubernetes:LLMService",
+            args_key="inferstack:kubernetes",
+            sdk_modules=("pulumi_kubernetes",),
+            hardware="gpu",
+            no_spot=Refusal(
+                "on-prem Kubernetes has no spot market",
+                "set spot: false; to use preemptible nodes, give their node_selector and "
+                "tolerations",
+            ),
+        ),
+        "sagemaker": Target(
+            name="sagemaker",
+            title="SageMaker",
+            token_module="aws",
+            component="inferstack.aws:SageMakerEndpoint",
+            args_key="inferstack:aws",
+            sdk_modules=("pulumi_aws",),
+            hardware="sku",
+            region_key="aws:region",
+            priced=True,
+            no_spot=Refusal(
+                "SageMaker real-time endpoints have no spot capacity",
+                "set spot: false; cost levers: serving.mode: async with "
+                "scaling.scale_to_zero: true, a smaller instance_type, or managed spot training "
+                "for fine-tuning jobs",
+            ),
+            async_mode=True,
+        ),
+        "azureml": Target(
+            name="azureml",
+            title="Azure ML",
+            token_module="azureml",
+            component=None,
+            args_key="inferstack:azureml",
+            sdk_modules=("pulumi_azure_native",),
+            hardware="sku",
+            region_key="azure-native:location",
+            priced=True,
+            no_spot=Refusal(
+                "Azure ML managed online endpoints have no low-priority or spot VMs",
+                "set spot: false; low-priority VMs exist for batch endpoints only; "
+                "lower cost with a smaller instance_type or fewer min_replicas",
+            ),
+            no_scale_to_zero=Refusal(
+                "Azure ML managed online endpoints keep at least 1 instance",
+                "set scale_to_zero: false",
+            ),
+        ),
+        "vertex": Target(
+            name="vertex",
+            title="Vertex AI",
+            token_module="vertex",
+            component=None,
+            args_key="inferstack:vertex",
+            sdk_modules=("pulumi_gcp",),
+            hardware="sku",
+            region_key="gcp:region",
+            priced=True,
+            no_scale_to_zero=Refusal(
+                "Vertex AI online prediction keeps at least 1 replica (scale-to-zero is in "
+                "preview)",
+                "set scale_to_zero: false",
+            ),
+        ),
+        "jetson": Target(
+            name="jetson",
+            title="Jetson",
+            token_module="jetson",
+            component="inferstack.jetson:Fleet",
+            args_key="inferstack:jetson",
+            sdk_modules=("pulumi_kubernetes",),
+            hardware="module",
+            no_spot=Refusal(
+                "Jetson devices are owned hardware with no spot capacity", "set spot: false"
+            ),
+            no_scale_to_zero=Refusal(
+                "Jetson devices run one replica each and are always on",
+                "set scale_to_zero: false",
+            ),
+        ),
+    }
+)
+
+NAMES: Final[tuple[str, ...]] = tuple(REGISTRY)
+
+
+def get(name: Any) -> Target:
+    """The descriptor of ``name``; a SpecError on ``inferstack:target`` with a did-you-mean."""
+    found = REGISTRY.get(str(name))
+    if found is None:
+        close = difflib.get_close_matches(str(name), NAMES, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(NAMES)}"
+        raise SpecError("inferstack:target", f"'{name}' is not a target", hint)
+    return found
