@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from inferstack.deployment.base import SecretRef, is_digest_pinned
+from inferstack.deployment.compute import ComputeSpec, ScalingSpec, ScalingTarget, Toleration
 from inferstack.deployment.loader import (
     REGION_KEYS,
     TARGETS,
@@ -12,26 +14,16 @@ from inferstack.deployment.loader import (
     parse_deployment,
     validate_target_name,
 )
-from inferstack.deployment.models import (
+from inferstack.deployment.models import DeploymentSpec
+from inferstack.deployment.operations import (
     AlarmsSpec,
     ComplianceSpec,
-    ComputeSpec,
     CostSpec,
     DataCaptureSpec,
-    DeploymentSpec,
-    EncryptionSpec,
-    ModelSpec,
-    NetworkSpec,
     ObservabilitySpec,
-    RateLimitSpec,
-    ScalingSpec,
-    ScalingTarget,
-    SecretRef,
-    SecuritySpec,
-    ServingSpec,
-    Toleration,
-    is_digest_pinned,
 )
+from inferstack.deployment.security import EncryptionSpec, NetworkSpec, RateLimitSpec, SecuritySpec
+from inferstack.deployment.serving import ModelSpec, ServingSpec
 
 if TYPE_CHECKING:
     from inferstack.deployment.targets import Hardware

@@ -404,6 +404,6 @@ def _unique(values: list[str], field: str, attr: str) -> None:
 def _error(path: str, problem: str, fix: str) -> ValueError:
     # Imported here: models.py imports this module, and the loader turns this error into a
     # SpecError naming the full path.
-    from inferstack.deployment.models import _FieldError
+    from inferstack.deployment.base import _FieldError
 
     return _FieldError(path, problem, fix)

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from inferstack.deployment.models import DeploymentSpec, _FieldError
+from inferstack.deployment.base import _FieldError
+from inferstack.deployment.models import DeploymentSpec
 from inferstack.errors import SpecError
 
 TARGETS: tuple[str, ...] = ("onprem", "sagemaker", "azureml", "vertex", "jetson")

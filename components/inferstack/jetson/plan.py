@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from inferstack import catalog
 from inferstack.catalog.types import JetsonModule
+from inferstack.deployment.base import is_digest_pinned
 from inferstack.deployment.fleet import CohortSpec, DeviceGroupSpec, FleetSpec, SiteSpec
-from inferstack.deployment.models import DeploymentSpec, is_digest_pinned
+from inferstack.deployment.models import DeploymentSpec
 from inferstack.errors import SpecError
 from inferstack.jetson import fit
 from inferstack.jetson.budget import ProbeBudget, startup_probe_budget

@@ -1,0 +1,82 @@
+"""Observability, compliance and cost: how a deployment is watched, governed and paid for."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from inferstack.deployment.base import (
+    _CLOUDWATCH_RETENTION,
+    _EMAIL,
+    Section,
+)
+from inferstack.deployment.types import Framework
+
+
+class AlarmsSpec(Section):
+    enabled: bool | None = None
+    """Alarms on errors, latency, queueing and memory; default on in prod."""
+    email: str | None = None
+    """Where alarms are sent."""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError(f"'{value}' is not an email address")
+        return value
+
+
+class ObservabilitySpec(Section):
+    log_retention_days: Annotated[int, Field(ge=0, le=3653)] = 365
+    """Log retention (a value log services accept; 0 = never expire, refused by the GDPR pack)."""
+    metrics: bool = True
+    """Scrape the runtime's metrics."""
+    dashboards: bool = True
+    """Ship a dashboard for the runtime's metrics."""
+    alarms: AlarmsSpec = Field(default_factory=AlarmsSpec)
+    """Alerting."""
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value != 0 and value not in _CLOUDWATCH_RETENTION:
+            nearest = min(_CLOUDWATCH_RETENTION, key=lambda d: abs(d - value))
+            raise ValueError(
+                f"{value} is not a retention period log services accept; use {nearest} "
+                f"(one of {', '.join(map(str, _CLOUDWATCH_RETENTION))})"
+            )
+        return value
+
+
+class DataCaptureSpec(Section):
+    enabled: bool = False
+    """Capture requests and responses (encrypted with the deployment's key)."""
+    sampling_percentage: Annotated[int, Field(ge=1, le=100)] = 20
+    """Share of requests captured."""
+    retention_days: Annotated[int, Field(ge=1, le=3653)] = 30
+    """Days captured payloads are kept."""
+
+
+class ComplianceSpec(Section):
+    frameworks: list[Framework] = Field(default_factory=list)
+    """Frameworks the deployment must satisfy: hipaa, gdpr."""
+    data_residency: list[str] = Field(default_factory=list)
+    """Allowed jurisdictions ('eu') or region names; gdpr implies ['eu']."""
+    phi: bool = False
+    """The workload processes protected health information."""
+    data_capture: DataCaptureSpec = Field(default_factory=DataCaptureSpec)
+    """Request/response capture, off by default."""
+
+    @property
+    def residency(self) -> list[str]:
+        """The residency list in force: GDPR without an explicit list means the EU/EEA."""
+        if self.data_residency:
+            return list(self.data_residency)
+        return ["eu"] if "gdpr" in self.frameworks else []
+
+
+class CostSpec(Section):
+    monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
+    """Monthly budget; checked against on-demand prices and wired to budget alerts."""

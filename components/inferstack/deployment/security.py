@@ -1,0 +1,109 @@
+"""Encryption, network exposure, authentication and abuse limits."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from inferstack.deployment.base import (
+    PRIVATE_NETWORKS,
+    Section,
+)
+from inferstack.deployment.types import Auth
+
+
+class EncryptionSpec(Section):
+    kms_key: Annotated[str, Field(min_length=1)] = "create"
+    """'create' a customer-managed key with rotation, or an existing key id/ARN/URI."""
+
+    @property
+    def create_key(self) -> bool:
+        return self.kms_key == "create"
+
+
+class NetworkSpec(Section):
+    public: bool = False
+    """Admit callers outside private networks (needs allowed_cidrs naming them)."""
+    allowed_cidrs: list[str] = Field(default_factory=list)
+    """Caller networks admitted; default: the private ranges (RFC 1918, fc00::/7).
+    Public ranges need public: true; 0.0.0.0/0 is refused."""
+    vpc_id: str | None = None
+    """Existing VPC/VNet/network for cloud targets."""
+    subnet_ids: list[str] = Field(default_factory=list)
+    """Private subnets the endpoint runs in."""
+    security_group_ids: list[str] = Field(default_factory=list)
+    """Extra security groups (AWS)."""
+    hostname: str | None = None
+    """DNS name of the endpoint (Kubernetes ingress host)."""
+    tls_secret_name: str | None = None
+    """Kubernetes TLS secret for the ingress; default <name>-tls."""
+    ingress_class_name: str = "nginx"
+    """Kubernetes IngressClass of the gateway."""
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                net = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"'{cidr}' is not a CIDR block (e.g. 10.0.0.0/16)") from None
+            if net.prefixlen == 0:
+                raise ValueError(
+                    f"'{cidr}' admits the whole internet; list the callers' networks instead"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _private_unless_public(self) -> NetworkSpec:
+        if not self.public:
+            for cidr in self.allowed_cidrs:
+                if not ipaddress.ip_network(cidr, strict=False).is_private:
+                    raise ValueError(
+                        f"'{cidr}' is a public network, but public is false; "
+                        "set public: true to admit it"
+                    )
+        return self
+
+    @property
+    def admitted_cidrs(self) -> list[str]:
+        """Who may call the endpoint: the allowed networks, else the private ranges."""
+        return list(self.allowed_cidrs) or list(PRIVATE_NETWORKS)
+
+
+class RateLimitSpec(Section):
+    requests_per_second: Annotated[int, Field(ge=1, le=100_000)] = 20
+    """Sustained requests per second per client."""
+    burst: Annotated[int, Field(ge=1, le=200_000)] = 40
+    """Requests allowed in a burst above the rate."""
+
+    @model_validator(mode="after")
+    def _burst_covers_rate(self) -> RateLimitSpec:
+        if self.burst < self.requests_per_second:
+            raise ValueError("burst must be at least requests_per_second")
+        return self
+
+
+class SecuritySpec(Section):
+    encryption: EncryptionSpec = Field(default_factory=EncryptionSpec)
+    """Customer-managed encryption key."""
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    """Private networking and ingress."""
+    auth: Auth | None = None
+    """Caller authentication; default per target (onprem oidc, sagemaker iam, azureml entra,
+    vertex iam, jetson mtls)."""
+    oidc_auth_url: str | None = None
+    """oauth2-proxy auth URL for auth: oidc on Kubernetes."""
+    oidc_signin_url: str | None = None
+    """oauth2-proxy sign-in URL for auth: oidc on Kubernetes."""
+    client_ca_secret_name: str | None = None
+    """Secret with the client CA for auth: mtls; default <name>-client-ca."""
+    rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec)
+    """Per-client rate limit at the front door (OWASP LLM10)."""
+    max_request_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 65536
+    """Largest request body accepted at the front door."""
+    allow_insecure: bool = False
+    """Switches hardening off for throwaway local clusters; refused in prod and flagged by the
+    packs."""

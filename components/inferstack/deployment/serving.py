@@ -1,0 +1,113 @@
+"""The model to serve and the runtime that serves it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from inferstack.deployment.base import (
+    _SOURCE,
+    SecretRef,
+    Section,
+    _FieldError,
+    is_digest_pinned,
+)
+from inferstack.deployment.types import DType, Runtime
+
+
+class ModelSpec(Section):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    """Catalog model id (e.g. meta-llama/Llama-3.1-8B-Instruct) or any id described in full
+    below."""
+    source: str | None = None
+    """Where weights come from: hf://org/name@revision, s3://bucket/prefix or pvc://claim/path;
+    default hf://<id>."""
+    dtype: DType = "bf16"
+    """Weight precision or quantization; sizes memory and selects runtime flags."""
+    max_context: Annotated[int, Field(ge=256, le=1_048_576)] | None = None
+    """Context length served; default: the model's own (capped by Jetson family limits)."""
+    hf_token_secret: SecretRef | None = None
+    """Existing secret holding a Hugging Face token for gated models; never a literal."""
+    parameters_b: Annotated[float, Field(gt=0, le=2000)] | None = None
+    """Parameters in billions, for a model outside the catalog."""
+    layers: Annotated[int, Field(gt=0, le=1000)] | None = None
+    """Transformer layers, for a model outside the catalog."""
+    kv_heads: Annotated[int, Field(gt=0, le=1024)] | None = None
+    """Key/value heads (GQA), for a model outside the catalog."""
+    head_dim: Annotated[int, Field(gt=0, le=4096)] | None = None
+    """Attention head dimension, for a model outside the catalog."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_token(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("hf_token", "token", "huggingface_token"):
+                if key in data:
+                    raise _FieldError(
+                        f"model.{key}",
+                        "would store the token in plain text",
+                        "reference an existing secret with model.hf_token_secret: "
+                        "{name: <secret>, key: token}",
+                    )
+        return data
+
+    @field_validator("source")
+    @classmethod
+    def _source_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not _SOURCE.match(value):
+            raise ValueError(
+                f"'{value}' is not a model source; use hf://<org>/<name>@<revision>, "
+                "s3://<bucket>/<prefix> or pvc://<claim>/<path>"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _custom_shape_complete(self) -> ModelSpec:
+        custom = [self.parameters_b, self.layers, self.kv_heads, self.head_dim]
+        if any(v is not None for v in custom) and not all(v is not None for v in custom):
+            raise ValueError(
+                "a model described in full needs all of parameters_b, layers, kv_heads and head_dim"
+            )
+        return self
+
+    @property
+    def described_in_full(self) -> bool:
+        return self.parameters_b is not None
+
+    @property
+    def revision(self) -> str | None:
+        if self.source and self.source.startswith("hf://") and "@" in self.source:
+            return self.source.rsplit("@", 1)[1]
+        return None
+
+
+class ServingSpec(Section):
+    runtime: Runtime = "vllm"
+    """Serving engine: vllm, tgi, lmi (SageMaker), ollama, llamacpp or mlc."""
+    image: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    """Container image; default: the catalog image of the runtime. prod requires @sha256 digest."""
+    max_concurrency: Annotated[int, Field(ge=1, le=4096)] = 16
+    """Sequences in flight per replica; the KV cache is sized for it."""
+    mode: Literal["realtime", "async"] = "realtime"
+    """realtime, or async (SageMaker only: queued requests, can scale to zero)."""
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8000
+    """Port the server listens on inside the container."""
+    gpu_memory_utilization: Annotated[float, Field(gt=0.1, le=0.98)] | None = None
+    """Fraction of GPU memory the runtime may use; default from the runtime catalog."""
+    extra_args: list[str] = Field(default_factory=list)
+    """Extra command-line flags passed to the runtime as-is."""
+
+    @field_validator("image")
+    @classmethod
+    def _no_latest(cls, value: str | None) -> str | None:
+        if value is None or is_digest_pinned(value):
+            return value
+        # A tag is a ':' in the last path segment (a registry port sits before a '/').
+        tagged = ":" in value.rsplit("/", 1)[-1]
+        if value.endswith(":latest") or not tagged:
+            what = "floats with every push" if tagged else "has no tag, so it pulls :latest"
+            raise ValueError(
+                f"'{value}' {what}; pin a version tag and a digest (<image>:<tag>@sha256:<digest>)"
+            )
+        return value
