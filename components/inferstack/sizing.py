@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from inferstack import catalog
-from inferstack.catalog import DType, JetsonModule, ModelInfo, Runtime
+from inferstack.catalog import DType, JetsonModule, ModelInfo, Runtime, architecture
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -31,8 +31,6 @@ __all__ = [
 
 HOURS_PER_MONTH = 730
 GB = 1e9
-# Share of parameters in the embedding and output matrices when a model does not say.
-UNKNOWN_EMBEDDING_SHARE = 0.10
 # Live activations per batched token, in hidden-size units of 2 bytes: the residual stream,
 # norm output and attention output stay whole on every GPU (4); Q/K/V and the MLP's
 # gate, up and activated outputs (about 10 for an intermediate size of 3.5 x hidden) are
@@ -151,31 +149,33 @@ class _Sizing:
 
     @property
     def weights_gb(self) -> float:
-        return _weights_gb(self.model, self.dtype, self.model.parameters_b)
+        return architecture.weights_gb(self.model, self.dtype)
 
     @property
     def active_weights_gb(self) -> float:
         """Bytes read per decoded token: all weights, or the active experts of an MoE."""
-        active = self.model.active_parameters_b or self.model.parameters_b
-        return _weights_gb(self.model, self.dtype, active)
+        return architecture.weights_gb(self.model, self.dtype, active=True)
 
-    def kv_gb_per_token(self, tp: int) -> float:
-        # Tensor parallelism beyond the KV-head count replicates KV heads on every GPU.
-        heads = self.model.kv_heads if self.runtime.layer_split else max(self.model.kv_heads, tp)
-        per_token = 2 * self.model.layers * heads * self.model.head_dim * self.dtype.kv_bytes
-        return per_token / GB
+    def kv_gb_per_token(self, tp: int, context: int) -> float:
+        return architecture.kv_gb_per_token(
+            self.model,
+            self.dtype.kv_bytes,
+            context=context,
+            tp=tp,
+            layer_split=self.runtime.layer_split,
+        )
 
     def overhead_gb(self, tp: int) -> float:
         shards = 1 if self.runtime.layer_split else tp
         width = ACTIVATION_REPLICATED + ACTIVATION_SHARDED / shards
-        scratch = self.runtime.max_batched_tokens * _hidden_size(self.model) * width
+        scratch = self.runtime.max_batched_tokens * architecture.hidden_size(self.model) * width
         per_gpu = self.runtime.overhead_gb_per_gpu + scratch * ACTIVATION_BYTES / GB
         return per_gpu * tp
 
     def memory(self, tp: int, context: int, concurrency: int) -> MemoryEstimate:
         return MemoryEstimate(
             weights_gb=self.weights_gb,
-            kv_cache_gb=self.kv_gb_per_token(tp) * context * concurrency,
+            kv_cache_gb=self.kv_gb_per_token(tp, context) * context * concurrency,
             overhead_gb=self.overhead_gb(tp),
         )
 
@@ -188,25 +188,6 @@ class _Sizing:
         if self.runtime.layer_split or heads is None:
             return True
         return heads % tp == 0 and (kv % tp == 0 or tp % kv == 0)
-
-
-def _weights_gb(model: ModelInfo, dtype: DType, parameters_b: float) -> float:
-    if model.vocab_size and model.hidden_size:
-        copies = 1 if model.tied_embeddings else 2
-        embedding_b = model.vocab_size * model.hidden_size * copies / GB
-    else:
-        embedding_b = model.parameters_b * UNKNOWN_EMBEDDING_SHARE
-    embedding_bytes = dtype.embedding_bytes or dtype.bytes_per_param
-    block_b = max(parameters_b - embedding_b, 0.0)
-    return block_b * dtype.bytes_per_param + embedding_b * embedding_bytes
-
-
-def _hidden_size(model: ModelInfo) -> float:
-    if model.hidden_size:
-        return float(model.hidden_size)
-    # A transformer block holds about 12 x hidden^2 parameters.
-    active = model.active_parameters_b or model.parameters_b
-    return math.sqrt(active * GB / (12 * model.layers))
 
 
 # --- input resolution -------------------------------------------------------------------------
@@ -344,7 +325,7 @@ def fit(
     tokens = _context(sizing, box, context)
     verdict = _verdict(sizing, box, tokens, concurrency)
     free = sizing.free_for_kv_gb(box, verdict.tp)
-    per_token = sizing.kv_gb_per_token(verdict.tp)
+    per_token = sizing.kv_gb_per_token(verdict.tp, tokens)
     context_cap = min(sizing.model.default_context, box.context_cap or sizing.model.default_context)
     max_context = max(0, min(context_cap, math.floor(free / per_token)))
     max_concurrency = max(0, math.floor(free / (per_token * tokens)))
