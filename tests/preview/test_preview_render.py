@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from inferstack.preview import CapturedResource, PreviewRun, RenderError, render
-from inferstack.preview.render import api_version_kind
+from inferstack.preview.render import RECORD, api_version_kind
 
 KUBERNETES_VERSION = "1.30.0"
 Recording = Callable[..., list[CapturedResource]]
@@ -83,16 +84,52 @@ def test_one_file_per_object_in_creation_order(recording: Recording, tmp_path: P
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
-def test_rendering_again_replaces_earlier_files(recording: Recording, tmp_path: Path) -> None:
-    stale = tmp_path / "04-service-old.yaml"
+def test_rendering_again_replaces_only_what_render_wrote(
+    recording: Recording, tmp_path: Path
+) -> None:
+    first = render(run_of(recording(service, preview=False)), tmp_path)
+    stale = tmp_path / "99-service-old.yaml"  # as if an object was since removed from the stack
     stale.write_text("kind: Service\n", encoding="utf-8")
+    record = json.loads((tmp_path / RECORD).read_text(encoding="utf-8"))
+    record["files"].append(stale.name)
+    (tmp_path / RECORD).write_text(json.dumps(record), encoding="utf-8")
+    users = tmp_path / "04-service-mine.yaml"  # the user's own file, named like a rendered one
+    users.write_text("kind: Service\n", encoding="utf-8")
     keep = tmp_path / "kustomization.yaml"
     keep.write_text("resources: []\n", encoding="utf-8")
 
-    render(run_of(recording(service, preview=False)), tmp_path)
+    second = render(run_of(recording(service, preview=False)), tmp_path)
 
+    assert sorted(second) == sorted(first)
+    assert all(path.exists() for path in second)
     assert not stale.exists()
+    assert users.read_text(encoding="utf-8") == "kind: Service\n"
     assert keep.exists()
+    recorded = json.loads((tmp_path / RECORD).read_text(encoding="utf-8"))["files"]
+    assert recorded == sorted(str(path.relative_to(tmp_path)) for path in second)
+
+
+def test_render_never_overwrites_a_file_it_did_not_write(
+    recording: Recording, tmp_path: Path
+) -> None:
+    first = render(run_of(recording(service, preview=False)), tmp_path / "a")
+    mine = tmp_path / "b" / first[0].name
+    mine.parent.mkdir()
+    mine.write_text("# mine\n", encoding="utf-8")
+
+    with pytest.raises(RenderError, match="was not written by inferstack render"):
+        render(run_of(recording(service, preview=False)), tmp_path / "b")
+
+    assert mine.read_text(encoding="utf-8") == "# mine\n"
+    assert [p.name for p in (tmp_path / "b").iterdir()] == [mine.name]
+
+
+def test_metadata_keys_in_conventional_order(recording: Recording, tmp_path: Path) -> None:
+    for path in render(run_of(recording(service, preview=False)), tmp_path):
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("apiVersion: "), path.name
+        metadata = list(yaml.safe_load(text)["metadata"])
+        assert metadata[0] == "name", path.name
 
 
 def test_unknown_values_fail_with_the_field_path(recording: Recording, tmp_path: Path) -> None:

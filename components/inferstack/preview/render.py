@@ -7,6 +7,7 @@ after their config, policies last), one object per file. A fleet that spans site
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,10 @@ KIND_ORDER = (
     "Ingress",
     "NetworkPolicy",
 )
-_RENDERED = re.compile(r"^\d{2,}-.+\.yaml$")
+# What one render wrote, relative to its output directory: the next render removes exactly these
+# files and never a file it did not write.
+RECORD = ".inferstack-render.json"
+METADATA_ORDER = ("name", "namespace", "labels", "annotations")
 
 
 class RenderError(ValueError):
@@ -90,23 +94,58 @@ def manifests(run: PreviewRun) -> list[Manifest]:
 
 
 def render(run: PreviewRun, out_dir: str | Path) -> list[Path]:
-    """Write one YAML file per Kubernetes object; returns the files written."""
+    """Write one YAML file per Kubernetes object; returns the files written.
+
+    Files an earlier render wrote (listed in ``RECORD``) are replaced; any other file in the
+    directory is left alone, and a render that would overwrite one fails before writing.
+    """
     out = Path(out_dir)
     items = manifests(run)
-    written: list[Path] = []
+    planned: list[tuple[Path, Manifest]] = []
     for site in sorted({m.site for m in items}, key=lambda s: s or ""):
         folder = out / site if site else out
-        folder.mkdir(parents=True, exist_ok=True)
-        _clear(folder)
         ordered = sorted((m for m in items if m.site == site), key=_creation_order)
         for number, manifest in enumerate(ordered, start=1):
             path = folder / f"{number:02d}-{manifest.kind.lower()}-{manifest.name}.yaml"
-            path.write_text(
-                yaml.safe_dump(manifest.body, sort_keys=False, default_flow_style=False),
-                encoding="utf-8",
+            planned.append((path, manifest))
+    earlier = _earlier_render(out)
+    for path, _ in planned:
+        if path.exists() and path.resolve() not in earlier:
+            raise RenderError(
+                f"{path} exists and was not written by inferstack render; "
+                "move it away or render into another directory"
             )
-            written.append(path)
+    for path in earlier:
+        path.unlink(missing_ok=True)
+    written: list[Path] = []
+    for path, manifest in planned:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            yaml.safe_dump(manifest.body, sort_keys=False, default_flow_style=False),
+            encoding="utf-8",
+        )
+        written.append(path)
+    out.mkdir(parents=True, exist_ok=True)
+    record = sorted(str(path.relative_to(out)) for path in written)
+    (out / RECORD).write_text(json.dumps({"files": record}, indent=1) + "\n", encoding="utf-8")
     return written
+
+
+def _earlier_render(out: Path) -> set[Path]:
+    """The files the last render into ``out`` wrote, as recorded there (none if no record)."""
+    try:
+        record = json.loads((out / RECORD).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return set()
+    files = record.get("files") if isinstance(record, dict) else None
+    root = out.resolve()
+    found: set[Path] = set()
+    for name in files if isinstance(files, list) else []:
+        path = (out / str(name)).resolve()
+        # A record edited to point outside the directory removes nothing there.
+        if path.is_relative_to(root) and path.suffix == ".yaml":
+            found.add(path)
+    return found
 
 
 def _manifest(resource: CapturedResource, *, by_provider: bool) -> Manifest:
@@ -118,7 +157,7 @@ def _manifest(resource: CapturedResource, *, by_provider: bool) -> Manifest:
             "render runs the program in update mode, where mocks compute outputs"
         )
     inputs = integral(_reveal(resource.inputs))
-    metadata = dict(inputs.get("metadata") or {})
+    metadata = _conventional(dict(inputs.get("metadata") or {}))
     name = metadata.get("name")
     if not name:
         raise RenderError(f"{resource.urn}: metadata.name is not set; name every object")
@@ -149,11 +188,10 @@ def _reveal(value: Any) -> Any:
     return value
 
 
-def _clear(folder: Path) -> None:
-    """Drop files an earlier render wrote, so a removed object does not linger."""
-    for path in folder.iterdir():
-        if path.is_file() and _RENDERED.match(path.name):
-            path.unlink()
+def _conventional(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata keys in the order people write them: name, namespace, labels, annotations."""
+    first = {key: metadata[key] for key in METADATA_ORDER if key in metadata}
+    return {**first, **{k: v for k, v in metadata.items() if k not in first}}
 
 
 def _safe(name: str) -> str:
