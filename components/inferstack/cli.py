@@ -44,6 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("inferstack")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def one_line(exc: BaseException) -> str:
     text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     text = " ".join(text.split())
@@ -55,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="inferstack",
         description="Secure LLM inference stacks: offline preview with policy packs, "
         "Kubernetes manifests, model sizing.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"inferstack {_version()}", help="print the version"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

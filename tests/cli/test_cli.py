@@ -320,3 +320,10 @@ def test_fit_with_the_real_sizing_model(
 def test_fit_of_an_unknown_model_is_invalid_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fit", "--model", "nope/model", "--target", "sagemaker"]) == 2
     assert "nope/model" in one_error_line(capsys)
+
+
+def test_version_prints_the_installed_distribution(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"inferstack {version('inferstack')}"
