@@ -1,11 +1,37 @@
 #!/usr/bin/env bash
-# Set up the project's virtualenv and preview a stack offline with all three policy packs.
+# Set up the project's virtualenv and preview a stack offline with the policy packs its
+# compliance frameworks call for (baseline always; hipaa and gdpr when the stack names them).
 # Usage: scripts/preview.sh [STACK] [extra `inferstack preview` flags]   (default stack: onprem-prod)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stack="${1:-onprem-prod}"
 shift || true
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
-exec .venv/bin/inferstack preview --stack "$stack" \
-  --policy-pack policy_packs/baseline --policy-pack policy_packs/hipaa --policy-pack policy_packs/gdpr "$@"
+config="stacks/Pulumi.${stack}.yaml"
+if [ ! -f "$config" ]; then
+  echo "error: no stack '$stack' (no $config); stacks: $(ls stacks | sed -n 's/^Pulumi\.\(.*\)\.yaml$/\1/p' | tr '\n' ' ')" >&2
+  exit 2
+fi
+
+# Install (again) only when the project's dependencies changed since the last install.
+stamp=.venv/.inferstack-installed
+if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
+  echo "setting up .venv (first run: about a minute while pip installs the Pulumi SDKs)..." >&2
+  python3 -m venv .venv
+  .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -q -e . >&2
+  cp pyproject.toml "$stamp"
+  echo "setup done" >&2
+fi
+
+packs=$(.venv/bin/python - "$config" <<'EOF'
+import sys
+
+from inferstack.deployment import load_stack_config
+
+frameworks = load_stack_config(sys.argv[1], check_target=False).deployment.compliance.frameworks
+print(" ".join(["baseline", *[f for f in ("hipaa", "gdpr") if f in frameworks]]))
+EOF
+)
+args=()
+for pack in $packs; do args+=(--policy-pack "policy_packs/$pack"); done
+echo "previewing $stack offline with packs: $packs" >&2
+exec .venv/bin/inferstack preview --stack "$stack" "${args[@]}" "$@"
