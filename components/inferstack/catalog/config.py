@@ -135,8 +135,8 @@ def _build(
         experts_per_token=per_token if moe else None,
         vision_parameters_b=round(vision_b, 3),
         quantization=quant,
-        weight_gb=round(weight_gb, 3) if weight_gb is not None else None,
-        gguf_gb=tuple(sorted((k, round(v / GB, 3)) for k, v in gguf_bytes.items())),
+        weight_gb=round(weight_gb, 6) if weight_gb is not None else None,
+        gguf_gb=tuple(sorted((k, round(v / GB, 6)) for k, v in gguf_bytes.items())),
         revision=revision,
     )
 
