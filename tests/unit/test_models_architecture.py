@@ -219,7 +219,7 @@ def _spec(model: dict[str, Any]) -> DeploymentSpec:
             "model": model,
             "compute": {"gpu_type": "H100-80GB", "gpu_count": 1},
             "serving": {"max_concurrency": 4, "kv_cache_dtype": "fp8"},
-        }  # fmt: skip
+        }
     )
 
 
