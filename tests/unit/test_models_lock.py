@@ -27,8 +27,10 @@ from inferstack.catalog import architecture, lock
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = ROOT / "tests" / "fixtures" / "hub"
-QWEN = "Qwen/Qwen3-30B-A3B"
+# A fine-tune outside the catalog: its repository holds Qwen3-30B-A3B's config and index.
+QWEN = "acme-health/Qwen3-30B-A3B-clinical"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+FOLDERS = {QWEN: HUB / "Qwen/Qwen3-30B-A3B", LLAMA: HUB / LLAMA}
 GATED = {LLAMA}
 TOKEN = "hf_test_token"
 SHAS = {QWEN: "a" * 40, LLAMA: "b" * 40}
@@ -66,8 +68,8 @@ class HubHandler(BaseHTTPRequestHandler):
         return repo not in GATED or self.headers.get("Authorization") == f"Bearer {TOKEN}"
 
     def _model_info(self, repo: str, body: bool) -> None:
-        folder = HUB / repo
-        if not folder.is_dir():
+        folder = FOLDERS.get(repo)
+        if folder is None:
             return self._error(404, "RepoNotFound")
         if not self._authorized(repo):
             return self._error(401, "GatedRepo")
@@ -81,7 +83,7 @@ class HubHandler(BaseHTTPRequestHandler):
         return None
 
     def _file(self, repo: str, revision: str, filename: str, body: bool) -> None:
-        target = HUB / repo / filename
+        target = FOLDERS[repo] / filename if repo in FOLDERS else HUB / "missing"
         if not target.is_file():
             return self._error(404, "EntryNotFound", {"X-Error-Code": "EntryNotFound"})
         if not self._authorized(repo):
@@ -156,12 +158,12 @@ def test_lock_pins_revision_config_bytes_and_hashes(hub: str, tmp_path: Path) ->
     stacks = project / "stacks"
     assert cli.main(["models", "lock", "--stacks", str(stacks)]) == 0
     entry = yaml.safe_load((stacks / lock.LOCK_FILE).read_text())["models"][QWEN]
-    config_bytes = (HUB / QWEN / "config.json").read_bytes()
+    config_bytes = (FOLDERS[QWEN] / "config.json").read_bytes()
     assert entry["revision"] == SHAS[QWEN]
     assert entry["parameter_bytes"] == 61064245248
     assert entry["config"] == json.loads(config_bytes)
     assert entry["sha256"]["config.json"] == hashlib.sha256(config_bytes).hexdigest()
-    index_bytes = (HUB / QWEN / "model.safetensors.index.json").read_bytes()
+    index_bytes = (FOLDERS[QWEN] / "model.safetensors.index.json").read_bytes()
     assert (
         entry["sha256"]["model.safetensors.index.json"] == hashlib.sha256(index_bytes).hexdigest()
     )
