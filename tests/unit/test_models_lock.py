@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +36,11 @@ LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 FOLDERS = {QWEN: HUB / "Qwen/Qwen3-30B-A3B", LLAMA: HUB / LLAMA}
 GATED = {LLAMA}
 TOKEN = "hf_test_token"
-SHAS = {QWEN: "a" * 40, LLAMA: "b" * 40}
+# A GGUF-only repository of the fine-tune (no config.json); its file is listed, not served.
+GGUF = "acme-health/Qwen3-30B-A3B-clinical-GGUF"
+GGUF_FILE = {"rfilename": "Qwen3-30B-A3B-clinical-Q4_K_M.gguf", "size": 18_556_688_736,
+             "lfs": {"size": 18_556_688_736, "sha256": "c" * 64, "pointerSize": 135}}  # fmt: skip
+SHAS = {QWEN: "a" * 40, LLAMA: "b" * 40, GGUF: "d" * 40}
 
 
 class HubHandler(BaseHTTPRequestHandler):
@@ -68,6 +75,10 @@ class HubHandler(BaseHTTPRequestHandler):
         return repo not in GATED or self.headers.get("Authorization") == f"Bearer {TOKEN}"
 
     def _model_info(self, repo: str, body: bool) -> None:
+        if repo == GGUF:
+            data = {"id": repo, "sha": SHAS[repo], "siblings": [GGUF_FILE]}
+            body_bytes = json.dumps(data).encode()
+            return self._send(200, body_bytes, {"Content-Type": "application/json"}, body)
         folder = FOLDERS.get(repo)
         if folder is None:
             return self._error(404, "RepoNotFound")
@@ -261,3 +272,33 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_ENDPOINT", "http://192.0.2.1:9")  # TEST-NET-1: never answers
     monkeypatch.delenv(lock.LOCK_ENV, raising=False)
+
+
+def test_lock_takes_gguf_sizes_from_the_source_and_the_shape_from_the_model_repo(
+    hub: str, tmp_path: Path
+) -> None:
+    project = _project(tmp_path, QWEN, source=f"hf://{GGUF}@{SHAS[GGUF]}")
+    stacks = project / "stacks"
+    assert cli.main(["models", "lock", "--stacks", str(stacks)]) == 0
+    entry = yaml.safe_load((stacks / lock.LOCK_FILE).read_text())["models"][QWEN]
+    assert (entry["repo"], entry["revision"]) == (GGUF, SHAS[GGUF])
+    assert (entry["config_repo"], entry["config_revision"]) == (QWEN, SHAS[QWEN])
+    assert entry["gguf_bytes"] == {"gguf-q4_k_m": 18_556_688_736}
+    assert entry["sha256"][GGUF_FILE["rfilename"]] == "c" * 64
+    info = lock.locked_models(stacks / lock.LOCK_FILE)[QWEN]
+    q4 = catalog.dtype("gguf-q4_k_m")
+    assert architecture.weights_gb(info, q4) == pytest.approx(18.557, abs=0.001)
+
+
+def test_reading_a_lock_loads_no_hub_client(tmp_path: Path) -> None:
+    lock_file = tmp_path / "models.lock.yaml"
+    config = json.loads((FOLDERS[QWEN] / "config.json").read_text())
+    lock_file.write_text(yaml.safe_dump({"version": 1, "models": {QWEN: {"config": config}}}))
+    code = (
+        "import sys; from inferstack import catalog; "
+        f"assert catalog.model({QWEN!r}).moe; "
+        "assert 'huggingface_hub' not in sys.modules, 'hub client imported'"
+    )
+    env = {**os.environ, lock.LOCK_ENV: str(lock_file)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
