@@ -235,3 +235,22 @@ def test_spec_model_config_that_does_not_exist_names_the_field() -> None:
     spec = _spec({"id": "acme/private", "config": "no/such/config.json"})
     with pytest.raises(SpecError, match=r"model\.config: "):
         validate_for_target(spec, "onprem")
+
+
+def test_a_jetson_fleet_sizes_a_model_given_by_its_config(tmp_path: Path) -> None:
+    import yaml
+
+    from inferstack.deployment import parse_deployment
+
+    root = Path(__file__).resolve().parents[2]
+    stack = yaml.safe_load((root / "stacks" / "Pulumi.jetson-dev.yaml").read_text())
+    deployment = stack["config"]["inferstack:deployment"]
+    config = HUB / "configs" / "deepseek-ai__DeepSeek-R1-Distill-Qwen-1.5B.json"
+    deployment["model"] = {**deployment["model"], "id": "acme/triage-1.5b", "config": str(config)}
+    spec = parse_deployment(deployment)
+    assert validate_for_target(spec, "jetson").name == "orin-nano-8gb"
+    too_big = HUB / "configs" / "Qwen__Qwen3-32B.json"
+    deployment["model"]["config"] = str(too_big)
+    with pytest.raises(SpecError) as caught:
+        validate_for_target(parse_deployment(deployment), "jetson")
+    assert "device_groups[0]" in str(caught.value) and "orin-nano-8gb" in str(caught.value)
