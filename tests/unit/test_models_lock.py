@@ -240,6 +240,9 @@ def test_a_stack_with_a_locked_model_previews_offline(
     assert code == 0, out.err
     report = json.loads(out.out)
     assert report["summary"]["mandatory"] == 0
+    assert cli.main(["render", "--config", str(config), "--out", str(tmp_path / "manifests")]) == 0
+    assert any((tmp_path / "manifests").rglob("*.yaml"))
+    capsys.readouterr()
     # `fit` reads the same lock from the project around the working directory.
     monkeypatch.chdir(project)
     fit = ["fit", "--model", QWEN, "--target", "onprem", "--instance-type", "H100-80GB"]
