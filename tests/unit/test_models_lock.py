@@ -305,3 +305,17 @@ def test_reading_a_lock_loads_no_hub_client(tmp_path: Path) -> None:
     env = {**os.environ, lock.LOCK_ENV: str(lock_file)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_lock_without_a_reachable_hub_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    output = tmp_path / "models.lock.yaml"
+    assert cli.main(["models", "lock", QWEN, "--output", str(output)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "cannot reach the Hub" in error and "HF_ENDPOINT" in error
+    assert not output.exists()

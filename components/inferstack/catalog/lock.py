@@ -213,6 +213,24 @@ def fetch_entry(ref: ModelRef) -> dict[str, Any]:
             else "check the model id and revision"
         )
         raise LockError(f"{ref.id}: the Hub answered {status or exc} for {repo}; {hint}") from None
+    except Exception as exc:
+        if not _unreachable(exc):
+            raise
+        raise LockError(
+            f"{ref.id}: cannot reach the Hub at {api.endpoint} ({' '.join(str(exc).split())}); "
+            "`inferstack models lock` needs network, or HF_ENDPOINT set to a mirror"
+        ) from None
+
+
+# Errors of the HTTP clients huggingface_hub versions use (requests, httpx) when the Hub cannot
+# be reached at all, told apart by name so that no client has to be imported here.
+_UNREACHABLE = {"ConnectError", "ConnectTimeout", "ConnectionError", "OfflineModeIsEnabled",
+                "ReadTimeout", "Timeout", "TimeoutException", "NetworkError"}  # fmt: skip
+
+
+def _unreachable(exc: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return isinstance(exc, OSError) or bool(names & _UNREACHABLE)
 
 
 def _token() -> str | None:
