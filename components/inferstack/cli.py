@@ -8,6 +8,7 @@ Heavy modules (Pulumi, the cloud SDKs) load inside the commands, so ``--help`` s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -114,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         "fit",
         help="check that a model fits the hardware (memory, context, concurrency)",
     )
-    fit.add_argument("--model", required=True, metavar="ID")
+    fit.add_argument("--model", metavar="ID", help="catalog or locked model id")
+    fit.add_argument(
+        "--model-config",
+        metavar="PATH",
+        help="a private model's config.json or directory, instead of a catalog id",
+    )
     fit.add_argument("--target", required=True, choices=TARGETS)
     fit.add_argument(
         "--instance-type",
@@ -128,6 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--gpu-count", type=int, metavar="N")
     fit.add_argument("--format", choices=("table", "json"), default="table")
     fit.set_defaults(handler=cmd_fit)
+
+    models = commands.add_parser("models", help="lock the models the stacks deploy")
+    actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    lock = actions.add_parser(
+        "lock",
+        help="fetch what sizing needs of each model from the Hugging Face Hub (network)",
+        description="Resolve each model's revision on the Hub (HF_TOKEN for gated models, "
+        "HF_ENDPOINT for a mirror) and write its config.json, checkpoint bytes, GGUF sizes, "
+        "revision and sha256 hashes to the lock, which preview, render and fit read offline.",
+    )
+    lock.add_argument(
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help="org/name or hf://org/name@revision; default: every model of every stack",
+    )
+    lock.add_argument("--stacks", metavar="DIR", help="stack configs (default: the project's)")
+    lock.add_argument(
+        "--output", metavar="FILE", help="lock file (default: models.lock.yaml beside the stacks)"
+    )
+    lock.set_defaults(handler=cmd_models_lock)
     return parser
 
 
@@ -145,7 +172,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     config_path = stack_config_path(args)
     pack_configs = [load_pack_config(path) for path in args.policy_pack_config]
-    run = run_stack(config_path, preview=not args.update)
+    with models_lock_beside(config_path):
+        run = run_stack(config_path, preview=not args.update)
     evaluation = analyze(run, args.policy_pack, pack_configs or None)
     report = Report(run, evaluation)
     _emit(render_report(report, args.format), args.output)
@@ -179,6 +207,14 @@ def stack_config_path(args: argparse.Namespace) -> Path:
     return path
 
 
+def models_lock_beside(config_path: Path) -> contextlib.AbstractContextManager[None]:
+    """Read the models lock beside the stack config while its program runs, when there is one."""
+    from inferstack.catalog import lock
+
+    path = config_path.parent / lock.LOCK_FILE
+    return lock.use(path) if path.is_file() else contextlib.nullcontext()
+
+
 def _stack_config_dir(root: Path) -> str:
     import yaml
 
@@ -199,7 +235,9 @@ def _emit(text: str, output: str | None) -> None:
 def cmd_render(args: argparse.Namespace) -> int:
     from inferstack.preview import RenderError, render, run_stack
 
-    run = run_stack(stack_config_path(args), preview=False)
+    config_path = stack_config_path(args)
+    with models_lock_beside(config_path):
+        run = run_stack(config_path, preview=False)
     written = render(run, args.out)
     if not written:
         raise RenderError(
@@ -218,6 +256,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     from inferstack import sizing
 
+    args.model = fit_model(args)
     hardware = args.instance_type or sizing.smallest_fitting(
         args.model,
         args.target,
@@ -249,6 +288,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return EXIT_OK if report.fits else EXIT_VIOLATION
 
 
+def fit_model(args: argparse.Namespace) -> Any:
+    """The model ``fit`` sizes: a catalog or locked id, or a ModelInfo from --model-config."""
+    if args.model_config is None:
+        if not args.model:
+            raise ValueError("give --model ID (catalog or locked) or --model-config PATH")
+        return args.model
+    from inferstack.catalog.config import model_from_config
+
+    path = Path(args.model_config)
+    if not path.exists():
+        raise ValueError(f"--model-config {path} does not exist; give a config.json or directory")
+    return model_from_config(path, model_id=args.model)
+
+
 def _print_no_fit(args: argparse.Namespace) -> None:
     if args.format == "json":
         import json
@@ -258,9 +311,53 @@ def _print_no_fit(args: argparse.Namespace) -> None:
         print(json.dumps({"fits": False, **dict.fromkeys(keys + rest)}, indent=2))
         return
     print(
-        f"No {args.target} hardware in the catalog fits {args.model} ({args.dtype}, "
+        f"No {args.target} hardware in the catalog fits {_model_name(args.model)} ({args.dtype}, "
         f"context {args.context or 'default'}, concurrency {args.concurrency})."
     )
+
+
+def _model_name(model: Any) -> str:
+    return str(getattr(model, "id", model))
+
+
+# -- models lock -----------------------------------------------------------------------------
+
+
+def cmd_models_lock(args: argparse.Namespace) -> int:
+    from inferstack.catalog import lock
+
+    stacks = Path(args.stacks) if args.stacks else _project_stacks_dir()
+    if args.models:
+        refs = [_model_ref(name) for name in args.models]
+    else:
+        refs = lock.stack_models(stacks)
+        if not refs:
+            raise lock.LockError(f"no stack config in {stacks} names a model to lock")
+    output = Path(args.output) if args.output else stacks / lock.LOCK_FILE
+    written = lock.write_lock(output, refs)
+    print(f"locked {len(written)} model(s) in {output}")
+    for model_id in written:
+        print(f"  {model_id}")
+    return EXIT_OK
+
+
+def _model_ref(name: str) -> Any:
+    from inferstack.catalog import lock
+
+    if name.startswith("hf://"):
+        return lock.ModelRef(lock.parse_source(lock.ModelRef(name, name))[0], name)
+    return lock.ModelRef(name)
+
+
+def _project_stacks_dir() -> Path:
+    from inferstack.preview import StackConfigError, find_project_root
+
+    root = find_project_root(Path.cwd())
+    if root is None:
+        raise StackConfigError(
+            "no Pulumi.yaml in this directory or above; run from the project or use --stacks DIR"
+        )
+    return root / _stack_config_dir(root)
 
 
 def _fit_table(summary: str, hardware: str, data: dict[str, Any]) -> str:

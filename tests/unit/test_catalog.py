@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 
 from inferstack import catalog
+from inferstack.catalog import architecture
+from inferstack.catalog.config import model_from_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD_TARGETS = ("sagemaker", "azureml", "vertex")
@@ -193,6 +197,23 @@ def test_catalog_has_the_open_model_families() -> None:
         "Phi-3-mini",
         "Phi-3-medium",
         *(f"Qwen2.5-{size}-" for size in ("0.5B", "1.5B", "3B", "7B", "14B", "32B", "72B")),
+        *(f"Qwen3-{size}" for size in ("0.6B", "1.7B", "4B", "8B", "14B", "32B", "30B-A3B")),
+        "Qwen3-235B-A22B",
+        *(f"gemma-3-{size}-it" for size in ("1b", "4b", "12b", "27b")),
+        "phi-4",
+        "Phi-4-mini",
+        "Mistral-Nemo",
+        "Mistral-Small-3.1",
+        "Meta-Llama-3-8B",
+        "Meta-Llama-3-70B",
+        "Llama-3.1-405B",
+        "Llama-3.2-11B-Vision",
+        *(f"DeepSeek-R1-Distill-Qwen-{size}" for size in ("1.5B", "7B", "14B", "32B")),
+        "DeepSeek-R1-Distill-Llama-8B",
+        "DeepSeek-R1-Distill-Llama-70B",
+        "gpt-oss-20b",
+        "gpt-oss-120b",
+        "DeepSeek-V3",
     ):
         assert any(needle in model_id for model_id in ids), needle
 
@@ -206,8 +227,18 @@ def test_every_model_has_positive_architecture_numbers() -> None:
         assert info.hidden_size and info.vocab_size and info.license
 
 
-# Gemma 2 decouples head_dim from hidden_size / heads (config.json sets head_dim explicitly).
-HEAD_DIM_EXCEPTIONS = {"google/gemma-2-2b-it", "google/gemma-2-9b-it", "google/gemma-2-27b-it"}
+# Gemma 2/3, Qwen3, Mistral NeMo / Small and gpt-oss decouple head_dim from hidden_size /
+# heads (their config.json sets head_dim); MLA caches a latent vector, not heads.
+HEAD_DIM_EXCEPTIONS = {
+    *(f"google/gemma-2-{size}-it" for size in ("2b", "9b", "27b")),
+    *(f"google/gemma-3-{size}-it" for size in ("1b", "4b", "12b", "27b")),
+    *(f"Qwen/Qwen3-{size}" for size in ("0.6B", "4B", "32B", "30B-A3B", "235B-A22B")),
+    "mistralai/Mistral-Nemo-Instruct-2407",
+    "mistralai/Mistral-Small-3.1-24B-Instruct-2503",
+    "openai/gpt-oss-20b",
+    "openai/gpt-oss-120b",
+    "deepseek-ai/DeepSeek-V3",
+}
 
 
 def test_head_dim_times_heads_is_the_hidden_size() -> None:
@@ -215,6 +246,71 @@ def test_head_dim_times_heads_is_the_hidden_size() -> None:
         assert info.attention_heads is not None and info.hidden_size is not None
         matches = info.head_dim * info.attention_heads == info.hidden_size
         assert matches != (info.id in HEAD_DIM_EXCEPTIONS), info.id
+
+
+HUB = Path(__file__).resolve().parents[1] / "fixtures" / "hub"
+SAVED_CONFIGS = {
+    path.stem.replace("__", "/"): path for path in sorted((HUB / "configs").glob("*.json"))
+} | {
+    "Qwen/Qwen3-30B-A3B": HUB / "Qwen/Qwen3-30B-A3B/config.json",
+    "meta-llama/Llama-3.1-8B-Instruct": HUB / "meta-llama/Llama-3.1-8B-Instruct/config.json",
+}
+
+
+@pytest.mark.parametrize("model_id", sorted(SAVED_CONFIGS))
+def test_catalog_entry_agrees_with_the_saved_config(model_id: str) -> None:
+    """Every number of a catalog entry that its config.json states, and its parameter count."""
+    entry = catalog.models()[model_id]
+    config = model_from_config(SAVED_CONFIGS[model_id], model_id=model_id)
+    for field in ("layers", "kv_heads", "head_dim", "hidden_size", "attention_heads",
+                  "vocab_size", "tied_embeddings", "default_context", "moe", "experts",
+                  "experts_per_token", "sliding_window", "sliding_layers", "kv_lora_rank",
+                  "qk_rope_head_dim"):  # fmt: skip
+        assert getattr(entry, field) == getattr(config, field), field
+    # Counted from the shape; model cards' safetensors totals agree within 1.5%.
+    assert entry.parameters_b == pytest.approx(config.parameters_b, rel=0.015)
+    if entry.moe:
+        assert entry.active_parameters_b == pytest.approx(config.active_parameters_b, rel=0.015)
+    if entry.vision_parameters_b:
+        assert config.vision_parameters_b > 0.25  # the config has a vision tower
+    bf16 = catalog.dtype("bf16")
+    assert architecture.kv_gb_per_token(entry, 2.0, context=32768) == pytest.approx(
+        architecture.kv_gb_per_token(config, 2.0, context=32768)
+    )
+    assert (
+        architecture.weights_gb(entry, bf16)
+        == pytest.approx(architecture.weights_gb(config, bf16), rel=0.015)
+        or entry.weight_gb is not None
+    )
+
+
+def test_lookup_falls_back_to_the_models_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = json.loads((HUB / "Qwen/Qwen3-30B-A3B/config.json").read_text())
+    lock_file = tmp_path / "models.lock.yaml"
+    lock_file.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "models": {
+                    "acme/moe-finetune": {
+                        "revision": "0" * 40,
+                        "config": config,
+                        "parameter_bytes": 61064245248,
+                    }
+                },
+            }
+        )
+    )
+    with pytest.raises(KeyError, match="inferstack models lock"):
+        catalog.model("acme/moe-finetune")
+    monkeypatch.setenv("INFERSTACK_MODELS_LOCK", str(lock_file))
+    locked = catalog.model("moe-finetune")
+    assert locked.id == "acme/moe-finetune" and locked.revision == "0" * 40
+    assert locked.parameters_b == pytest.approx(30.53, abs=0.01)
+    # The built-in catalog answers first.
+    assert catalog.model("Qwen/Qwen3-30B-A3B") is catalog.models()["Qwen/Qwen3-30B-A3B"]
 
 
 def test_mixture_of_experts_keeps_all_experts_resident() -> None:

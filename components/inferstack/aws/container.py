@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from inferstack import catalog
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import serving_context
+from inferstack.deployment.targets import model_info, serving_context
 from inferstack.errors import SpecError
 
 MODEL_DIR = "/opt/ml/model"
@@ -86,7 +86,7 @@ def image_uri(spec: DeploymentSpec, region: str) -> str:
 def weights_gb(spec: DeploymentSpec) -> float:
     parameters = spec.model.parameters_b
     if parameters is None:
-        parameters = catalog.model(spec.model.id).parameters_b
+        parameters = model_info(spec).parameters_b
     return parameters * catalog.dtypes()[spec.model.dtype].bytes_per_param
 
 

@@ -42,7 +42,9 @@ __all__ = [
     "instance_types",
     "jetson_module",
     "jetson_modules",
+    "locked_model",
     "model",
+    "model_key",
     "models",
     "regions",
     "residency_regions",
@@ -228,14 +230,41 @@ def _model_index() -> Mapping[str, str]:
 
 
 def model(model_id: str) -> ModelInfo:
-    """The catalog entry for an id, alias or bare model name (case-insensitive)."""
+    """The entry for an id, alias or bare model name (case-insensitive).
+
+    The built-in catalog answers first, then the models lock (``inferstack models lock``).
+    """
+    key = model_key(model_id)
+    found = _model_index().get(key)
+    if found is not None:
+        return models()[found]
+    locked = locked_model(model_id)
+    if locked is not None:
+        return locked
+    error = _unknown("model", model_id, models(), _model_index())
+    raise CatalogKeyError(
+        f"{error}; for a model outside the catalog run `inferstack models lock` "
+        "or give its config.json"
+    )
+
+
+def model_key(model_id: str) -> str:
+    """The lookup spelling of a model id: lower case, without hf:// and @revision."""
     key = model_id.strip().lower()
     if key.startswith("hf://"):
         key = key.removeprefix("hf://").split("@", 1)[0]
-    found = _model_index().get(key)
-    if found is None:
-        raise _unknown("model", model_id, models(), _model_index())
-    return models()[found]
+    return key
+
+
+def locked_model(model_id: str) -> ModelInfo | None:
+    """The models lock's entry for ``model_id`` (by id or bare name), or None."""
+    from inferstack.catalog import lock
+
+    key = model_key(model_id)
+    for locked_id, info in lock.locked_models().items():
+        if key in (locked_id.lower(), locked_id.rsplit("/", 1)[-1].lower()):
+            return info
+    return None
 
 
 # --- Weight formats and runtimes ------------------------------------------------------------

@@ -52,7 +52,21 @@ class ModelInfo:
     """Architecture numbers of a model, enough to size its weights and KV cache.
 
     Only the first six fields are needed for a model outside the catalog; the optional
-    ones sharpen the estimate (exact embedding size, tensor-parallel head checks).
+    ones sharpen the estimate (exact embedding size, tensor-parallel head checks) or describe
+    architectures whose cost is not plain multi-head attention:
+
+    - ``sliding_window`` / ``sliding_layers``: that many layers attend to the last
+      ``sliding_window`` tokens only (Gemma 2/3, gpt-oss, Mistral v0.1), the rest to all.
+    - ``kv_lora_rank`` / ``qk_rope_head_dim``: multi-head latent attention (DeepSeek V2/V3)
+      caches one compressed vector of their sum per layer and token instead of K and V heads.
+    - ``experts`` / ``experts_per_token``: a mixture of experts; every expert stays resident,
+      a decoded token reads ``active_parameters_b``.
+    - ``vision_parameters_b``: the vision tower of a multimodal checkpoint, counted in
+      ``parameters_b`` (it is loaded) but not in what a decoded token reads.
+    - ``quantization`` / ``weight_gb``: a pre-quantized checkpoint (awq, gptq, fp8,
+      compressed-tensors, mxfp4, ...) and the bytes its tensors take as stored, which is
+      what the runtime loads whatever dtype is asked for.
+    - ``gguf_gb``: (dtype, GB) of the GGUF files a repository publishes.
     """
 
     id: str
@@ -69,11 +83,27 @@ class ModelInfo:
     attention_heads: int | None = None
     vocab_size: int | None = None
     tied_embeddings: bool = False
+    sliding_window: int | None = None
+    sliding_layers: int = 0
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    experts: int | None = None
+    experts_per_token: int | None = None
+    vision_parameters_b: float = 0.0
+    quantization: str | None = None
+    weight_gb: float | None = None
+    gguf_gb: tuple[tuple[str, float], ...] = ()
+    revision: str | None = None
 
     @property
     def name(self) -> str:
         """The id without its organisation, as people usually write it."""
         return self.id.rsplit("/", 1)[-1]
+
+    @property
+    def mla(self) -> bool:
+        """Multi-head latent attention: one compressed KV vector per layer and token."""
+        return self.kv_lora_rank is not None
 
 
 @dataclass(frozen=True)
@@ -81,13 +111,18 @@ class DType:
     """A weight format: bytes per parameter and bytes per KV-cache element.
 
     ``embedding_bytes`` is set for formats that keep embeddings and the output layer in
-    16 bits while quantizing the transformer blocks (AWQ, GPTQ, FP8, INT8).
+    16 bits while quantizing the transformer blocks (AWQ, GPTQ, FP8, INT8). ``gguf`` marks
+    llama.cpp formats, whose published file sizes are used when a model lists them.
     """
 
     name: str
     bytes_per_param: float
     kv_bytes: float
     embedding_bytes: float | None = None
+
+    @property
+    def gguf(self) -> bool:
+        return self.name.startswith("gguf-")
 
 
 @dataclass(frozen=True)

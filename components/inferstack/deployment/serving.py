@@ -37,6 +37,9 @@ class ModelSpec(Section):
     """Key/value heads (GQA), for a model outside the catalog."""
     head_dim: Annotated[int, Field(gt=0, le=4096)] | None = None
     """Attention head dimension, for a model outside the catalog."""
+    config: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    """A private model's config.json, or its directory (safetensors index and GGUF files are
+    read too); relative to the working directory. Sizes the model instead of the catalog."""
 
     @model_validator(mode="before")
     @classmethod
@@ -65,6 +68,12 @@ class ModelSpec(Section):
     @model_validator(mode="after")
     def _custom_shape_complete(self) -> ModelSpec:
         custom = [self.parameters_b, self.layers, self.kv_heads, self.head_dim]
+        if self.config is not None and any(v is not None for v in custom):
+            raise _FieldError(
+                "model.config",
+                "describes the model already",
+                "remove parameters_b, layers, kv_heads and head_dim, or remove model.config",
+            )
         if any(v is not None for v in custom) and not all(v is not None for v in custom):
             raise ValueError(
                 "a model described in full needs all of parameters_b, layers, kv_heads and head_dim"
@@ -73,7 +82,8 @@ class ModelSpec(Section):
 
     @property
     def described_in_full(self) -> bool:
-        return self.parameters_b is not None
+        """The spec itself says what the model is: its shape, or its config.json."""
+        return self.parameters_b is not None or self.config is not None
 
     @property
     def revision(self) -> str | None:
@@ -95,6 +105,9 @@ class ServingSpec(Section):
     """Port the server listens on inside the container."""
     gpu_memory_utilization: Annotated[float, Field(gt=0.1, le=0.98)] | None = None
     """Fraction of GPU memory the runtime may use; default from the runtime catalog."""
+    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
+    """KV-cache element type: auto (the activations' 16 bits) or fp8 (1 byte: twice the
+    tokens, vLLM's --kv-cache-dtype fp8)."""
     extra_args: list[str] = Field(default_factory=list)
     """Extra command-line flags passed to the runtime as-is."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 
 from inferstack import catalog, sizing
 from inferstack.deployment.models import SUPPORTED_AUTH, DeploymentSpec
@@ -176,19 +177,23 @@ def _check_runtime(spec: DeploymentSpec, target: str) -> None:
 
 
 def _check_model_known(spec: DeploymentSpec) -> None:
-    if spec.model.described_in_full:
+    if spec.model.config is not None:
+        info = custom_model(spec)
+    elif spec.model.described_in_full:
         return
-    try:
-        info = catalog.model(spec.model.id)
-    except KeyError:
-        ids = list(catalog.models())
-        close = difflib.get_close_matches(spec.model.id, ids, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise SpecError(
-            "model.id",
-            f"'{spec.model.id}' is not in the model catalog",
-            f"{hint}or describe it with parameters_b, layers, kv_heads and head_dim",
-        ) from None
+    else:
+        try:
+            info = catalog.model(spec.model.id)
+        except KeyError:
+            ids = list(catalog.models())
+            close = difflib.get_close_matches(spec.model.id, ids, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise SpecError(
+                "model.id",
+                f"'{spec.model.id}' is neither in the model catalog nor in the models lock",
+                f"{hint}run `inferstack models lock` (with network) to lock it, or set "
+                "model.config to its config.json",
+            ) from None
     if spec.model.max_context is not None and spec.model.max_context > info.default_context:
         raise SpecError(
             "model.max_context",
@@ -198,12 +203,15 @@ def _check_model_known(spec: DeploymentSpec) -> None:
 
 
 def model_info(spec: DeploymentSpec) -> catalog.ModelInfo:
-    """The model's shape: from the catalog, or as the spec describes it in full."""
+    """The model's shape: as the spec describes it (config.json or fields), else the catalog."""
     return custom_model(spec) if spec.model.described_in_full else catalog.model(spec.model.id)
 
 
 def custom_model(spec: DeploymentSpec) -> catalog.ModelInfo:
+    """The shape the spec gives: from model.config's config.json, or the four fields."""
     model = spec.model
+    if model.config is not None:
+        return _config_model(model.config, model.id)
     assert model.parameters_b is not None and model.layers is not None
     assert model.kv_heads is not None and model.head_dim is not None
     return catalog.ModelInfo(
@@ -216,6 +224,22 @@ def custom_model(spec: DeploymentSpec) -> catalog.ModelInfo:
         moe=False,
         active_parameters_b=model.parameters_b,
     )
+
+
+def _config_model(path: str, model_id: str) -> catalog.ModelInfo:
+    from inferstack.catalog.config import ModelConfigError, model_from_config
+
+    location = Path(path)
+    if not location.exists():
+        raise SpecError(
+            "model.config",
+            f"'{path}' does not exist (relative to {Path.cwd()})",
+            "give the path of the model's config.json or of its directory",
+        )
+    try:
+        return model_from_config(location, model_id=model_id)
+    except ModelConfigError as exc:
+        raise SpecError("model.config", str(exc), "give a transformer's config.json") from None
 
 
 def _fit(

@@ -57,17 +57,9 @@ def model_for(spec: DeploymentSpec, model_id: str | None) -> str | ModelInfo:
     """The model a cohort runs: a catalog id, or the deployment's own fully described model."""
     if model_id is None or model_id == spec.model.id:
         if spec.model.described_in_full:
-            m = spec.model
-            assert m.parameters_b is not None and m.layers is not None
-            assert m.kv_heads is not None and m.head_dim is not None
-            return ModelInfo(
-                id=m.id,
-                parameters_b=m.parameters_b,
-                layers=m.layers,
-                kv_heads=m.kv_heads,
-                head_dim=m.head_dim,
-                default_context=m.max_context or 8192,
-            )
+            from inferstack.deployment.targets import custom_model
+
+            return custom_model(spec)  # its four shape fields, or its config.json
         return spec.model.id
     return model_id
 
