@@ -37,6 +37,7 @@ __all__ = [
     "dtype",
     "dtypes",
     "gpu",
+    "gpu_product_label",
     "gpus",
     "instance_type",
     "instance_types",
@@ -142,12 +143,21 @@ def instance_types(target: str) -> Mapping[str, InstanceType]:
     if target == "onprem":
         return _frozen({g.name: _onprem(g) for g in gpus().values()})
     section = _read("instance_types.yaml")[target]
+    sources: dict[str, str] = section.get("sources", {})
     return _frozen(
         {
-            name: InstanceType(name=name, target=target, spot=section["spot"], **row)
+            name: InstanceType(
+                name=name, target=target, spot=section["spot"], source=_source(name, sources), **row
+            )
             for name, row in section["types"].items()
         }
     )
+
+
+def _source(name: str, sources: Mapping[str, str]) -> str:
+    """The source of the longest SKU-family prefix that ``name`` starts with."""
+    matches = [prefix for prefix in sources if name.startswith(prefix)]
+    return sources[max(matches, key=len)] if matches else ""
 
 
 def _onprem(g: Gpu) -> InstanceType:
@@ -160,7 +170,13 @@ def _onprem(g: Gpu) -> InstanceType:
         memory_gib=None,
         usd_per_hour=None,
         spot=False,
+        source=g.source,
     )
+
+
+def gpu_product_label(name: str) -> str:
+    """The ``nvidia.com/gpu.product`` node label value of a catalog GPU model."""
+    return gpu(name).product_label
 
 
 def instance_type(target: str, name: str) -> InstanceType:
