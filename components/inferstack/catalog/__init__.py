@@ -36,7 +36,9 @@ __all__ = [
     "Runtime",
     "dtype",
     "dtypes",
+    "GPU_PRODUCT_LABEL",
     "gpu",
+    "gpu_node_selector",
     "gpu_product_label",
     "gpus",
     "instance_type",
@@ -174,9 +176,19 @@ def _onprem(g: Gpu) -> InstanceType:
     )
 
 
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+
 def gpu_product_label(name: str) -> str:
     """The ``nvidia.com/gpu.product`` node label value of a catalog GPU model."""
     return gpu(name).product_label
+
+
+def gpu_node_selector(name: str, selected: bool, given: Mapping[str, str]) -> dict[str, str]:
+    """Node selector of pods sized for GPU model ``name``: its GPU Feature Discovery product
+    label (when ``selected``) under the user's own ``given`` selector, which wins."""
+    base = {GPU_PRODUCT_LABEL: gpu_product_label(name)} if selected else {}
+    return {**base, **given}
 
 
 def instance_type(target: str, name: str) -> InstanceType:

@@ -98,7 +98,8 @@ class FitReport:
                 f"{name} {self.dtype} fits {self.hardware} on {self.runtime}: needs {need} of "
                 f"{have}, tensor parallel {self.tensor_parallel}; the KV cache holds "
                 f"{self.kv_cache_tokens:,} tokens ({self.sequences_at_context:.2f} x "
-                f"{self.context:,}); decode ceiling ~{self.decode_tokens_per_s_ceiling:.0f} tokens/s"
+                f"{self.context:,}); decode ceiling "
+                f"~{self.decode_tokens_per_s_ceiling:.0f} tokens/s"
             )
             return f"{text}; {self.advisory}" if self.advisory else text
         smallest = self.smallest_fitting or f"none in the catalog ({self.target})"
