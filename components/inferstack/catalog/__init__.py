@@ -25,6 +25,7 @@ from inferstack.catalog.types import (
 
 __all__ = [
     "CLOUD_TARGETS",
+    "GPU_PRODUCT_LABEL",
     "TARGETS",
     "CatalogKeyError",
     "DType",
@@ -36,7 +37,6 @@ __all__ = [
     "Runtime",
     "dtype",
     "dtypes",
-    "GPU_PRODUCT_LABEL",
     "gpu",
     "gpu_node_selector",
     "gpu_product_label",
