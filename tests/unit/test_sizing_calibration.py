@@ -14,6 +14,9 @@ from inferstack import sizing
 
 GIB = 2**30 / 1e9  # GB per GiB
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
+VERTEX = (
+    "GoogleCloudPlatform/vertex-ai-samples (commit cc0d791e), notebooks/community/model_garden/"
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class VendorDefault:
     context: int | None
     concurrency: int = 1
     runtime: str | None = None
+    utilization: float | None = None
 
 
 VENDOR_DEFAULTS = [
@@ -116,6 +120,240 @@ VENDOR_DEFAULTS = [
         dtype="gguf-q4_k_m",
         context=None,
     ),
+    # Vertex AI Model Garden's vLLM deployment notebooks: the machine each model is deployed on
+    # by default, with the notebook's max_model_len and gpu_memory_utilization.
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_llama3_1_deployment.ipynb: 8B -> g2-standard-12, 1 x "
+        + "L4, max_model_len 8192",
+        model="meta-llama/Llama-3.1-8B-Instruct",
+        target="vertex",
+        hardware="g2-standard-12",
+        dtype="bf16",
+        context=8192,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_llama3_1_deployment.ipynb: 70B -> a3-highgpu-4g, 4 x "
+        + "H100 80GB, max_model_len 8192",
+        model="meta-llama/Llama-3.1-70B-Instruct",
+        target="vertex",
+        hardware="a3-highgpu-4g",
+        dtype="bf16",
+        context=8192,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_llama3_2_deployment.ipynb: 3.2-1B -> g2-standard-8, 1 "
+        + "x L4, max_model_len 4096",
+        model="meta-llama/Llama-3.2-1B-Instruct",
+        target="vertex",
+        hardware="g2-standard-8",
+        dtype="bf16",
+        context=4096,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_llama3_2_deployment.ipynb: 3.2-3B -> g2-standard-8, 1 "
+        + "x L4, max_model_len 4096",
+        model="meta-llama/Llama-3.2-3B-Instruct",
+        target="vertex",
+        hardware="g2-standard-8",
+        dtype="bf16",
+        context=4096,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_gemma2_deployment_on_vertex.ipynb: 2b -> g2-standard-12, 1 x "
+        + "L4 (vLLM max_model_len 4096)",
+        model="google/gemma-2-2b-it",
+        target="vertex",
+        hardware="g2-standard-12",
+        dtype="bf16",
+        context=4096,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_gemma2_deployment_on_vertex.ipynb: 9b -> g2-standard-24, 2 x L4",
+        model="google/gemma-2-9b-it",
+        target="vertex",
+        hardware="g2-standard-24",
+        dtype="bf16",
+        context=4096,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_gemma2_deployment_on_vertex.ipynb: 27b -> g2-standard-48, 4 x L4",
+        model="google/gemma-2-27b-it",
+        target="vertex",
+        hardware="g2-standard-48",
+        dtype="bf16",
+        context=4096,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_phi3_deployment.ipynb: Phi-3-mini-4k-instruct, 4096, 1 x L4 "
+        + "g2-standard-12, utilization 0.85",
+        model="microsoft/Phi-3-mini-4k-instruct",
+        target="vertex",
+        hardware="g2-standard-12",
+        dtype="bf16",
+        context=4096,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_phi3_deployment.ipynb: Phi-3-mini-128k-instruct, 131072, 4 x "
+        + "L4 g2-standard-48, utilization 0.90",
+        model="microsoft/Phi-3-mini-128k-instruct",
+        target="vertex",
+        hardware="g2-standard-48",
+        dtype="bf16",
+        context=131072,
+        utilization=0.9,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_phi3_deployment.ipynb: Phi-3-medium-4k-instruct, 4096, 2 x L4 "
+        + "g2-standard-24, utilization 0.85",
+        model="microsoft/Phi-3-medium-4k-instruct",
+        target="vertex",
+        hardware="g2-standard-24",
+        dtype="bf16",
+        context=4096,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_phi3_deployment.ipynb: Phi-3-medium-128k-instruct, 20000, 2 x "
+        + "L4 g2-standard-24, utilization 0.85",
+        model="microsoft/Phi-3-medium-128k-instruct",
+        target="vertex",
+        hardware="g2-standard-24",
+        dtype="bf16",
+        context=20000,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_qwen2_deployment.ipynb: Qwen2.5-0.5B, 1 x L4 "
+        + "g2-standard-12, 32768, utilization 0.85",
+        model="Qwen/Qwen2.5-0.5B-Instruct",
+        target="vertex",
+        hardware="g2-standard-12",
+        dtype="bf16",
+        context=32768,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_qwen2_deployment.ipynb: Qwen2.5-1.5B, 1 x L4 "
+        + "g2-standard-12, 32768, utilization 0.85",
+        model="Qwen/Qwen2.5-1.5B-Instruct",
+        target="vertex",
+        hardware="g2-standard-12",
+        dtype="bf16",
+        context=32768,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_qwen2_deployment.ipynb: Qwen2.5-7B, 2 x L4 "
+        + "g2-standard-24, 32768, utilization 0.85",
+        model="Qwen/Qwen2.5-7B-Instruct",
+        target="vertex",
+        hardware="g2-standard-24",
+        dtype="bf16",
+        context=32768,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_qwen2_deployment.ipynb: Qwen2.5-7B, 1 x A100 40GB "
+        + "a2-highgpu-1g, 32768, utilization 0.85",
+        model="Qwen/Qwen2.5-7B-Instruct",
+        target="vertex",
+        hardware="a2-highgpu-1g",
+        dtype="bf16",
+        context=32768,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_qwen2_deployment.ipynb: Qwen2.5-14B, 4 x L4 "
+        + "g2-standard-48, 32768, utilization 0.85",
+        model="Qwen/Qwen2.5-14B-Instruct",
+        target="vertex",
+        hardware="g2-standard-48",
+        dtype="bf16",
+        context=32768,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_qwen2_deployment.ipynb: Qwen2.5-14B, 1 x A100 80GB "
+        + "a2-ultragpu-1g, 32768, utilization 0.85",
+        model="Qwen/Qwen2.5-14B-Instruct",
+        target="vertex",
+        hardware="a2-ultragpu-1g",
+        dtype="bf16",
+        context=32768,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_qwen2_deployment.ipynb: Qwen2.5-32B, 4 x L4 "
+        + "g2-standard-48, 32768, utilization 0.95",
+        model="Qwen/Qwen2.5-32B-Instruct",
+        target="vertex",
+        hardware="g2-standard-48",
+        dtype="bf16",
+        context=32768,
+        utilization=0.95,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_qwen2_deployment.ipynb: Qwen2.5-32B, 1 x A100 80GB "
+        + "a2-ultragpu-1g, 32768, utilization 0.96",
+        model="Qwen/Qwen2.5-32B-Instruct",
+        target="vertex",
+        hardware="a2-ultragpu-1g",
+        dtype="bf16",
+        context=32768,
+        utilization=0.96,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_mistral_deployment.ipynb: Mistral-7B-Instruct-v0.3 -> "
+        + "g2-standard-24, 2 x L4, 4096, utilization 0.85",
+        model="mistralai/Mistral-7B-Instruct-v0.3",
+        target="vertex",
+        hardware="g2-standard-24",
+        dtype="bf16",
+        context=4096,
+        utilization=0.85,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_mixtral_deployment.ipynb: H100 -> a3-highgpu-8g, 8 x "
+        + "H100, max_model_len 8192",
+        model="mistralai/Mixtral-8x7B-Instruct-v0.1",
+        target="vertex",
+        hardware="a3-highgpu-8g",
+        dtype="bf16",
+        context=8192,
+    ),
+    VendorDefault(
+        source=VERTEX
+        + "model_garden_pytorch_mixtral_deployment.ipynb: L4 -> g2-standard-96, 8 x "
+        + "L4, 4096, utilization 0.85",
+        model="mistralai/Mixtral-8x7B-Instruct-v0.1",
+        target="vertex",
+        hardware="g2-standard-96",
+        dtype="bf16",
+        context=4096,
+        utilization=0.85,
+    ),
 ]
 
 
@@ -129,5 +367,88 @@ def test_vendor_default_deployments_fit(case: VendorDefault) -> None:
         context=case.context,
         concurrency=case.concurrency,
         runtime=case.runtime,
+        gpu_memory_utilization=case.utilization,
     )
     assert report.fits, report.summary()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A published report of a runtime refusing to start (or running out of memory at start)."""
+
+    source: str
+    model: str
+    hardware: str  # on-prem GPU model
+    gpus: int
+    dtype: str
+    context: int
+    utilization: float | None = None
+
+
+MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+REFUSED = [
+    Refused(
+        # "python -m vllm.entrypoints.openai.api_server --model mistralai/Mixtral-8x7B-v0.1"
+        # on a GPU of 39.39 GiB (A100 40GB): torch.cuda.OutOfMemoryError while loading.
+        # Mixtral-8x7B-v0.1 and -Instruct-v0.1 share the architecture; vLLM's default
+        # max_model_len for it is 32768.
+        source="https://github.com/vllm-project/vllm/issues/2363",
+        model=MIXTRAL,
+        hardware="A100-40GB",
+        gpus=1,
+        dtype="bf16",
+        context=32768,
+    ),
+    Refused(
+        # Same issue, comment: Mixtral-8x7B-Instruct-v0.1 with --tensor-parallel-size 2
+        # --max-model-len 8000 on 2 x A6000 (96 GB) does not fit; "it runs fine with 128GB".
+        source="https://github.com/vllm-project/vllm/issues/2363",
+        model=MIXTRAL,
+        hardware="RTX-A6000",
+        gpus=2,
+        dtype="bf16",
+        context=8000,
+    ),
+    Refused(
+        # TheBloke/Mixtral-8x7B-Instruct-v0.1-AWQ, --gpu-memory-utilization 0.5
+        # --max-model-len 4096 on an RTX 3090 (24 GB): CUDA out of memory.
+        source="https://github.com/vllm-project/vllm/issues/2312",
+        model=MIXTRAL,
+        hardware="RTX-3090",
+        gpus=1,
+        dtype="int4-awq",
+        context=4096,
+        utilization=0.5,
+    ),
+    Refused(
+        # Llama 3.1 FAQ thread: Meta-Llama-3.1-8B-Instruct on one L4 needed --max-model-len
+        # (1024 ran); at the default 131072 vLLM refused with "The model's max seq len (...) is
+        # larger than the maximum number of tokens that can be stored in KV cache".
+        source="https://github.com/vllm-project/vllm/issues/6689",
+        model=LLAMA_8B,
+        hardware="L4",
+        gpus=1,
+        dtype="bf16",
+        context=131072,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=lambda case: f"{case.hardware}x{case.gpus}")
+def test_published_refusals_do_not_fit(case: Refused) -> None:
+    report = sizing.fit(
+        case.model,
+        "onprem",
+        case.hardware,
+        dtype=case.dtype,
+        context=case.context,
+        runtime="vllm",
+        gpu_count=case.gpus,
+        gpu_memory_utilization=case.utilization,
+    )
+    assert not report.fits, report.summary()
+
+
+def test_the_same_l4_runs_llama_8b_at_the_context_that_worked() -> None:
+    # vllm-project/vllm#6689: "run the 8B model on L4:1 with ... --max-model-len 1024".
+    assert sizing.fit(LLAMA_8B, "onprem", "L4", context=1024, gpu_count=1).fits
