@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from inferstack import sizing
+from inferstack.catalog import ModelInfo
 
 GIB = 2**30 / 1e9  # GB per GiB
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
@@ -377,7 +378,7 @@ class Refused:
     """A published report of a runtime refusing to start (or running out of memory at start)."""
 
     source: str
-    model: str
+    model: str | ModelInfo
     hardware: str  # on-prem GPU model
     gpus: int
     dtype: str
@@ -386,6 +387,18 @@ class Refused:
 
 
 MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+# Qwen1.5-72B-Chat's config.json: 80 layers, 64 attention and 64 KV heads of 128, 32768
+# positions; 72 B parameters is the lower bound its name gives.
+QWEN15_72B = ModelInfo(
+    id="Qwen/Qwen1.5-72B-Chat",
+    parameters_b=72.0,
+    layers=80,
+    kv_heads=64,
+    head_dim=128,
+    default_context=32768,
+    attention_heads=64,
+    hidden_size=8192,
+)
 REFUSED = [
     Refused(
         # "python -m vllm.entrypoints.openai.api_server --model mistralai/Mixtral-8x7B-v0.1"
@@ -430,6 +443,39 @@ REFUSED = [
         gpus=1,
         dtype="bf16",
         context=131072,
+    ),
+    Refused(
+        # "Running Llama 3 70B on A100 GPU": one NVIDIA A100 80GB PCIe, CUDA out of memory
+        # ("Tried to allocate 160MiB"). Llama 3 70B has Llama 3.1 70B's architecture and an
+        # 8,192-token context.
+        source="https://github.com/vllm-project/vllm/issues/5711",
+        model="meta-llama/Llama-3.1-70B-Instruct",
+        hardware="A100-80GB-PCIE",
+        gpus=1,
+        dtype="bf16",
+        context=8192,
+    ),
+    Refused(
+        # Qwen2.5-VL-72B-Instruct with --tensor-parallel-size 4 --gpu_memory_utilization 0.95
+        # --max_model_len 8192 on 4 x A100-PCIE-40GB (vLLM 0.8.3): out of memory. Sized as its
+        # language model, Qwen2.5-72B, without the vision tower: a lower bound of its memory.
+        source="https://github.com/vllm-project/vllm/issues/16570",
+        model="Qwen/Qwen2.5-72B-Instruct",
+        hardware="A100-40GB",
+        gpus=4,
+        dtype="bf16",
+        context=8192,
+        utilization=0.95,
+    ),
+    Refused(
+        # "python -m vllm.entrypoints.openai.api_server --model qwen/Qwen1.5-72B-Chat" on A800
+        # 80GB GPUs without --tensor-parallel-size (so one GPU): CUDA out of memory at load.
+        source="https://github.com/QwenLM/Qwen3/issues/67",
+        model=QWEN15_72B,
+        hardware="A100-80GB",
+        gpus=1,
+        dtype="bf16",
+        context=32768,
     ),
 ]
 
