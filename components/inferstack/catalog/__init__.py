@@ -139,10 +139,15 @@ def instance_types(target: str) -> Mapping[str, InstanceType]:
     replica's GPU count is chosen separately). Jetson hardware is a module: see
     :func:`jetson_modules`.
     """
-    if target == "jetson":
-        raise ValueError("jetson hardware is a module, not an instance type: use jetson_modules()")
+    from inferstack import targets
+
     _check_target(target)
-    if target == "onprem":
+    kind = targets.get(target).hardware
+    if kind == "module":
+        raise ValueError(
+            f"{target} hardware is a module, not an instance type: use jetson_modules()"
+        )
+    if kind == "gpu":
         return _frozen({g.name: _onprem(g) for g in gpus().values()})
     section = _read("instance_types.yaml")[target]
     sources: dict[str, str] = section.get("sources", {})

@@ -120,6 +120,8 @@ class Runtime:
     """Communication buffers (NCCL, custom all-reduce) per GPU once a replica spans several."""
     layer_split: bool = False
     preallocates: bool = True
+    jetson_family_settings: bool = False
+    """NVIDIA's per-family Jetson settings (memory fraction, context, sequences) are its own."""
 
     @property
     def pinned_image(self) -> str:

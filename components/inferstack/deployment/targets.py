@@ -7,7 +7,6 @@ so a spec that cannot work fails in seconds instead of after a twenty-minute dep
 from __future__ import annotations
 
 import difflib
-import logging
 from dataclasses import dataclass
 
 from inferstack import catalog, sizing, targets
@@ -244,13 +243,7 @@ def _check_fit(spec: DeploymentSpec, hardware: Hardware) -> None:
         return
     report = _fit(spec, hardware.target, hardware.name, hardware.gpu_count)
     if report.fits:
-        if report.advisory:
-            logging.getLogger("inferstack.sizing").warning(
-                "%s: %s (serving.max_concurrency %d)",
-                spec.name,
-                report.advisory,
-                spec.serving.max_concurrency,
-            )
+        sizing.log_advisory(spec.name, report)
         return
     if report.suggestions:
         fix = "; or ".join(report.suggestions)

@@ -15,6 +15,8 @@ Weights and KV bytes per token come from :mod:`inferstack.catalog.architecture`.
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 from dataclasses import replace
 
@@ -33,6 +35,7 @@ __all__ = [
     "default_context",
     "default_runtime",
     "fit",
+    "log_advisory",
     "monthly_cost_usd",
     "resolve_model",
     "smallest_fitting",
@@ -91,7 +94,7 @@ def _context(sizing: Sizing, box: boxes.Box, context: int | None) -> int:
         return context
     tokens = default_context(sizing.model)
     # NVIDIA's per-family Jetson context is a vLLM setting, like its memory fraction.
-    if box.context_cap and sizing.runtime.preallocates:
+    if box.context_cap and sizing.runtime.jetson_family_settings:
         tokens = min(tokens, box.context_cap)
     return tokens
 
@@ -127,11 +130,11 @@ def fit(
     result = engines.best(sizing, box, tokens, concurrency, gpu_memory_utilization)
     capacity = result.kv_tokens
     context_cap = sizing.model.default_context
-    if box.context_cap and sizing.runtime.preallocates:
+    if box.context_cap and sizing.runtime.jetson_family_settings:
         context_cap = min(context_cap, box.context_cap)
     slots = 1 if sizing.runtime.preallocates else concurrency
     max_concurrency = math.floor(capacity / tokens)
-    if box.sequences_cap and sizing.runtime.preallocates:
+    if box.sequences_cap and sizing.runtime.jetson_family_settings:
         max_concurrency = min(max_concurrency, box.sequences_cap)
     smallest = smallest_fitting(
         sizing.model,
@@ -196,6 +199,19 @@ def smallest_fitting(
         if engines.best(sizing, box, tokens, concurrency, gpu_memory_utilization).fits:
             return name
     return None
+
+
+def log_advisory(deployment: str, report: FitReport) -> None:
+    """Log the report's queueing advisory as one warning line, once per deployment and text."""
+    if report.advisory:
+        _warn_once(
+            f"{deployment}: {report.advisory} (serving.max_concurrency {report.concurrency})"
+        )
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    logging.getLogger(__name__).warning("%s", message)
 
 
 def monthly_cost_usd(target: str, instance_type: str, replicas: int) -> float | None:

@@ -42,13 +42,14 @@ class Box:
         total = self.gpu_gb * gpus
         if not engine.preallocates:
             return total - self.reserve_gb
-        fraction = utilization or self.module_fraction or engine.gpu_memory_fraction
+        fraction = self.fraction(engine, utilization) or engine.gpu_memory_fraction
         return min(total * fraction, total - self.reserve_gb)
 
     def fraction(self, engine: Runtime, utilization: float | None) -> float | None:
         if not engine.preallocates:
             return None
-        return utilization or self.module_fraction or engine.gpu_memory_fraction
+        family = self.module_fraction if engine.jetson_family_settings else None
+        return utilization or family or engine.gpu_memory_fraction
 
     def batched_tokens(self, engine: Runtime, context: int) -> int:
         """Tokens of the runtime's profiling (or warmup) forward pass."""
