@@ -23,10 +23,16 @@ def test_more_sequences_than_the_kv_cache_holds_is_a_warning_not_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     deployment = spec(serving={"max_concurrency": 16}, compute={"instance_type": "ml.g5.2xlarge"})
+    sizing._warn_once.cache_clear()  # the line is logged once per process
     with caplog.at_level(logging.WARNING, logger="inferstack.sizing"):
         hardware = validate_for_target(deployment, "sagemaker")
+        validate_for_target(deployment, "sagemaker")
     assert hardware.name == "ml.g5.2xlarge"
-    assert any("the rest queue" in record.getMessage() for record in caplog.records)
+    lines = [r.getMessage() for r in caplog.records if "the rest queue" in r.getMessage()]
+    assert lines == [
+        "bot: at 8,192 tokens 4 of 16 sequences fit at once; the rest queue "
+        "(serving.max_concurrency 16)"
+    ]
 
 
 def test_no_warning_when_every_sequence_fits(caplog: pytest.LogCaptureFixture) -> None:
