@@ -114,25 +114,58 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser(
         "fit",
         help="check that a model fits the hardware (memory, context, concurrency)",
+        description=(
+            "Size one replica as its runtime decides at startup: vLLM, TGI and LMI start when "
+            "their KV budget holds one max-length sequence (more concurrent sequences queue); "
+            "llama.cpp and Ollama allocate every slot's context up front. Exit 0 fits, 1 does "
+            "not, 2 invalid input."
+        ),
     )
-    fit.add_argument("--model", metavar="ID", help="catalog or locked model id")
+    fit.add_argument("--model", metavar="ID", help="catalog or locked model id, alias or bare name")
     fit.add_argument(
         "--model-config",
         metavar="PATH",
         help="a private model's config.json or directory, instead of a catalog id",
     )
-    fit.add_argument("--target", required=True, choices=TARGETS)
+    fit.add_argument("--target", required=True, choices=TARGETS, help="deployment target")
     fit.add_argument(
         "--instance-type",
         metavar="T",
-        help="SKU, GPU model (onprem) or Jetson module; default: the smallest that fits",
+        help="SKU, GPU model (onprem) or Jetson module; default: the cheapest that fits",
     )
-    fit.add_argument("--dtype", default="bf16", metavar="D")
-    fit.add_argument("--context", type=int, metavar="N")
-    fit.add_argument("--concurrency", type=int, default=1, metavar="N")
-    fit.add_argument("--runtime", default="vllm", metavar="R")
-    fit.add_argument("--gpu-count", type=int, metavar="N")
-    fit.add_argument("--format", choices=("table", "json"), default="table")
+    fit.add_argument(
+        "--dtype",
+        default="bf16",
+        metavar="D",
+        help="weight format: bf16 fp16 fp8 int8 int4-awq int4-gptq gguf-q4_k_m gguf-q5_k_m "
+        "gguf-q8_0 (default bf16)",
+    )
+    fit.add_argument(
+        "--context",
+        type=int,
+        metavar="N",
+        help="tokens per sequence (max_model_len); default as in the spec: min(the model's, 8192)",
+    )
+    fit.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="sequences in flight (serving.max_concurrency); default 1",
+    )
+    fit.add_argument(
+        "--runtime",
+        metavar="R",
+        help="vllm tgi lmi ollama llamacpp mlc; default: the target's runtime for the dtype "
+        "(vLLM, or Ollama for GGUF)",
+    )
+    fit.add_argument(
+        "--gpu-count",
+        type=int,
+        metavar="N",
+        help="most GPUs per replica (onprem: compute.gpu_count); default: what the hardware has",
+    )
+    fit.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     fit.set_defaults(handler=cmd_fit)
 
     models = commands.add_parser("models", help="lock the models the stacks deploy")
@@ -254,9 +287,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from inferstack import sizing
+    from inferstack import sizing, targets
 
     args.model = fit_model(args)
+    gpu_count = args.gpu_count if targets.get(args.target).hardware == "gpu" else None
     hardware = args.instance_type or sizing.smallest_fitting(
         args.model,
         args.target,
@@ -264,6 +298,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         context=args.context,
         concurrency=args.concurrency,
         runtime=args.runtime,
+        gpu_count=gpu_count,
     )
     if hardware is None:
         _print_no_fit(args)
@@ -284,7 +319,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
         print(json.dumps(data, indent=2))
     else:
-        print(_fit_table(report.summary(), hardware, data))
+        print(_fit_table(report.summary(), data))
     return EXIT_OK if report.fits else EXIT_VIOLATION
 
 
@@ -303,16 +338,28 @@ def fit_model(args: argparse.Namespace) -> Any:
 
 
 def _print_no_fit(args: argparse.Namespace) -> None:
+    from inferstack import sizing
+
+    runtime = args.runtime or sizing.default_runtime(args.target, args.dtype)
+    context = args.context or sizing.default_context(args.model)
     if args.format == "json":
         import json
 
         keys = ("memory_gb", "usable_gb", "tensor_parallel", "smallest_fitting")
         rest = ("max_context", "max_concurrency", "decode_tokens_per_s_ceiling")
-        print(json.dumps({"fits": False, **dict.fromkeys(keys + rest)}, indent=2))
+        evaluated = {
+            "target": args.target,
+            "hardware": None,
+            "runtime": runtime,
+            "context": context,
+            "concurrency": args.concurrency,
+            "kv_cache_tokens": 0,
+        }
+        print(json.dumps({"fits": False, **dict.fromkeys(keys + rest), **evaluated}, indent=2))
         return
     print(
-        f"No {args.target} hardware in the catalog fits {_model_name(args.model)} ({args.dtype}, "
-        f"context {args.context or 'default'}, concurrency {args.concurrency})."
+        f"No {args.target} hardware in the catalog fits {_model_name(args.model)} "
+        f"({args.dtype} on {runtime}, context {context}, concurrency {args.concurrency})."
     )
 
 
@@ -360,16 +407,20 @@ def _project_stacks_dir() -> Path:
     return root / _stack_config_dir(root)
 
 
-def _fit_table(summary: str, hardware: str, data: dict[str, Any]) -> str:
+def _fit_table(summary: str, data: dict[str, Any]) -> str:
     memory = data.get("memory_gb") or {}
     rows = [
-        ("hardware", hardware),
+        ("hardware", data.get("hardware")),
+        ("runtime", data.get("runtime")),
+        ("context", data.get("context")),
+        ("concurrency", data.get("concurrency")),
         ("weights", _gb(memory.get("weights"))),
         ("kv cache", _gb(memory.get("kv_cache"))),
         ("overhead", _gb(memory.get("overhead"))),
         ("total", _gb(memory.get("total"))),
         ("usable", _gb(data.get("usable_gb"))),
         ("tensor parallel", data.get("tensor_parallel")),
+        ("kv cache tokens", data.get("kv_cache_tokens")),
         ("max context", data.get("max_context")),
         ("max concurrency", data.get("max_concurrency")),
         ("decode ceiling", _rate(data.get("decode_tokens_per_s_ceiling"))),
@@ -377,6 +428,9 @@ def _fit_table(summary: str, hardware: str, data: dict[str, Any]) -> str:
     ]
     lines = [summary, ""]
     lines.extend(f"  {label:<17} {value}" for label, value in rows if value is not None)
+    if data.get("advisory"):
+        lines.append(f"  warning: {data['advisory']}")
+    lines.extend(f"  fix: {item}" for item in data.get("suggestions") or ())
     return "\n".join(lines)
 
 

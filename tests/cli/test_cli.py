@@ -295,6 +295,18 @@ FIT_KEYS = {
     "max_context",
     "max_concurrency",
     "decode_tokens_per_s_ceiling",
+    # What was evaluated, and the KV capacity (DESIGN.md, CLI contract).
+    "model",
+    "dtype",
+    "target",
+    "hardware",
+    "runtime",
+    "context",
+    "concurrency",
+    "kv_cache_tokens",
+    "sequences_at_context",
+    "advisory",
+    "suggestions",
 }
 
 

@@ -385,7 +385,8 @@ def test_scheduling_follows_the_spec(
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
     assert pod(defaults)["runtimeClassName"] == "nvidia"
-    assert "nodeSelector" not in pod(defaults)
+    # The GPU model the fit assumed (L4 by default), by its GPU Feature Discovery label.
+    assert pod(defaults)["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L4"}
     spec = pod(full)
     assert spec["tolerations"] == [
         {"key": "gpu", "operator": "Equal", "value": "l4", "effect": "NoSchedule"}

@@ -56,9 +56,27 @@ def test_gpu_models_carry_datasheet_memory_and_bandwidth() -> None:
         "H100-80GB": (80, 3350),
         "H100-NVL-94GB": (94, 3938),
         "H200-141GB": (141, 4800),
+        "V100-32GB": (32, 900),
+        "A30": (24, 933),
+        "A40": (48, 696),
+        "L40": (48, 864),
+        "A100-80GB-PCIE": (80, 1935),
+        "H100-PCIE-80GB": (80, 2000),
+        "B200": (180, 7700),
+        "RTX-A6000": (48, 768),
+        "RTX-6000-Ada": (48, 960),
+        "RTX-PRO-6000": (96, 1792),
+        "RTX-3090": (24, 936),
+        "RTX-4090": (24, 1008),
+        "RTX-5090": (32, 1792),
     }
     got = {name: (g.memory_gb, g.bandwidth_gbs) for name, g in catalog.gpus().items()}
     assert got == expected
+    for card in catalog.gpus().values():
+        assert card.source and card.product_label, card.name
+        # GPU Feature Discovery's value: the NVML name with spaces as hyphens.
+        assert " " not in card.product_label
+        assert card.product_label.startswith(("NVIDIA-", "Tesla-")), card.product_label
     assert catalog.gpu("a100-80gb").name == "A100-80GB"
 
 
@@ -92,8 +110,8 @@ def test_every_instance_type_names_a_known_gpu(target: str) -> None:
         ("sagemaker", "ml.p5e.48xlarge", "H200-141GB", 8),
         ("azureml", "Standard_NC8ads_A10_v4", "A10", 1),
         ("azureml", "Standard_NC32ads_A10_v4", "A10", 2),
-        ("azureml", "Standard_NC24ads_A100_v4", "A100-80GB", 1),
-        ("azureml", "Standard_NC96ads_A100_v4", "A100-80GB", 4),
+        ("azureml", "Standard_NC24ads_A100_v4", "A100-80GB-PCIE", 1),
+        ("azureml", "Standard_NC96ads_A100_v4", "A100-80GB-PCIE", 4),
         ("azureml", "Standard_ND96asr_v4", "A100-40GB", 8),
         ("azureml", "Standard_ND96amsr_A100_v4", "A100-80GB", 8),
         ("azureml", "Standard_NC80adis_H100_v5", "H100-NVL-94GB", 2),
@@ -106,11 +124,38 @@ def test_every_instance_type_names_a_known_gpu(target: str) -> None:
         ("vertex", "a2-ultragpu-2g", "A100-80GB", 2),
         ("vertex", "a3-megagpu-8g", "H100-80GB", 8),
         ("vertex", "a3-ultragpu-8g", "H200-141GB", 8),
+        ("sagemaker", "ml.p5en.48xlarge", "H200-141GB", 8),
+        ("sagemaker", "ml.p6-b200.48xlarge", "B200", 8),
+        ("sagemaker", "ml.gr6.4xlarge", "L4", 1),
+        ("azureml", "Standard_NV36ads_A10_v5", "A10", 1),
+        ("azureml", "Standard_ND96isr_H100_v5", "H100-80GB", 8),
+        ("vertex", "a3-highgpu-1g", "H100-80GB", 1),
+        ("vertex", "a4-highgpu-8g", "B200", 8),
+        ("vertex", "g4-standard-48", "RTX-PRO-6000", 1),
     ],
 )
 def test_reference_skus_have_their_gpus(target: str, name: str, gpu: str, count: int) -> None:
     sku = catalog.instance_type(target, name)
     assert (sku.gpu, sku.gpu_count) == (gpu, count)
+
+
+@pytest.mark.parametrize("target", CLOUD_TARGETS)
+def test_every_cloud_sku_names_its_source(target: str) -> None:
+    for sku in catalog.instance_types(target).values():
+        assert sku.source, sku.name
+
+
+def test_azure_ml_online_endpoints_offer_only_their_sku_list() -> None:
+    skus = catalog.instance_types("azureml")
+    offered = {name for name, sku in skus.items() if sku.online}
+    assert {"Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5", "Standard_NC4as_T4_v3"} <= (
+        offered
+    )
+    assert not skus["Standard_NV36ads_A10_v5"].online
+    assert not skus["Standard_ND96isr_H200_v5"].online
+    # Every SageMaker and Vertex AI SKU listed is one their endpoints take.
+    for target in ("sagemaker", "vertex"):
+        assert all(sku.online for sku in catalog.instance_types(target).values())
 
 
 def test_every_g5_g6_g6e_size_is_listed() -> None:

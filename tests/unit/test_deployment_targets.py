@@ -137,7 +137,11 @@ def test_custom_model_described_in_full_is_sized() -> None:
         "head_dim": 128,
     }
     assert check("onprem", model=custom, serving={"max_concurrency": 4}).gpu_count == 1
-    assert check("onprem", model=custom, serving={"max_concurrency": 64}).gpu_count > 1
+    # More sequences than the KV cache holds queue in vLLM: still one GPU.
+    assert check("onprem", model=custom, serving={"max_concurrency": 64}).gpu_count == 1
+    # One 262,144-token sequence (34 GB of KV) does not fit one L4: tensor parallelism.
+    long = {**custom, "max_context": 262144}
+    assert check("onprem", model=long).gpu_count > 1
     huge = {**custom, "parameters_b": 900}
     assert fails("onprem", model=huge, compute={"gpu_count": 1}).path == "compute.gpu_type"
 

@@ -25,6 +25,7 @@ from inferstack.catalog.types import (
 
 __all__ = [
     "CLOUD_TARGETS",
+    "GPU_PRODUCT_LABEL",
     "TARGETS",
     "CatalogKeyError",
     "DType",
@@ -37,6 +38,8 @@ __all__ = [
     "dtype",
     "dtypes",
     "gpu",
+    "gpu_node_selector",
+    "gpu_product_label",
     "gpus",
     "instance_type",
     "instance_types",
@@ -138,18 +141,32 @@ def instance_types(target: str) -> Mapping[str, InstanceType]:
     replica's GPU count is chosen separately). Jetson hardware is a module: see
     :func:`jetson_modules`.
     """
-    if target == "jetson":
-        raise ValueError("jetson hardware is a module, not an instance type: use jetson_modules()")
+    from inferstack import targets
+
     _check_target(target)
-    if target == "onprem":
+    kind = targets.get(target).hardware
+    if kind == "module":
+        raise ValueError(
+            f"{target} hardware is a module, not an instance type: use jetson_modules()"
+        )
+    if kind == "gpu":
         return _frozen({g.name: _onprem(g) for g in gpus().values()})
     section = _read("instance_types.yaml")[target]
+    sources: dict[str, str] = section.get("sources", {})
     return _frozen(
         {
-            name: InstanceType(name=name, target=target, spot=section["spot"], **row)
+            name: InstanceType(
+                name=name, target=target, spot=section["spot"], source=_source(name, sources), **row
+            )
             for name, row in section["types"].items()
         }
     )
+
+
+def _source(name: str, sources: Mapping[str, str]) -> str:
+    """The source of the longest SKU-family prefix that ``name`` starts with."""
+    matches = [prefix for prefix in sources if name.startswith(prefix)]
+    return sources[max(matches, key=len)] if matches else ""
 
 
 def _onprem(g: Gpu) -> InstanceType:
@@ -162,7 +179,23 @@ def _onprem(g: Gpu) -> InstanceType:
         memory_gib=None,
         usd_per_hour=None,
         spot=False,
+        source=g.source,
     )
+
+
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+
+def gpu_product_label(name: str) -> str:
+    """The ``nvidia.com/gpu.product`` node label value of a catalog GPU model."""
+    return gpu(name).product_label
+
+
+def gpu_node_selector(name: str, selected: bool, given: Mapping[str, str]) -> dict[str, str]:
+    """Node selector of pods sized for GPU model ``name``: its GPU Feature Discovery product
+    label (when ``selected``) under the user's own ``given`` selector, which wins."""
+    base = {GPU_PRODUCT_LABEL: gpu_product_label(name)} if selected else {}
+    return {**base, **given}
 
 
 def instance_type(target: str, name: str) -> InstanceType:

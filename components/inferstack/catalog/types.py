@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Gpu:
-    """A GPU model: memory per GPU (GB) and peak memory bandwidth (GB/s)."""
+    """A GPU model: memory per GPU (GB), peak memory bandwidth (GB/s) and its node label."""
 
     name: str
     memory_gb: float
     bandwidth_gbs: float
     vendor_model: str
+    product_label: str
+    """The ``nvidia.com/gpu.product`` value GPU Feature Discovery sets on nodes with this GPU."""
+    source: str
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,9 @@ class InstanceType:
     memory_gib: float | None
     usd_per_hour: float | None
     spot: bool
+    source: str = ""
+    online: bool = True
+    """Whether the target's real-time endpoints offer this SKU (Azure ML lists a fixed set)."""
 
 
 @dataclass(frozen=True)
@@ -141,8 +147,16 @@ class Runtime:
     dtypes: tuple[str, ...] = ()
     overhead_gb_per_gpu: float = 1.0
     max_batched_tokens: int = 8192
+    large_gpu_batched_tokens: int | None = None
+    """vLLM raises its default batch to this on GPUs of 70 GiB or more (A100 excepted)."""
+    batches_whole_prompt: bool = False
+    """The warmup prefills the longest prompt in one pass (TGI's max_batch_prefill_tokens)."""
+    parallel_overhead_gb_per_gpu: float = 0.0
+    """Communication buffers (NCCL, custom all-reduce) per GPU once a replica spans several."""
     layer_split: bool = False
     preallocates: bool = True
+    jetson_family_settings: bool = False
+    """NVIDIA's per-family Jetson settings (memory fraction, context, sequences) are its own."""
 
     @property
     def pinned_image(self) -> str:

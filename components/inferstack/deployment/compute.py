@@ -32,7 +32,11 @@ class ComputeSpec(Section):
     spot: bool = False
     """Use spot/preemptible capacity (Vertex AI only; refused where the platform has none)."""
     node_selector: dict[str, str] = Field(default_factory=dict)
-    """Kubernetes node selector for the serving pods."""
+    """Kubernetes node selector for the serving pods; merged over the GPU model selector, so
+    a ``nvidia.com/gpu.product`` given here overrides it."""
+    select_gpu_product: bool = True
+    """On-prem only: schedule on nodes whose ``nvidia.com/gpu.product`` label (set by GPU
+    Feature Discovery) is the GPU model the fit was checked for; false leaves it out."""
     tolerations: list[Toleration] = Field(default_factory=list)
     """Kubernetes tolerations; default tolerates the nvidia.com/gpu taint."""
     runtime_class_name: str | None = "nvidia"

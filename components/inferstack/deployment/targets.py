@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from inferstack import catalog, sizing
+from inferstack import catalog, sizing, targets
 from inferstack.deployment.models import SUPPORTED_AUTH, DeploymentSpec
 from inferstack.errors import SpecError
 
@@ -64,7 +64,7 @@ def serving_context(spec: DeploymentSpec) -> int:
         return spec.model.max_context
     if spec.model.described_in_full:
         return DEFAULT_CONTEXT
-    return min(catalog.model(spec.model.id).default_context, DEFAULT_CONTEXT)
+    return sizing.default_context(spec.model.id)
 
 
 @dataclass(frozen=True)
@@ -79,16 +79,17 @@ class Hardware:
 def resolve_hardware(spec: DeploymentSpec, target: str) -> Hardware:
     """The hardware one replica uses; picks the cheapest fitting SKU when none is given."""
     compute = spec.compute
-    if target == "onprem":
+    kind = targets.get(target).hardware
+    if kind == "gpu":
         gpu_type = compute.gpu_type or "L4"
         if gpu_type not in catalog.gpus():
             raise _unknown("compute.gpu_type", gpu_type, "GPU model", list(catalog.gpus()))
         count = compute.gpu_count
         if count is None:
-            report = _fit(spec, target, gpu_type, gpu_count=8)
+            report = _fit(spec, target, gpu_type, gpu_count=catalog.ONPREM_MAX_GPUS)
             count = report.tensor_parallel if report.fits else 1
         return Hardware(target, gpu_type, count)
-    if target == "jetson":
+    if kind == "module":
         modules = catalog.jetson_modules()
         if compute.fleet is not None:
             if compute.instance_type is not None:
@@ -106,28 +107,28 @@ def resolve_hardware(spec: DeploymentSpec, target: str) -> Hardware:
         if module not in modules:
             raise _unknown("compute.instance_type", module, "Jetson module", list(modules))
         return Hardware(target, module, 1)
+    title = targets.get(target).title
     skus = catalog.instance_types(target)
     name = compute.instance_type
     if name is None:
         name = sizing.smallest_fitting(
-            spec.model.id if not spec.model.described_in_full else custom_model(spec),
+            model_info(spec),
             target,
             dtype=spec.model.dtype,
             context=serving_context(spec),
             concurrency=spec.serving.max_concurrency,
             runtime=spec.serving.runtime,
+            gpu_memory_utilization=spec.serving.gpu_memory_utilization,
         )
         if name is None:
             raise SpecError(
                 "compute.instance_type",
-                f"no {TARGET_TITLES[target]} instance type fits {spec.model.id} "
-                f"in {spec.model.dtype}",
-                "use a quantized model.dtype (fp8, int4-awq) or a smaller model",
+                f"no {title} instance type fits {spec.model.id} in {spec.model.dtype}",
+                "use a quantized model.dtype (fp8, int4-awq), a shorter model.max_context "
+                "or a smaller model",
             )
     if name not in skus:
-        raise _unknown(
-            "compute.instance_type", name, f"{TARGET_TITLES[target]} instance type", list(skus)
-        )
+        raise _unknown("compute.instance_type", name, f"{title} instance type", list(skus))
     return Hardware(target, name, skus[name].gpu_count)
 
 
@@ -245,9 +246,8 @@ def _config_model(path: str, model_id: str) -> catalog.ModelInfo:
 def _fit(
     spec: DeploymentSpec, target: str, hardware: str, gpu_count: int | None
 ) -> sizing.FitReport:
-    model = custom_model(spec) if spec.model.described_in_full else spec.model.id
     return sizing.fit(
-        model,
+        model_info(spec),
         target,
         hardware,
         dtype=spec.model.dtype,
@@ -255,25 +255,25 @@ def _fit(
         concurrency=spec.serving.max_concurrency,
         runtime=spec.serving.runtime,
         gpu_count=gpu_count,
+        gpu_memory_utilization=spec.serving.gpu_memory_utilization,
     )
 
 
 def _check_fit(spec: DeploymentSpec, hardware: Hardware) -> None:
-    if hardware.target == "jetson":
+    """Fail only where the runtime would refuse to start; warn where requests would queue."""
+    descriptor = targets.get(hardware.target)
+    if descriptor.hardware == "module":
         _check_jetson_fit(spec, hardware)
         return
     report = _fit(spec, hardware.target, hardware.name, hardware.gpu_count)
     if report.fits:
+        sizing.log_advisory(spec.name, report)
         return
-    field = "compute.gpu_type" if hardware.target == "onprem" else "compute.instance_type"
-    if report.smallest_fitting:
-        fix = (
-            f"use {report.smallest_fitting}, a quantized model.dtype, "
-            "or lower serving.max_concurrency"
-        )
+    if report.suggestions:
+        fix = "; or ".join(report.suggestions)
     else:
-        fix = "use a quantized model.dtype, a smaller model, or lower model.max_context"
-    raise SpecError(field, report.summary(), fix)
+        fix = "use a smaller model, or hardware of another target"
+    raise SpecError(descriptor.hardware_field, report.summary(), fix)
 
 
 def _check_jetson_fit(spec: DeploymentSpec, hardware: Hardware) -> None:

@@ -134,7 +134,9 @@ def build_plan(
         extra_args=tuple(spec.serving.extra_args),
         max_request_bytes=spec.security.max_request_bytes,
         runtime_class_name=spec.compute.runtime_class_name,
-        node_selector=dict(spec.compute.node_selector),
+        node_selector=catalog.gpu_node_selector(
+            hardware.name, spec.compute.select_gpu_product, spec.compute.node_selector
+        ),
         tolerations=tolerations(spec.compute.tolerations),
         model_cache=args.model_cache,
         image_pull_secrets=tuple(args.image_pull_secrets),
