@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="most GPUs per replica (onprem: compute.gpu_count); default: what the hardware has",
     )
+    fit.add_argument(
+        "--kv-cache-dtype",
+        choices=("auto", "fp8"),
+        default="auto",
+        help="KV-cache format (serving.kv_cache_dtype): auto follows the weights, fp8 halves a "
+        "16-bit cache (vLLM --kv-cache-dtype fp8)",
+    )
     fit.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     fit.set_defaults(handler=cmd_fit)
 
@@ -299,6 +306,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         runtime=args.runtime,
         gpu_count=gpu_count,
+        kv_cache_dtype=args.kv_cache_dtype,
     )
     if hardware is None:
         _print_no_fit(args)
@@ -312,6 +320,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         runtime=args.runtime,
         gpu_count=args.gpu_count,
+        kv_cache_dtype=args.kv_cache_dtype,
     )
     data: dict[str, Any] = report.to_json()
     if args.format == "json":

@@ -212,3 +212,20 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         load_stack_config(path)
     assert "is not valid YAML" in str(caught.value)
+
+
+def test_serving_kv_cache_dtype_reaches_the_fit_check() -> None:
+    from inferstack import sizing
+
+    capacity = sizing.fit(
+        "meta-llama/Llama-3.1-8B-Instruct", "sagemaker", "ml.g5.2xlarge", dtype="bf16"
+    ).to_json()["kv_cache_tokens"]
+    deployment = {
+        "name": "long",
+        "model": {"id": "meta-llama/Llama-3.1-8B-Instruct", "max_context": int(capacity * 1.5)},
+        "compute": {"instance_type": "ml.g5.2xlarge"},
+    }
+    with pytest.raises(SpecError, match=r"compute\.instance_type"):
+        validate_for_target(parse_deployment(deployment), "sagemaker", "eu-central-1")
+    fp8 = {**deployment, "serving": {"kv_cache_dtype": "fp8"}}
+    validate_for_target(parse_deployment(fp8), "sagemaker", "eu-central-1")

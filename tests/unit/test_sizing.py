@@ -412,3 +412,25 @@ def test_importing_sizing_loads_no_pulumi_and_no_yaml() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_fp8_kv_cache_doubles_the_kv_token_capacity_of_a_bf16_model() -> None:
+    model, sku = "meta-llama/Llama-3.1-8B-Instruct", "ml.g5.2xlarge"
+    auto = sizing.fit(model, "sagemaker", sku, dtype="bf16", context=8192)
+    fp8 = sizing.fit(model, "sagemaker", sku, dtype="bf16", context=8192, kv_cache_dtype="fp8")
+
+    assert fp8.to_json()["kv_cache_tokens"] == pytest.approx(
+        2 * auto.to_json()["kv_cache_tokens"], rel=0.01
+    )
+    assert fp8.memory.weights_gb == auto.memory.weights_gb
+
+
+def test_fp8_kv_cache_is_what_lets_a_long_context_start() -> None:
+    model, sku = "meta-llama/Llama-3.1-8B-Instruct", "ml.g5.2xlarge"
+    capacity = sizing.fit(model, "sagemaker", sku, dtype="bf16").to_json()["kv_cache_tokens"]
+    context = int(capacity * 1.5)
+
+    assert not sizing.fit(model, "sagemaker", sku, dtype="bf16", context=context).fits
+    assert sizing.fit(
+        model, "sagemaker", sku, dtype="bf16", context=context, kv_cache_dtype="fp8"
+    ).fits

@@ -119,6 +119,7 @@ def resolve_hardware(spec: DeploymentSpec, target: str) -> Hardware:
             concurrency=spec.serving.max_concurrency,
             runtime=spec.serving.runtime,
             gpu_memory_utilization=spec.serving.gpu_memory_utilization,
+            kv_cache_dtype=spec.serving.kv_cache_dtype,
         )
         if name is None:
             raise SpecError(
@@ -256,6 +257,7 @@ def _fit(
         runtime=spec.serving.runtime,
         gpu_count=gpu_count,
         gpu_memory_utilization=spec.serving.gpu_memory_utilization,
+        kv_cache_dtype=spec.serving.kv_cache_dtype,
     )
 
 

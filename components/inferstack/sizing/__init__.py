@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from inferstack import catalog, targets
 from inferstack.catalog import ModelInfo
+from inferstack.catalog.architecture import KvCacheDType
 from inferstack.sizing import engines
 from inferstack.sizing import hardware as boxes
 from inferstack.sizing.engines import Sizing
@@ -75,7 +76,13 @@ def default_runtime(target: str, dtype: str) -> str:
     raise ValueError(f"no runtime offered on {target} loads {fmt}; pick another dtype")
 
 
-def _resolve(model: str | ModelInfo, target: str, dtype: str, runtime: str | None) -> Sizing:
+def _resolve(
+    model: str | ModelInfo,
+    target: str,
+    dtype: str,
+    runtime: str | None,
+    kv_cache_dtype: KvCacheDType = "auto",
+) -> Sizing:
     targets.get(target)
     info = resolve_model(model)
     engine = catalog.runtime(runtime or default_runtime(target, dtype))
@@ -84,7 +91,9 @@ def _resolve(model: str | ModelInfo, target: str, dtype: str, runtime: str | Non
         raise ValueError(
             f"runtime {engine.name!r} is not offered on {target}; use one of {', '.join(offered)}"
         )
-    return Sizing(model=info, dtype=catalog.dtype(dtype), runtime=engine)
+    return Sizing(
+        model=info, dtype=catalog.dtype(dtype), runtime=engine, kv_cache_dtype=kv_cache_dtype
+    )
 
 
 def _context(sizing: Sizing, box: boxes.Box, context: int | None) -> int:
@@ -113,6 +122,7 @@ def fit(
     runtime: str | None = None,
     gpu_count: int | None = None,
     gpu_memory_utilization: float | None = None,
+    kv_cache_dtype: KvCacheDType = "auto",
 ) -> FitReport:
     """Size one replica of ``model`` on ``hardware`` of ``target`` as its runtime would.
 
@@ -124,7 +134,7 @@ def fit(
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1 sequence, got {concurrency}")
-    sizing = _resolve(model, target, dtype, runtime)
+    sizing = _resolve(model, target, dtype, runtime, kv_cache_dtype)
     box = boxes.resolve(target, hardware, gpu_count)
     tokens = _context(sizing, box, context)
     result = engines.best(sizing, box, tokens, concurrency, gpu_memory_utilization)
@@ -185,6 +195,7 @@ def smallest_fitting(
     runtime: str | None = None,
     gpu_count: int | None = None,
     gpu_memory_utilization: float | None = None,
+    kv_cache_dtype: KvCacheDType = "auto",
 ) -> str | None:
     """The cheapest hardware of ``target`` whose runtime starts, or None.
 
@@ -192,7 +203,7 @@ def smallest_fitting(
     models and Jetson modules, which have no price here, by memory. On-prem, ``gpu_count``
     caps the GPUs of the replica as it does in :func:`fit`.
     """
-    sizing = _resolve(model, target, dtype, runtime)
+    sizing = _resolve(model, target, dtype, runtime, kv_cache_dtype)
     for name in boxes.ranked(target):
         box = boxes.resolve(target, name, gpu_count)
         tokens = _context(sizing, box, context)

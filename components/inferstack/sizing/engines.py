@@ -37,6 +37,7 @@ class Sizing:
     model: ModelInfo
     dtype: DType
     runtime: Runtime
+    kv_cache_dtype: architecture.KvCacheDType = "auto"
 
     @property
     def weights_gb(self) -> float:
@@ -50,7 +51,7 @@ class Sizing:
     def kv_gb_per_token(self, tp: int, context: int) -> float:
         return architecture.kv_gb_per_token(
             self.model,
-            self.dtype.kv_bytes,
+            architecture.kv_bytes(self.dtype, self.kv_cache_dtype),
             context=context,
             tp=tp,
             layer_split=self.runtime.layer_split,
