@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inferstack import targets
+
 EXIT_OK = 0
 EXIT_VIOLATION = 1
 EXIT_INVALID = 2
 REPORT_FORMATS = ("table", "json", "sarif", "markdown")
-TARGETS = ("onprem", "sagemaker", "azureml", "vertex", "jetson")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check that a model fits the hardware (memory, context, concurrency)",
     )
     fit.add_argument("--model", required=True, metavar="ID")
-    fit.add_argument("--target", required=True, choices=TARGETS)
+    fit.add_argument("--target", required=True, choices=targets.NAMES)
     fit.add_argument(
         "--instance-type",
         metavar="T",

@@ -178,7 +178,7 @@ def plan_for(**changes: Any) -> ServingPlan:
         }
     )
     hardware = validate_for_target(spec, "onprem")
-    return build_plan("blocks", spec, hardware, LLMServiceArgs())
+    return build_plan(spec, hardware, LLMServiceArgs(), name="blocks")
 
 
 def test_gguf_paths_keep_revisions_apart() -> None:

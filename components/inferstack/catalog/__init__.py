@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from inferstack import targets
 from inferstack.catalog.types import (
     DType,
     Gpu,
@@ -136,11 +137,14 @@ def instance_types(target: str) -> Mapping[str, InstanceType]:
     replica's GPU count is chosen separately). Jetson hardware is a module: see
     :func:`jetson_modules`.
     """
-    if target == "jetson":
-        raise ValueError("jetson hardware is a module, not an instance type: use jetson_modules()")
+    kind = targets.REGISTRY[target].hardware if target in targets.REGISTRY else None
+    if kind == "module":
+        raise ValueError(
+            f"{target} hardware is a module, not an instance type: use jetson_modules()"
+        )
     _check_target(target)
-    if target == "onprem":
-        return _frozen({g.name: _onprem(g) for g in gpus().values()})
+    if kind == "gpu":
+        return _frozen({g.name: _gpu_as_instance_type(target, g) for g in gpus().values()})
     section = _read("instance_types.yaml")[target]
     return _frozen(
         {
@@ -150,10 +154,10 @@ def instance_types(target: str) -> Mapping[str, InstanceType]:
     )
 
 
-def _onprem(g: Gpu) -> InstanceType:
+def _gpu_as_instance_type(target: str, g: Gpu) -> InstanceType:
     return InstanceType(
         name=g.name,
-        target="onprem",
+        target=target,
         gpu=g.name,
         gpu_count=1,
         vcpus=None,

@@ -12,16 +12,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from inferstack import targets
 from inferstack.deployment.base import _FieldError
 from inferstack.deployment.models import DeploymentSpec
 from inferstack.errors import SpecError
-
-TARGETS: tuple[str, ...] = ("onprem", "sagemaker", "azureml", "vertex", "jetson")
-REGION_KEYS: dict[str, str] = {
-    "sagemaker": "aws:region",
-    "azureml": "azure-native:location",
-    "vertex": "gcp:region",
-}
 
 
 @dataclass(frozen=True)
@@ -50,11 +44,8 @@ def parse_deployment(data: Any) -> DeploymentSpec:
 
 
 def validate_target_name(target: Any) -> str:
-    if target not in TARGETS:
-        close = difflib.get_close_matches(str(target), TARGETS, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(TARGETS)}"
-        raise SpecError("inferstack:target", f"'{target}' is not a target", hint)
-    return str(target)
+    """``target`` if it names a registered target; else a SpecError with a did-you-mean."""
+    return targets.get(target).name
 
 
 def load_stack_config(path: str | Path, *, check_target: bool = True) -> StackConfig:
@@ -79,7 +70,7 @@ def load_stack_config(path: str | Path, *, check_target: bool = True) -> StackCo
     if "inferstack:deployment" not in values:
         raise SpecError("inferstack:deployment", f"missing in {path}", "see docs/spec.md")
     config, secret_keys = runtime_config(values)
-    region_key = REGION_KEYS.get(target)
+    region_key = targets.get(target).region_key
     region = config.get(region_key) if region_key and region_key not in secret_keys else None
     deployment = parse_deployment(values["inferstack:deployment"])
     if check_target:

@@ -84,9 +84,17 @@ class ServingPlan:
 
 
 def build_plan(
-    name: str, spec: DeploymentSpec, hardware: Hardware, args: LLMServiceArgs
+    spec: DeploymentSpec,
+    hardware: Hardware,
+    args: LLMServiceArgs,
+    *,
+    name: str,
+    region: str | None = None,
 ) -> ServingPlan:
-    """Resolve the spec for one cluster: image, context, weights, budget, names, labels."""
+    """Resolve the spec for one cluster: image, context, weights, budget, names, labels.
+
+    ``name`` is the component's; a cluster has no region.
+    """
     runtime = catalog.runtimes()[spec.serving.runtime]
     ref = model_ref(spec.model)
     report = sizing.fit(
