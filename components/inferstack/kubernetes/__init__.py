@@ -3,7 +3,7 @@
 The builders return plain manifest dicts (camelCase, as pulumi_kubernetes accepts them) and
 take a :class:`ServingPlan`, so other components (a Jetson fleet) reuse them with their own
 plan and provider. Importing this package loads neither pulumi nor pulumi_kubernetes:
-``LLMService``, ``register`` and ``register_object`` load them on first use.
+``LLMService`` and ``register_object`` load them on first use.
 """
 
 from __future__ import annotations
@@ -62,12 +62,10 @@ from inferstack.kubernetes.workload import (
 if TYPE_CHECKING:
     from inferstack.kubernetes.component import LLMService
     from inferstack.kubernetes.objects import register_object, type_token
-    from inferstack.kubernetes.resources import register
 
 # Names whose modules import pulumi or pulumi_kubernetes: loaded on first use.
 _LAZY = {
     "LLMService": "component",
-    "register": "resources",
     "register_object": "objects",
     "type_token": "objects",
 }
@@ -115,7 +113,6 @@ __all__ = [
     "pod_spec",
     "probes",
     "prometheus_rule",
-    "register",
     "register_object",
     "replica_resources",
     "scaled_object",

@@ -12,9 +12,9 @@ from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
 from inferstack.kubernetes.args import LLMServiceArgs
 from inferstack.kubernetes.manifests import endpoint, service_manifests
+from inferstack.kubernetes.objects import register_object
 from inferstack.kubernetes.patches import apply_patches
 from inferstack.kubernetes.plan import ServingPlan, build_plan
-from inferstack.kubernetes.resources import register
 from inferstack.kubernetes.validation import check_service
 
 Manifest = dict[str, Any]
@@ -83,7 +83,7 @@ class LLMService(InferenceComponent[LLMServiceArgs]):
             kind = manifest["kind"]
             # Everything else lives in the namespace: create it first, delete it last.
             opts = self.child_opts(depends_on=list(namespace), **extra, **self._options_for(kind))
-            resource = register(manifest, self._resource_name(manifest), opts)
+            resource = register_object(manifest, self._resource_name(manifest), opts)
             if kind == "Namespace":
                 namespace.append(resource)
 
