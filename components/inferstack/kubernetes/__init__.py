@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from inferstack.kubernetes.args import LLMServiceArgs, ModelCacheArgs
 from inferstack.kubernetes.budget import StartupBudget, startup_budget
+from inferstack.kubernetes.downloads import gguf_download_command
 from inferstack.kubernetes.names import Names, object_labels, selector_labels
 from inferstack.kubernetes.network import (
     egress_blocks,
@@ -42,15 +43,9 @@ from inferstack.kubernetes.pod import (
     scheduling,
     server_container,
 )
-from inferstack.kubernetes.runtimes import (
-    ModelRef,
-    gguf_download_command,
-    gguf_path,
-    model_location,
-    model_ref,
-    server_command,
-)
+from inferstack.kubernetes.runtime_data import ModelRef, gguf_path, model_location, model_ref
 from inferstack.kubernetes.scaling import disruption_budget, load_query, scaled_object
+from inferstack.kubernetes.server_commands import server_command
 from inferstack.kubernetes.workload import (
     deployment,
     model_cache_claim,
