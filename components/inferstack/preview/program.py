@@ -20,12 +20,8 @@ from inferstack.deployment.loader import (
     StackFile,
     read_stack_file,
 )
-from inferstack.preview.recorder import (
-    STACK_TYPE,
-    CapturedResource,
-    InferstackMocks,
-    RecordingMonitor,
-)
+from inferstack.preview.providers import InferstackMocks
+from inferstack.preview.recorder import STACK_TYPE, CapturedResource, RecordingMonitor
 
 ORGANIZATION = "organization"
 
