@@ -13,11 +13,6 @@ ACCOUNT_ID = "123456789012"
 
 
 class AwsMocks(ProviderMocks):
-    def new_resource(
-        self, token: str, name: str, inputs: dict[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
-        return self._aws(token, name, inputs)
-
     def _aws(self, token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         module, kind = _token_parts(token)
         service = module.split("/", 1)[0]
@@ -47,6 +42,8 @@ class AwsMocks(ProviderMocks):
         if "tags" in inputs:
             inputs.setdefault("tagsAll", inputs["tags"])
         return resource_id, inputs
+
+    new_resource = _aws
 
     def call(self, token: str, args: Mapping[str, Any]) -> dict[str, Any] | None:
         region = self.config.get("aws:region", "us-east-1")

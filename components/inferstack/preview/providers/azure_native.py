@@ -12,11 +12,6 @@ TENANT_ID = "00000000-0000-0000-0000-000000000001"
 
 
 class AzureNativeMocks(ProviderMocks):
-    def new_resource(
-        self, token: str, name: str, inputs: dict[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
-        return self._azure(token, name, inputs)
-
     def _azure(self, token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         module, kind = _token_parts(token)
         physical = str(_azure_name(kind, inputs) or name)
@@ -32,6 +27,8 @@ class AzureNativeMocks(ProviderMocks):
         inputs.setdefault("id", resource_id)
         inputs.setdefault("name", physical)
         return resource_id, inputs
+
+    new_resource = _azure
 
     def call(self, token: str, args: Mapping[str, Any]) -> dict[str, Any] | None:
         if token == "azure-native:authorization:getClientConfig":

@@ -9,11 +9,6 @@ from inferstack.preview.providers.common import ProviderMocks, _token_parts
 
 
 class GcpMocks(ProviderMocks):
-    def new_resource(
-        self, token: str, name: str, inputs: dict[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
-        return self._gcp(token, name, inputs)
-
     def _gcp(self, token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         module, kind = _token_parts(token)
         service = module.split("/", 1)[0]
@@ -32,6 +27,8 @@ class GcpMocks(ProviderMocks):
         inputs.setdefault("project", project)
         inputs.setdefault("selfLink", f"https://{service}.googleapis.com/v1/{resource_id}")
         return resource_id, inputs
+
+    new_resource = _gcp
 
     def call(self, token: str, args: Mapping[str, Any]) -> dict[str, Any] | None:
         if token == "gcp:organizations/getProject:getProject":
