@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -34,16 +33,6 @@ class Fleet(InferenceComponent[FleetArgs]):
     args_class = FleetArgs
 
     plan: FleetPlan
-
-    def __init__(
-        self,
-        name: str,
-        spec: DeploymentSpec | Mapping[str, Any],
-        opts: pulumi.ResourceOptions | None = None,
-        *,
-        args: FleetArgs | None = None,
-    ) -> None:
-        super().__init__(name, spec, opts, args=args)
 
     def prepare(
         self,
