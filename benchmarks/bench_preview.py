@@ -33,11 +33,11 @@ run = run_stack("stacks/Pulumi.onprem-prod.yaml")
 count = len(run.resources)
 """
 
-# The same Kubernetes objects, registered by a plain loop over pulumi_kubernetes classes.
+# The same Kubernetes objects, registered by a plain loop (no component, plan or checks).
 BASELINE = """
 import pulumi
 from inferstack.preview import record
-from inferstack.kubernetes.resources import register
+from inferstack.kubernetes.objects import register_object as register
 manifests = json.load(open(sys.argv[1]))
 def program():
     for name, manifest in manifests:

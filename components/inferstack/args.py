@@ -11,7 +11,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from inferstack.errors import SpecError
+from inferstack.errors import SpecError, fields_at, plain_message
 
 ArgsT = TypeVar("ArgsT", bound="ComponentArgs")
 
@@ -46,7 +46,7 @@ def args_error(model: type[BaseModel], key: str, exc: ValidationError) -> SpecEr
     error = exc.errors()[0]
     loc = tuple(error["loc"])
     path = config_path(loc)
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = plain_message(error)
     if error["type"] == "literal_error":
         expected = (error.get("ctx") or {}).get("expected", "")
         message = f"{error.get('input')!r} is not allowed (use {expected})"
@@ -67,25 +67,3 @@ def config_path(loc: Sequence[int | str]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text
-
-
-def fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
-    """Field names of the model found at ``loc`` inside ``model`` (list indices skipped)."""
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if current is None or part not in current.model_fields:
-            return []
-        current = _model_in(current.model_fields[part].annotation)
-    return list(current.model_fields) if current is not None else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None

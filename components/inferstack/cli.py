@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inferstack import targets
+
 EXIT_OK = 0
 EXIT_VIOLATION = 1
 EXIT_INVALID = 2
 REPORT_FORMATS = ("table", "json", "sarif", "markdown")
-TARGETS = ("onprem", "sagemaker", "azureml", "vertex", "jetson")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a private model's config.json or directory, instead of a catalog id",
     )
-    fit.add_argument("--target", required=True, choices=TARGETS, help="deployment target")
+    fit.add_argument("--target", required=True, choices=targets.NAMES, help="deployment target")
     fit.add_argument(
         "--instance-type",
         metavar="T",

@@ -5,6 +5,12 @@ Every message is one line: the config key path, what is wrong, and how to fix it
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 CONFIG_PREFIX = "inferstack:deployment"
 
 
@@ -36,3 +42,36 @@ class SpecError(ValueError):
 
     def __str__(self) -> str:
         return self.message
+
+
+# -- pydantic validation errors, for the spec loader and every target's args -------------------
+
+
+def fields_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """Field names of the model found at ``loc`` inside ``model`` (list indices skipped)."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if current is None or part not in current.model_fields:
+            return []
+        current = model_in(current.model_fields[part].annotation)
+    return list(current.model_fields) if current is not None else []
+
+
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside a field's annotation (``X | None``, ``list[X]``...), if any."""
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def plain_message(error: Mapping[str, Any]) -> str:
+    """pydantic's message of one error, without the ``Value error, `` of a validator's raise."""
+    return str(error["msg"]).removeprefix("Value error, ")

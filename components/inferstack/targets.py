@@ -57,6 +57,8 @@ class Target:
     """Set where real-time inference has no spot capacity on this platform."""
     no_scale_to_zero: Refusal | None = None
     """Set where the platform keeps at least one replica warm (whatever the serving mode)."""
+    no_realtime_scale_to_zero: Refusal | None = None
+    """Set where only async serving scales to zero and real-time keeps a replica warm."""
     async_mode: bool = False
     """Whether ``serving.mode: async`` exists (and is the scale-to-zero path)."""
 
@@ -116,6 +118,10 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
                 "scaling.scale_to_zero: true, a smaller instance_type, or managed spot training "
                 "for fine-tuning jobs",
             ),
+            no_realtime_scale_to_zero=Refusal(
+                "SageMaker real-time endpoints keep at least 1 instance",
+                "set serving.mode: async to scale to zero on the request backlog",
+            ),
             async_mode=True,
         ),
         "azureml": Target(
@@ -159,7 +165,8 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             title="Jetson",
             token_module="jetson",
             component="inferstack.jetson:Fleet",
-            args_key="inferstack:jetson",
+            # A fleet's sites are Kubernetes clusters: their objects are patched the same way.
+            args_key="inferstack:kubernetes",
             sdk_modules=("pulumi_kubernetes",),
             hardware="module",
             no_spot=Refusal(

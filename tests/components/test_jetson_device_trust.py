@@ -12,9 +12,11 @@ import pytest
 from inferstack.compliance import controls
 from inferstack.compliance.model import NAME_PATTERN
 from inferstack.compliance.rules.jetson import RULES
-from inferstack.deployment import parse_deployment
+from inferstack.deployment import DeploymentSpec, parse_deployment
+from inferstack.deployment.targets import Hardware
 from inferstack.jetson import labels as node_labels
 from inferstack.jetson import plan
+from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.manifests import site_manifests
 
 # The analyzer harness is shared with the rule tests of tests/policy.
@@ -25,6 +27,13 @@ from policy_harness import MODES, Res, evaluate
 DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 GGUF = "hf://Qwen/Qwen2.5-1.5B-Instruct-GGUF@91cad51170dc346986eccefdc2dd33a9da36ead9"
 TERMS = ("spec", "template", "spec", "affinity", "nodeAffinity")
+
+
+def build(spec: DeploymentSpec) -> plan.FleetPlan:
+    """The fleet's plan; it reads hardware per device group from the spec, so any module does."""
+    return plan.build_plan(
+        spec, Hardware("jetson", "agx-orin-64gb", 1), FleetArgs(), name=spec.name
+    )
 
 
 def fleet_daemonsets(**compliance: Any) -> list[dict[str, Any]]:
@@ -42,7 +51,7 @@ def fleet_daemonsets(**compliance: Any) -> list[dict[str, Any]]:
             "compliance": compliance,
         }
     )
-    built = plan.build(spec)
+    built = build(spec)
     return [
         m for m in site_manifests(spec, built, built.fleet.sites[0]) if m["kind"] == "DaemonSet"
     ]
@@ -163,7 +172,7 @@ def test_a_prepull_over_several_groups_requires_trust_in_every_term(mode: str) -
             "compliance": {"frameworks": ["hipaa"]},
         }
     )
-    built = plan.build(spec)
+    built = build(spec)
     daemonsets = [
         m for m in site_manifests(spec, built, built.fleet.sites[0]) if m["kind"] == "DaemonSet"
     ]

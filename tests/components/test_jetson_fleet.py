@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from inferstack.deployment import parse_deployment
+from inferstack.deployment import DeploymentSpec, parse_deployment
+from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
 from inferstack.jetson import Fleet, plan
 from inferstack.jetson import labels as node_labels
+from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.serving import FETCH_IMAGE
 from inferstack.preview import CapturedResource
 from inferstack.preview.values import Secret
@@ -43,6 +45,13 @@ DEFAULTS: dict[str, Any] = {
         }
     },
 }
+
+
+def build(spec: DeploymentSpec) -> plan.FleetPlan:
+    """The fleet's plan; it reads hardware per device group from the spec, so any module does."""
+    return plan.build_plan(
+        spec, Hardware("jetson", "agx-orin-64gb", 1), FleetArgs(), name=spec.name
+    )
 
 
 def full(devices: int = 1, sites: int = 3) -> dict[str, Any]:
@@ -237,7 +246,7 @@ def test_startup_budget_follows_model_and_link(prod: list[CapturedResource]) -> 
         assert thresholds[("clinic-0", module)] > thresholds[("clinic-2", module)]
     # bf16 on AGX moves more bytes than the 4-bit GGUF on Nano.
     assert thresholds[("clinic-0", "agx-orin-64gb")] > thresholds[("clinic-0", "orin-nano-8gb")]
-    built = plan.build(parse_deployment(full()))
+    built = build(parse_deployment(full()))
     expected = {(w.site.name, w.module.name): w.budget.failure_threshold for w in built.workloads}
     assert thresholds == expected
 
@@ -494,7 +503,7 @@ def test_ollama_startup_waits_only_for_the_load(ollama: list[CapturedResource]) 
     # The init container fetches before the server starts: the link speed of the site
     # (20 to 60 Mbit/s) no longer stretches the probe.
     assert all(len(found) == 1 for found in thresholds.values())
-    built = plan.build(parse_deployment(ollama_fleet()))
+    built = build(parse_deployment(ollama_fleet()))
     assert {w.budget.download_seconds for w in built.workloads} == {0}
 
 
@@ -552,7 +561,7 @@ def test_canary_alerts_only_use_series_the_runtime_exports(
     assert "node_memory_MemAvailable_bytes" in pressure and "kube_pod_info" in pressure
     assert 'created_by_name=~"triage-canary-agx-orin-64gb"' in pressure
     # Unready for longer than the startup budget of the canary devices.
-    built = plan.build(parse_deployment(ollama_fleet(runtime)))
+    built = build(parse_deployment(ollama_fleet(runtime)))
     budget = max(w.budget.seconds for w in built.workloads if w.cohort == "canary")
     assert int(alerts["FleetCanaryUnavailable"]["for"].removesuffix("m")) * 60 > budget
     # The exporter's series carry their node, which the memory alert joins on.
@@ -597,7 +606,7 @@ def test_api_key_auth_is_refused_where_a_group_serves_with_ollama(recording: Rec
         "orin-nano-8gb": {"dtype": "gguf-q4_k_m", "runtime": "ollama"}
     }
     with pytest.raises(SpecError) as caught:
-        plan.build(parse_deployment(ollama))
+        build(parse_deployment(ollama))
     assert caught.value.path == "security.auth"
     assert "Ollama (device group 'orin-nano-8gb' at site 'lab') has no API key check" in str(
         caught.value

@@ -29,10 +29,11 @@ from inferstack.kubernetes import (
     replica_resources,
     startup_budget,
 )
+from inferstack.kubernetes.downloads import gguf_download_command
 from inferstack.kubernetes.objects import type_token
 from inferstack.kubernetes.plan import catalog_image
 from inferstack.kubernetes.pod import download_container, server_container
-from inferstack.kubernetes.runtimes import gguf_download_command, gguf_path, model_location
+from inferstack.kubernetes.runtime_data import gguf_path, model_location
 
 NGINX = "nginx.ingress.kubernetes.io"
 
@@ -178,7 +179,7 @@ def plan_for(**changes: Any) -> ServingPlan:
         }
     )
     hardware = validate_for_target(spec, "onprem")
-    return build_plan("blocks", spec, hardware, LLMServiceArgs())
+    return build_plan(spec, hardware, LLMServiceArgs(), name="blocks")
 
 
 def test_gguf_paths_keep_revisions_apart() -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from inferstack import catalog
 from inferstack.aws import container, names
-from inferstack.aws.plan import BACKLOG_METRIC, REALTIME_METRICS, plan
+from inferstack.aws.args import SageMakerArgs
+from inferstack.aws.plan import BACKLOG_METRIC, REALTIME_METRICS, build_plan
 from inferstack.deployment import parse_deployment, validate_for_target
 from inferstack.deployment.targets import serving_context
 from inferstack.errors import SpecError
@@ -24,12 +25,12 @@ def spec_of(**sections: Any) -> Any:
 
 def plan_of(component: str = "bot", front_door: bool = False, **sections: Any) -> Any:
     spec = spec_of(**sections)
-    return plan(
+    return build_plan(
         spec,
         validate_for_target(spec, "sagemaker", REGION),
-        REGION,
-        component=component,
-        front_door=front_door,
+        SageMakerArgs(front_door=front_door),
+        name=component,
+        region=REGION,
     )
 
 

@@ -9,14 +9,23 @@ import pytest
 
 from inferstack.deployment import DeploymentSpec, parse_deployment, validate_for_target
 from inferstack.deployment import fleet as fleet_module
+from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
 from inferstack.jetson import fit, plan
+from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.budget import startup_probe_budget
 
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 QWEN = "Qwen/Qwen2.5-1.5B-Instruct"
 GGUF = "hf://Qwen/Qwen2.5-1.5B-Instruct-GGUF@91cad51170dc346986eccefdc2dd33a9da36ead9"
 DIGEST = "@sha256:" + "a" * 64
+
+
+def build(spec: DeploymentSpec) -> plan.FleetPlan:
+    """The fleet's plan; it reads hardware per device group from the spec, so any module does."""
+    return plan.build_plan(
+        spec, Hardware("jetson", "agx-orin-64gb", 1), FleetArgs(), name=spec.name
+    )
 
 
 def site(name: str = "clinic-a", **extra: Any) -> dict[str, Any]:
@@ -172,7 +181,7 @@ def test_llama_8b_gguf_q4_on_agx_orin_64gb_fits() -> None:
         model=LLAMA,
     )
     assert validate_for_target(s, "jetson").name == "agx-orin-64gb"
-    workload = plan.build(s).workloads[0]
+    workload = build(s).workloads[0]
     assert workload.release.variant.dtype == "gguf-q4_k_m"
     assert workload.release.weights.repo == "bartowski/Meta-Llama-3.1-8B-Instruct-GGUF"
 
@@ -255,7 +264,7 @@ def test_plan_budget_follows_the_site_link() -> None:
             ],
         }
     )
-    fast, slow = plan.build(s).workloads
+    fast, slow = build(s).workloads
     assert fast.weights_gb == slow.weights_gb
     assert slow.budget.failure_threshold > fast.budget.failure_threshold
 
@@ -282,7 +291,7 @@ def test_mirror_rewrites_the_registry() -> None:
 
 def test_gguf_variant_needs_a_gguf_source() -> None:
     s = deployment({**simple_fleet("orin-nano-8gb"), "cohorts": [{"name": "stable"}]})
-    err = spec_error(plan.build, s)
+    err = spec_error(build, s)
     assert err.path == "compute.fleet.cohorts[0].sources"
     assert "gguf-q4_k_m" in str(err)
 
@@ -290,19 +299,19 @@ def test_gguf_variant_needs_a_gguf_source() -> None:
 def test_prod_pins_images_revisions_and_the_exporter() -> None:
     fleet = simple_fleet("agx-orin-64gb")
     prod = {"environment": "prod"}
-    err = spec_error(plan.build, deployment(fleet, **prod))
+    err = spec_error(build, deployment(fleet, **prod))
     assert err.path == "compute.fleet.exporter_image"
     fleet["exporter_image"] = "exporter:1" + DIGEST
-    err = spec_error(plan.build, deployment(fleet, **prod))
+    err = spec_error(build, deployment(fleet, **prod))
     assert err.path == "model.source"
     assert "pin a commit" in str(err)
     pinned = {
         "model": {"id": QWEN, "source": f"hf://{QWEN}@989aa7980e4cf806f80c7fef2b1adb7bc71aa306"}
     }
-    err = spec_error(plan.build, deployment(fleet, **prod, **pinned))
+    err = spec_error(build, deployment(fleet, **prod, **pinned))
     assert err.path == "compute.fleet.cohorts[0].images.vllm"
     fleet["cohorts"] = [{"name": "stable", "images": {"vllm": "dustynv/vllm:r36" + DIGEST}}]
-    built = plan.build(deployment(fleet, **prod, **pinned))
+    built = build(deployment(fleet, **prod, **pinned))
     assert built.workloads[0].release.image.endswith(DIGEST)
 
 
@@ -320,7 +329,7 @@ def test_stable_stages_the_canary_release() -> None:
             ],
         }
     )
-    canary, stable = plan.build(s).workloads
+    canary, stable = build(s).workloads
     assert canary.staged is None
     assert stable.staged is not None
     assert stable.staged.weights == canary.release.weights
@@ -341,7 +350,7 @@ def test_stable_stages_the_canary_release() -> None:
             },
         }
     )
-    assert all(w.staged is None for w in plan.build(promoted).workloads)
+    assert all(w.staged is None for w in build(promoted).workloads)
 
 
 def test_device_trust_follows_hipaa_and_phi() -> None:
@@ -349,9 +358,7 @@ def test_device_trust_follows_hipaa_and_phi() -> None:
     assert plan.device_trust(deployment(simple_fleet(), compliance={"frameworks": ["hipaa"]}))
     assert plan.device_trust(deployment(simple_fleet(), compliance={"phi": True}))
     assert plan.device_trust(deployment(simple_fleet(device_trust=True)))
-    err = spec_error(
-        plan.build, deployment(simple_fleet(device_trust=False), compliance={"phi": True})
-    )
+    err = spec_error(build, deployment(simple_fleet(device_trust=False), compliance={"phi": True}))
     assert err.path == "compute.fleet.device_trust"
 
 
@@ -362,23 +369,23 @@ def test_jetson_without_a_fleet_checks_its_module() -> None:
     err = spec_error(validate_for_target, s, "jetson")
     assert err.path == "compute.instance_type"
     assert "orin-nano-8gb" in str(err)
-    assert spec_error(plan.build, s).path == "compute.fleet"
+    assert spec_error(build, s).path == "compute.fleet"
 
 
 def test_ollama_is_served_and_fetched_before_it_starts() -> None:
     gguf = {"dtype": "gguf-q4_k_m", "runtime": "ollama"}
     s = deployment({**simple_fleet("orin-nano-8gb"), "variants": {"orin-nano-8gb": gguf}})
-    (workload,) = plan.build(s).workloads
+    (workload,) = build(s).workloads
     assert workload.release.variant.runtime == "ollama"
     # An init container fetches: the probe waits for the load alone, whatever the link.
     assert workload.budget.download_seconds == 0
     assert workload.budget == startup_probe_budget(workload.weights_gb, 1, downloads=False)
-    llama = plan.build(deployment(simple_fleet("orin-nano-8gb"))).workloads[0]
+    llama = build(deployment(simple_fleet("orin-nano-8gb"))).workloads[0]
     assert llama.release.variant.runtime == "llamacpp"
     assert llama.budget.download_seconds > 0
     mlc = {"dtype": "int4-awq", "runtime": "mlc"}
     err = spec_error(
-        plan.build,
+        build,
         deployment({**simple_fleet("orin-nano-8gb"), "variants": {"orin-nano-8gb": mlc}}),
     )
     assert "not served by the Jetson fleet" in str(err)

@@ -18,7 +18,7 @@ def _selector(compute: dict[str, Any]) -> dict[str, str]:
         {"name": "bot", "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"}, "compute": compute}
     )
     hardware = validate_for_target(spec, "onprem")
-    return build_plan("bot", spec, hardware, LLMServiceArgs()).node_selector
+    return build_plan(spec, hardware, LLMServiceArgs(), name="bot").node_selector
 
 
 def test_pods_select_the_gpu_model_the_fit_assumed() -> None:

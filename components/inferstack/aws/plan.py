@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inferstack.aws import container, names
+from inferstack.aws.args import SageMakerArgs
 from inferstack.aws.container import ModelSource
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
@@ -72,14 +73,19 @@ class Plan:
     api_key_auth: bool = False
 
 
-def plan(
+def build_plan(
     spec: DeploymentSpec,
     hardware: Hardware,
-    region: str,
+    args: SageMakerArgs,
     *,
-    component: str,
-    front_door: bool = False,
+    name: str,
+    region: str,
 ) -> Plan:
+    """What the endpoint needs, from the spec alone: names, image, sizes, network, checks.
+
+    ``name`` is the component's; ``region`` the AWS region (the image must be in it).
+    """
+    front_door = args.front_door
     source = container.model_source(spec)
     image = container.image_uri(spec, region)
     repository = names.ecr_repository_arn(image, names.partition(region))
@@ -107,7 +113,7 @@ def plan(
         )
     min_capacity = 0 if spec.scaling.scale_to_zero else spec.min_replicas
     return Plan(
-        endpoint_name=names.endpoint_name(component),
+        endpoint_name=names.endpoint_name(name),
         image=image,
         image_repository_arn=repository,
         source=source,

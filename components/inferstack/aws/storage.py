@@ -44,14 +44,7 @@ def artifact_storage(
         lambda account: names.bucket_name(ctx.name, "artifacts", account, ctx.region)
     )
     logs = _log_bucket(ctx, artifacts_name, key_arn, force_destroy)
-    bucket = aws.s3.Bucket(
-        ctx.child("artifacts"),
-        bucket=artifacts_name,
-        force_destroy=force_destroy,
-        region=ctx.region,
-        tags=ctx.tags(**{"inferstack/purpose": "artifacts"}),
-        opts=ctx.opts(),
-    )
+    bucket = _bucket(ctx, "artifacts", artifacts_name, force_destroy)
     ready = _harden(ctx, "artifacts", bucket, kms_key_arn=key_arn)
     ready.append(
         aws.s3.BucketPolicy(
@@ -95,14 +88,7 @@ def _log_bucket(
     name = ctx.account.apply(
         lambda account: names.bucket_name(ctx.name, "access-logs", account, ctx.region)
     )
-    bucket = aws.s3.Bucket(
-        ctx.child("access-logs"),
-        bucket=name,
-        force_destroy=force_destroy,
-        region=ctx.region,
-        tags=ctx.tags(**{"inferstack/purpose": "access-logs"}),
-        opts=ctx.opts(),
-    )
+    bucket = _bucket(ctx, "access-logs", name, force_destroy)
     # S3's log delivery writes with the deployment key: its key policy lets
     # logging.s3.amazonaws.com use it for this account's buckets.
     ready = _harden(ctx, "access-logs", bucket, kms_key_arn=key_arn)
@@ -211,3 +197,15 @@ def _expire(rule_id: str, prefix: str, days: int) -> dict[str, Any]:
         "filter": {"prefix": prefix},
         "expiration": {"days": days},
     }
+
+
+def _bucket(ctx: Context, purpose: str, name: Any, force_destroy: bool) -> aws.s3.Bucket:
+    """A bucket of the deployment, named ``name`` and tagged with its purpose."""
+    return aws.s3.Bucket(
+        ctx.child(purpose),
+        bucket=name,
+        force_destroy=force_destroy,
+        region=ctx.region,
+        tags=ctx.tags(**{"inferstack/purpose": purpose}),
+        opts=ctx.opts(),
+    )

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from inferstack import targets
 from inferstack.catalog.types import (
     DType,
     Gpu,
@@ -141,16 +142,14 @@ def instance_types(target: str) -> Mapping[str, InstanceType]:
     replica's GPU count is chosen separately). Jetson hardware is a module: see
     :func:`jetson_modules`.
     """
-    from inferstack import targets
-
-    _check_target(target)
-    kind = targets.get(target).hardware
+    kind = targets.REGISTRY[target].hardware if target in targets.REGISTRY else None
     if kind == "module":
         raise ValueError(
             f"{target} hardware is a module, not an instance type: use jetson_modules()"
         )
+    _check_target(target)
     if kind == "gpu":
-        return _frozen({g.name: _onprem(g) for g in gpus().values()})
+        return _frozen({g.name: _gpu_as_instance_type(target, g) for g in gpus().values()})
     section = _read("instance_types.yaml")[target]
     sources: dict[str, str] = section.get("sources", {})
     return _frozen(
@@ -169,10 +168,10 @@ def _source(name: str, sources: Mapping[str, str]) -> str:
     return sources[max(matches, key=len)] if matches else ""
 
 
-def _onprem(g: Gpu) -> InstanceType:
+def _gpu_as_instance_type(target: str, g: Gpu) -> InstanceType:
     return InstanceType(
         name=g.name,
-        target="onprem",
+        target=target,
         gpu=g.name,
         gpu_count=1,
         vcpus=None,

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 from inferstack.deployment.base import SecretRef, is_digest_pinned
 from inferstack.deployment.compute import ComputeSpec, ScalingSpec, ScalingTarget, Toleration
 from inferstack.deployment.loader import (
-    REGION_KEYS,
-    TARGETS,
     StackConfig,
     load_stack_config,
     parse_deployment,
@@ -37,8 +35,6 @@ def validate_for_target(spec: DeploymentSpec, target: str, region: str | None = 
 
 
 __all__ = [
-    "REGION_KEYS",
-    "TARGETS",
     "AlarmsSpec",
     "ComplianceSpec",
     "ComputeSpec",

@@ -11,66 +11,37 @@ cohorts x modules and never the number of devices.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator
 from typing import Annotated
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from inferstack.deployment.sites import (
+    MirrorSpec,
+    Name,
+    Section,
+    SiteSpec,
+    TelemetrySpec,
+    dns_label,
+)
 from inferstack.deployment.types import DType, Runtime
 
-DEFAULT_CACHE_PATH = "/var/lib/inferstack/models"
+__all__ = [
+    "CohortSpec",
+    "DeviceGroupSpec",
+    "FleetSpec",
+    "MirrorSpec",
+    "SiteSpec",
+    "TelemetrySpec",
+    "VariantSpec",
+]
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
-_CONFIG_KEY = re.compile(r"^([A-Za-z][\w-]*:)?[A-Za-z][\w.-]*$")
+DEFAULT_CACHE_PATH = "/var/lib/inferstack/models"
 _SOURCE = re.compile(
     r"^(hf://[^@\s]+(@[\w.\-]+)?|s3://[a-z0-9.\-]+(/\S*)?|pvc://[a-z0-9\-]+(/\S*)?)$"
 )
 _ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
-
-Name = Annotated[str, Field(min_length=1, max_length=30)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
-    )
-
-
-def _dns_label(value: str) -> str:
-    if not _DNS_LABEL.match(value):
-        raise ValueError(
-            f"'{value}' must be a DNS label: lowercase letters, digits and '-', starting with a "
-            "letter"
-        )
-    return value
-
-
-def _cidr(value: str) -> str:
-    try:
-        net = ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise ValueError(f"'{value}' is not a CIDR block (e.g. 10.20.0.5/32)") from None
-    if net.prefixlen == 0:
-        raise ValueError(f"'{value}' admits the whole internet; give the host's own network")
-    return value
-
-
-def _url_port(url: str) -> int:
-    parts = urlsplit(url)
-    if parts.port is not None:
-        return parts.port
-    return 443 if parts.scheme == "https" else 80
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"'{value}' is not an http(s) URL")
-    return value.rstrip("/")
 
 
 def _no_latest(image: str) -> str:
@@ -82,105 +53,7 @@ def _no_latest(image: str) -> str:
     return image
 
 
-class MirrorSpec(_Section):
-    """A registry (and optionally a model server) on the site's own network."""
-
-    registry: Annotated[str, Field(min_length=1, max_length=253)]
-    """Registry host[:port] serving the fleet's images; image references are rewritten to it."""
-    models_url: str | None = None
-    """Hugging Face compatible endpoint on the site serving model files (sets HF_ENDPOINT)."""
-    cidr: str
-    """Network of the mirror; the only private address workloads may reach besides telemetry."""
-
-    @field_validator("registry")
-    @classmethod
-    def _registry(cls, value: str) -> str:
-        if not _REGISTRY.match(value):
-            raise ValueError(f"'{value}' is not a registry host[:port] (no scheme, no path)")
-        return value
-
-    @field_validator("models_url")
-    @classmethod
-    def _models_url(cls, value: str | None) -> str | None:
-        return None if value is None else _http_url(value)
-
-    @field_validator("cidr")
-    @classmethod
-    def _network(cls, value: str) -> str:
-        return _cidr(value)
-
-    @property
-    def ports(self) -> list[int]:
-        """Ports workloads reach on the mirror: the registry's and the model server's."""
-        registry_port = int(self.registry.rsplit(":", 1)[1]) if ":" in self.registry else 443
-        ports = {registry_port}
-        if self.models_url is not None:
-            ports.add(_url_port(self.models_url))
-        return sorted(ports)
-
-
-class TelemetrySpec(_Section):
-    """Where the sites send metrics; the only internet address workloads may reach."""
-
-    endpoint: str
-    """URL of the telemetry receiver (Prometheus remote-write or OTLP)."""
-    cidr: str
-    """Network of the receiver, allowed in the egress policy."""
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        return _http_url(value)
-
-    @field_validator("cidr")
-    @classmethod
-    def _network(cls, value: str) -> str:
-        return _cidr(value)
-
-    @property
-    def port(self) -> int:
-        return _url_port(self.endpoint)
-
-
-class SiteSpec(_Section):
-    """One location with its own k3s cluster: a clinic, a plant, a line."""
-
-    name: Name
-    """DNS label naming the site; resources and rendered folders carry it."""
-    context: str | None = None
-    """kubeconfig context that reaches the site's k3s API (from the operator's kubeconfig)."""
-    kubeconfig_secret: str | None = None
-    """Pulumi secret config key holding the site's kubeconfig (`kubeconfig-clinic-a`, or
-    `namespace:key`); set with `pulumi config set --secret`."""
-    link_mbps: Annotated[float, Field(gt=0, le=100_000)] = 100
-    """Bandwidth in Mbit/s between the devices and where weights come from (the mirror when
-    given); sizes the startup probe budget."""
-    mirror: MirrorSpec | None = None
-    """Registry and model mirror on the site's network; images are pulled from it when given."""
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return _dns_label(value)
-
-    @field_validator("kubeconfig_secret")
-    @classmethod
-    def _config_key(cls, value: str | None) -> str | None:
-        if value is not None and not _CONFIG_KEY.match(value):
-            raise ValueError(f"'{value}' is not a Pulumi config key (key or namespace:key)")
-        return value
-
-    @model_validator(mode="after")
-    def _one_way_in(self) -> SiteSpec:
-        if (self.context is None) == (self.kubeconfig_secret is None):
-            raise ValueError(
-                "give exactly one of context (a kubeconfig context) or kubeconfig_secret "
-                "(a Pulumi secret config key holding the kubeconfig)"
-            )
-        return self
-
-
-class DeviceGroupSpec(_Section):
+class DeviceGroupSpec(Section):
     """Identical devices at one site in one cohort, told apart by node labels."""
 
     site: str
@@ -199,14 +72,14 @@ class DeviceGroupSpec(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        return None if value is None else _dns_label(value)
+        return None if value is None else dns_label(value)
 
     @property
     def group_name(self) -> str:
         return self.name or self.module
 
 
-class CohortSpec(_Section):
+class CohortSpec(Section):
     """A rollout ring and the release it runs: model and images."""
 
     name: Name
@@ -222,7 +95,7 @@ class CohortSpec(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return _dns_label(value)
+        return dns_label(value)
 
     @field_validator("sources")
     @classmethod
@@ -244,7 +117,7 @@ class CohortSpec(_Section):
         return value
 
 
-class VariantSpec(_Section):
+class VariantSpec(Section):
     """How one Jetson module runs the model: precision or quantization, runtime, limits."""
 
     dtype: DType
@@ -267,7 +140,7 @@ class VariantSpec(_Section):
         return self
 
 
-class FleetSpec(_Section):
+class FleetSpec(Section):
     """Sites of k3s-managed Jetson devices, their groups, cohorts and per-module variants."""
 
     sites: Annotated[list[SiteSpec], Field(min_length=1)]
@@ -299,7 +172,7 @@ class FleetSpec(_Section):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
-        return None if value is None else _dns_label(value)
+        return None if value is None else dns_label(value)
 
     @field_validator("model_cache_path")
     @classmethod

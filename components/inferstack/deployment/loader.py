@@ -10,18 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from inferstack import targets
 from inferstack.deployment.base import _FieldError
 from inferstack.deployment.models import DeploymentSpec
-from inferstack.errors import SpecError
-
-TARGETS: tuple[str, ...] = ("onprem", "sagemaker", "azureml", "vertex", "jetson")
-REGION_KEYS: dict[str, str] = {
-    "sagemaker": "aws:region",
-    "azureml": "azure-native:location",
-    "vertex": "gcp:region",
-}
+from inferstack.errors import SpecError, fields_at, plain_message
 
 
 @dataclass(frozen=True)
@@ -50,45 +44,41 @@ def parse_deployment(data: Any) -> DeploymentSpec:
 
 
 def validate_target_name(target: Any) -> str:
-    if target not in TARGETS:
-        close = difflib.get_close_matches(str(target), TARGETS, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(TARGETS)}"
-        raise SpecError("inferstack:target", f"'{target}' is not a target", hint)
-    return str(target)
+    """``target`` if it names a registered target; else a SpecError with a did-you-mean."""
+    return targets.get(target).name
 
 
 def load_stack_config(path: str | Path, *, check_target: bool = True) -> StackConfig:
     """Read ``Pulumi.<stack>.yaml`` (or any file of that shape) and validate it fully."""
-    path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise SpecError("inferstack:target", f"stack config {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
+        stack_file = read_stack_file(path)
+    except StackConfigError as exc:
+        raise SpecError("inferstack:target", str(exc), "see stacks/") from None
+    config = stack_file.config
+    if "inferstack:target" not in config:
         raise SpecError(
-            "inferstack:deployment", f"{path}{where} is not valid YAML", "fix the syntax"
-        ) from None
-    values = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(values, dict):
-        raise SpecError("inferstack:target", f"{path} has no 'config:' mapping", "see stacks/")
-    if "inferstack:target" not in values:
-        raise SpecError("inferstack:target", f"missing in {path}", "add inferstack:target: onprem")
-    target = validate_target_name(values["inferstack:target"])
-    if "inferstack:deployment" not in values:
-        raise SpecError("inferstack:deployment", f"missing in {path}", "see docs/spec.md")
-    config, secret_keys = runtime_config(values)
-    region_key = REGION_KEYS.get(target)
-    region = config.get(region_key) if region_key and region_key not in secret_keys else None
-    deployment = parse_deployment(values["inferstack:deployment"])
+            "inferstack:target", f"missing in {stack_file.path}", "add inferstack:target: onprem"
+        )
+    target = validate_target_name(config["inferstack:target"])
+    if "inferstack:deployment" not in config:
+        raise SpecError(
+            "inferstack:deployment", f"missing in {stack_file.path}", "see docs/spec.md"
+        )
+    region_key = targets.get(target).region_key
+    secret = region_key in stack_file.secret_keys
+    region = config.get(region_key) if region_key and not secret else None
+    deployment = parse_deployment(_decoded(config["inferstack:deployment"]))
     if check_target:
         from inferstack.deployment.targets import validate_for_target
 
         validate_for_target(deployment, target, region)
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
     return StackConfig(
-        stack=stack, target=target, region=region, deployment=deployment, path=path, config=config
+        stack=stack_file.stack,
+        target=target,
+        region=region,
+        deployment=deployment,
+        path=stack_file.path,
+        config=config,
     )
 
 
@@ -118,6 +108,54 @@ def runtime_config(values: Mapping[Any, Any]) -> tuple[dict[str, str], tuple[str
     return config, tuple(secret_keys)
 
 
+class StackConfigError(ValueError):
+    """A stack config file that cannot be read (missing, not YAML, not a config mapping)."""
+
+
+@dataclass(frozen=True)
+class StackFile:
+    """A ``Pulumi.<stack>.yaml`` as the Pulumi CLI hands it to a program."""
+
+    path: Path
+    stack: str
+    config: dict[str, str]
+    secret_keys: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> str | None:
+        return self.config.get("inferstack:target")
+
+
+def read_stack_file(path: str | Path) -> StackFile:
+    """Read a stack config: every value as the string the Pulumi runtime sees."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StackConfigError(f"stack config {path} does not exist") from None
+    except IsADirectoryError:
+        raise StackConfigError(f"stack config {path} is a directory, not a file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise StackConfigError(f"{path} is not valid YAML{where}") from None
+    document = document or {}
+    values = document.get("config", {}) if isinstance(document, dict) else None
+    if not isinstance(values, dict):
+        raise StackConfigError(f"{path} must hold a 'config:' mapping of Pulumi config keys")
+    config, secret_keys = runtime_config(values)
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
+    return StackFile(path=path, stack=stack, config=config, secret_keys=secret_keys)
+
+
+def _decoded(text: str) -> Any:
+    """A config value back from the runtime's string: objects were JSON-encoded."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def _to_spec_error(exc: ValidationError) -> SpecError:
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"]]
@@ -128,8 +166,8 @@ def _to_spec_error(exc: ValidationError) -> SpecError:
     path = ".".join(loc)
     kind = error["type"]
     if kind == "extra_forbidden":
-        parent, unknown = loc[:-1], loc[-1]
-        known = _field_names(DeploymentSpec, parent)
+        unknown = loc[-1]
+        known = fields_at(DeploymentSpec, error["loc"][:-1])
         close = difflib.get_close_matches(unknown, known, n=1)
         fix = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(known)}"
         return SpecError(path, "is not a known field", fix)
@@ -142,31 +180,8 @@ def _to_spec_error(exc: ValidationError) -> SpecError:
         close = difflib.get_close_matches(str(got), options, n=1)
         fix = f"did you mean '{close[0]}'?" if close else f"use one of: {expected}"
         return SpecError(path, f"'{got}' is not allowed", fix)
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = plain_message(error)
     got = error.get("input")
     if kind.endswith(("_parsing", "_type")) or kind.startswith(("greater", "less")):
         message = f"{message}, got {json.dumps(got, default=str)}"
     return SpecError(path, message)
-
-
-def _field_names(model: type[BaseModel], loc: list[str]) -> list[str]:
-    current: Any = model
-    for part in loc:
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
-            return []
-        annotation = fields[part].annotation
-        current = _model_in(annotation)
-        if current is None:
-            return []
-    return list(getattr(current, "model_fields", {}))
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None

@@ -7,51 +7,14 @@ so a spec that cannot work fails in seconds instead of after a twenty-minute dep
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from inferstack import catalog, sizing, targets
 from inferstack.deployment.models import SUPPORTED_AUTH, DeploymentSpec
 from inferstack.errors import SpecError
-
-CLOUD_TARGETS = ("sagemaker", "azureml", "vertex")
-TARGET_TITLES = {
-    "onprem": "Kubernetes",
-    "sagemaker": "SageMaker",
-    "azureml": "Azure ML",
-    "vertex": "Vertex AI",
-    "jetson": "Jetson",
-}
-REGION_KEY_NAMES = {
-    "sagemaker": "aws:region",
-    "azureml": "azure-native:location",
-    "vertex": "gcp:region",
-}
-NO_SPOT = {
-    "sagemaker": (
-        "SageMaker real-time endpoints have no spot capacity",
-        "set spot: false; cost levers: serving.mode: async with scaling.scale_to_zero: true, "
-        "a smaller instance_type, or managed spot training for fine-tuning jobs",
-    ),
-    "azureml": (
-        "Azure ML managed online endpoints have no low-priority or spot VMs",
-        "set spot: false; low-priority VMs exist for batch endpoints only; "
-        "lower cost with a smaller instance_type or fewer min_replicas",
-    ),
-    "onprem": (
-        "on-prem Kubernetes has no spot market",
-        "set spot: false; to use preemptible nodes, give their node_selector and tolerations",
-    ),
-    "jetson": ("Jetson devices are owned hardware with no spot capacity", "set spot: false"),
-}
-SCALE_TO_ZERO_NOTE = {
-    "azureml": "Azure ML managed online endpoints keep at least 1 instance",
-    "vertex": (
-        "Vertex AI online prediction keeps at least 1 replica (scale-to-zero is in preview)"
-    ),
-    "jetson": "Jetson devices run one replica each and are always on",
-}
-
+from inferstack.targets import HardwareKind, Target
 
 # Context served when model.max_context is not given: a model's full window (128k for Llama
 # 3.1) times max_concurrency would size the KV cache for a load nobody plans for.
@@ -78,42 +41,53 @@ class Hardware:
 
 def resolve_hardware(spec: DeploymentSpec, target: str) -> Hardware:
     """The hardware one replica uses; picks the cheapest fitting SKU when none is given."""
+    descriptor = targets.get(target)
+    return _RESOLVERS[descriptor.hardware](spec, descriptor)
+
+
+def _resolve_gpu(spec: DeploymentSpec, target: Target) -> Hardware:
+    """A GPU model and how many of them (tensor parallel when the model needs more than one)."""
     compute = spec.compute
-    kind = targets.get(target).hardware
-    if kind == "gpu":
-        gpu_type = compute.gpu_type or "L4"
-        if gpu_type not in catalog.gpus():
-            raise _unknown("compute.gpu_type", gpu_type, "GPU model", list(catalog.gpus()))
-        count = compute.gpu_count
-        if count is None:
-            report = _fit(spec, target, gpu_type, gpu_count=catalog.ONPREM_MAX_GPUS)
-            count = report.tensor_parallel if report.fits else 1
-        return Hardware(target, gpu_type, count)
-    if kind == "module":
-        modules = catalog.jetson_modules()
-        if compute.fleet is not None:
-            if compute.instance_type is not None:
-                raise SpecError(
-                    "compute.instance_type",
-                    "is set per device group in a fleet",
-                    "remove it and give each compute.fleet.device_groups[].module",
-                )
-            for index, group in enumerate(compute.fleet.device_groups):
-                if group.module not in modules:
-                    path = f"compute.fleet.device_groups[{index}].module"
-                    raise _unknown(path, group.module, "Jetson module", list(modules))
-            return Hardware(target, compute.fleet.device_groups[0].module, 1)
-        module = compute.instance_type or "agx-orin-64gb"
-        if module not in modules:
-            raise _unknown("compute.instance_type", module, "Jetson module", list(modules))
-        return Hardware(target, module, 1)
-    title = targets.get(target).title
-    skus = catalog.instance_types(target)
-    name = compute.instance_type
+    gpu_type = compute.gpu_type or "L4"
+    if gpu_type not in catalog.gpus():
+        raise _unknown("compute.gpu_type", gpu_type, "GPU model", list(catalog.gpus()))
+    count = compute.gpu_count
+    if count is None:
+        report = _fit(spec, target.name, gpu_type, gpu_count=catalog.ONPREM_MAX_GPUS)
+        count = report.tensor_parallel if report.fits else 1
+    return Hardware(target.name, gpu_type, count)
+
+
+def _resolve_module(spec: DeploymentSpec, target: Target) -> Hardware:
+    """A Jetson module: the one given, or each device group's (the first names the fleet's)."""
+    compute = spec.compute
+    modules = catalog.jetson_modules()
+    if compute.fleet is not None:
+        if compute.instance_type is not None:
+            raise SpecError(
+                "compute.instance_type",
+                "is set per device group in a fleet",
+                "remove it and give each compute.fleet.device_groups[].module",
+            )
+        for index, group in enumerate(compute.fleet.device_groups):
+            if group.module not in modules:
+                path = f"compute.fleet.device_groups[{index}].module"
+                raise _unknown(path, group.module, "Jetson module", list(modules))
+        return Hardware(target.name, compute.fleet.device_groups[0].module, 1)
+    module = compute.instance_type or "agx-orin-64gb"
+    if module not in modules:
+        raise _unknown("compute.instance_type", module, "Jetson module", list(modules))
+    return Hardware(target.name, module, 1)
+
+
+def _resolve_sku(spec: DeploymentSpec, target: Target) -> Hardware:
+    """A cloud instance type: the one given, else the cheapest the model fits on."""
+    skus = catalog.instance_types(target.name)
+    name = spec.compute.instance_type
     if name is None:
         name = sizing.smallest_fitting(
             model_info(spec),
-            target,
+            target.name,
             dtype=spec.model.dtype,
             context=serving_context(spec),
             concurrency=spec.serving.max_concurrency,
@@ -124,56 +98,63 @@ def resolve_hardware(spec: DeploymentSpec, target: str) -> Hardware:
         if name is None:
             raise SpecError(
                 "compute.instance_type",
-                f"no {title} instance type fits {spec.model.id} in {spec.model.dtype}",
-                "use a quantized model.dtype (fp8, int4-awq), a shorter model.max_context "
-                "or a smaller model",
+                f"no {target.title} instance type fits {spec.model.id} in {spec.model.dtype}",
+                "use a quantized model.dtype (fp8, int4-awq) or a smaller model",
             )
     if name not in skus:
-        raise _unknown("compute.instance_type", name, f"{title} instance type", list(skus))
-    return Hardware(target, name, skus[name].gpu_count)
+        raise _unknown("compute.instance_type", name, f"{target.title} instance type", list(skus))
+    return Hardware(target.name, name, skus[name].gpu_count)
+
+
+_RESOLVERS: dict[HardwareKind, Callable[[DeploymentSpec, Target], Hardware]] = {
+    "gpu": _resolve_gpu,
+    "module": _resolve_module,
+    "sku": _resolve_sku,
+}
 
 
 def validate_for_target(spec: DeploymentSpec, target: str, region: str | None = None) -> Hardware:
     """Raise SpecError for anything the target cannot do; return the resolved hardware."""
-    _check_auth(spec, target)
-    _check_runtime(spec, target)
+    descriptor = targets.get(target)
+    _check_auth(spec, descriptor)
+    _check_runtime(spec, descriptor)
     _check_model_known(spec)
-    if target == "onprem" and spec.compute.instance_type is not None:
+    if descriptor.hardware == "gpu" and spec.compute.instance_type is not None:
         raise SpecError(
             "compute.instance_type",
             "on-prem Kubernetes has no instance types",
             "describe the GPU with compute.gpu_type and compute.gpu_count",
         )
-    if target != "onprem" and (spec.compute.gpu_type or spec.compute.gpu_count):
+    if descriptor.hardware != "gpu" and (spec.compute.gpu_type or spec.compute.gpu_count):
         field = "compute.gpu_type" if spec.compute.gpu_type else "compute.gpu_count"
         raise SpecError(field, "is for on-prem Kubernetes only", "set compute.instance_type")
     hardware = resolve_hardware(spec, target)
     _check_fit(spec, hardware)
-    _check_spot(spec, target, hardware)
-    _check_scaling(spec, target)
-    _check_residency(spec, target, region)
-    _check_budget(spec, target, hardware)
+    _check_spot(spec, descriptor, hardware)
+    _check_scaling(spec, descriptor)
+    _check_residency(spec, descriptor, region)
+    _check_budget(spec, descriptor, hardware)
     return hardware
 
 
-def _check_auth(spec: DeploymentSpec, target: str) -> None:
-    auth = spec.auth_for(target)
-    allowed = SUPPORTED_AUTH[target]
+def _check_auth(spec: DeploymentSpec, target: Target) -> None:
+    auth = spec.auth_for(target.name)
+    allowed = SUPPORTED_AUTH[target.name]
     if auth not in allowed:
         raise SpecError(
             "security.auth",
-            f"'{auth}' is not available on {TARGET_TITLES[target]}",
+            f"'{auth}' is not available on {target.title}",
             f"use one of {', '.join(allowed)}",
         )
 
 
-def _check_runtime(spec: DeploymentSpec, target: str) -> None:
+def _check_runtime(spec: DeploymentSpec, target: Target) -> None:
     runtime = catalog.runtimes()[spec.serving.runtime]
-    if target not in runtime.targets:
-        usable = [name for name, r in catalog.runtimes().items() if target in r.targets]
+    if target.name not in runtime.targets:
+        usable = [name for name, r in catalog.runtimes().items() if target.name in r.targets]
         raise SpecError(
             "serving.runtime",
-            f"'{runtime.name}' does not run on {TARGET_TITLES[target]}",
+            f"'{runtime.name}' does not run on {target.title}",
             f"use one of {', '.join(usable)}",
         )
 
@@ -288,46 +269,41 @@ def _check_jetson_fit(spec: DeploymentSpec, hardware: Hardware) -> None:
         fit.check_module(spec, hardware.name)
 
 
-def _check_spot(spec: DeploymentSpec, target: str, hardware: Hardware) -> None:
+def _check_spot(spec: DeploymentSpec, target: Target, hardware: Hardware) -> None:
     if not spec.compute.spot:
         return
-    if target in NO_SPOT:
-        problem, fix = NO_SPOT[target]
-        raise SpecError("compute.spot", problem, fix)
-    sku = catalog.instance_types(target)[hardware.name]
+    if target.no_spot is not None:
+        raise SpecError("compute.spot", target.no_spot.problem, target.no_spot.fix)
+    sku = catalog.instance_types(target.name)[hardware.name]
     if not sku.spot:
         raise SpecError(
             "compute.spot",
-            f"{hardware.name} has no spot capacity on {TARGET_TITLES[target]}",
+            f"{hardware.name} has no spot capacity on {target.title}",
             "set spot: false or pick an instance_type with spot capacity",
         )
 
 
-def _check_scaling(spec: DeploymentSpec, target: str) -> None:
-    if spec.serving.mode == "async" and target != "sagemaker":
+def _check_scaling(spec: DeploymentSpec, target: Target) -> None:
+    if spec.serving.mode == "async" and not target.async_mode:
+        titles = " or ".join(t.title for t in targets.REGISTRY.values() if t.async_mode)
         raise SpecError(
-            "serving.mode", "async inference is a SageMaker endpoint type", "use mode: realtime"
+            "serving.mode", f"async inference is a {titles} endpoint type", "use mode: realtime"
         )
     if not spec.scaling.scale_to_zero:
         return
-    if target == "sagemaker" and spec.serving.mode != "async":
-        raise SpecError(
-            "scaling.scale_to_zero",
-            "SageMaker real-time endpoints keep at least 1 instance",
-            "set serving.mode: async to scale to zero on the request backlog",
-        )
-    if target in SCALE_TO_ZERO_NOTE:
-        raise SpecError(
-            "scaling.scale_to_zero", SCALE_TO_ZERO_NOTE[target], "set scale_to_zero: false"
-        )
+    refusal = target.no_scale_to_zero
+    if refusal is None and spec.serving.mode != "async":
+        refusal = target.no_realtime_scale_to_zero
+    if refusal is not None:
+        raise SpecError("scaling.scale_to_zero", refusal.problem, refusal.fix)
 
 
-def _check_residency(spec: DeploymentSpec, target: str, region: str | None) -> None:
+def _check_residency(spec: DeploymentSpec, target: Target, region: str | None) -> None:
     residency = spec.compliance.residency
-    if target not in CLOUD_TARGETS or not residency:
+    key = target.region_key
+    if key is None or not residency:
         return
-    key = REGION_KEY_NAMES[target]
-    allowed = catalog.residency_regions(target, residency)
+    allowed = catalog.residency_regions(target.name, residency)
     if region is None:
         raise SpecError(
             key,
@@ -342,11 +318,11 @@ def _check_residency(spec: DeploymentSpec, target: str, region: str | None) -> N
         )
 
 
-def _check_budget(spec: DeploymentSpec, target: str, hardware: Hardware) -> None:
+def _check_budget(spec: DeploymentSpec, target: Target, hardware: Hardware) -> None:
     budget = spec.cost.monthly_budget_usd
-    if budget is None or target not in CLOUD_TARGETS:
+    if budget is None or not target.priced:
         return
-    cost = sizing.monthly_cost_usd(target, hardware.name, spec.min_replicas)
+    cost = sizing.monthly_cost_usd(target.name, hardware.name, spec.min_replicas)
     if cost is not None and cost > budget:
         raise SpecError(
             "cost.monthly_budget_usd",

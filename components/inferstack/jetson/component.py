@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from inferstack.component import InferenceComponent
-from inferstack.deployment import DeploymentSpec, parse_deployment, validate_for_target
+from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.fleet import SiteSpec
-from inferstack.jetson import plan as fleet_plan
+from inferstack.deployment.targets import Hardware
 from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.manifests import site_manifests
+from inferstack.jetson.plan import FleetPlan, build_plan
 from inferstack.kubernetes.objects import register_object
 from inferstack.kubernetes.patches import Patcher
 
 
-class Fleet(InferenceComponent):
+class Fleet(InferenceComponent[FleetArgs]):
     """A Jetson fleet: one Kubernetes provider per site and one workload per device group.
 
     Resources grow with sites x cohorts x modules, never with the number of devices: a device
@@ -30,38 +30,36 @@ class Fleet(InferenceComponent):
 
     target = "jetson"
     type_token = "inferstack:jetson:Fleet"
+    args_class = FleetArgs
 
-    def __init__(
+    plan: FleetPlan
+
+    def prepare(
         self,
         name: str,
-        spec: DeploymentSpec | Mapping[str, Any],
-        opts: pulumi.ResourceOptions | None = None,
-        *,
-        args: FleetArgs | None = None,
+        spec: DeploymentSpec,
+        hardware: Hardware,
+        args: FleetArgs,
+        region: str | None,
     ) -> None:
-        settings = args if args is not None else FleetArgs.from_config()
-        parsed = parse_deployment(spec)
-        hardware = validate_for_target(parsed, self.target)
-        plan = fleet_plan.build(parsed)
+        self.plan = build_plan(spec, hardware, args, name=name)
         # Every site is built and patched before anything is registered, the component
         # included, so a patch that matches nothing anywhere leaves nothing behind.
-        patcher = Patcher(settings.patches)
-        sites = [
-            (site, patcher.apply(site_manifests(parsed, plan, site)))
-            for site in plan.fleet.sites
-            if plan.at(site.name)
+        patcher = Patcher(args.patches)
+        self._sites = [
+            (site, patcher.apply(site_manifests(spec, self.plan, site)))
+            for site in self.plan.fleet.sites
+            if self.plan.at(site.name)
         ]
         patcher.check_matched()
-        super().__init__(name, parsed, opts, hardware=hardware)
-        self.args = settings
-        self.plan = plan
+
+    def build(self, name: str) -> None:
         self.providers: dict[str, k8s.Provider] = {}
         self.children_: list[pulumi.CustomResource] = []
-        for site, manifests in sites:
+        for site, manifests in self._sites:
             provider = self._provider_for(name, site)
             self.providers[site.name] = provider
             self._build_site(name, site, provider, manifests)
-        self.register_outputs(self.outputs())
 
     def _provider_for(self, name: str, site: SiteSpec) -> k8s.Provider:
         args: dict[str, Any] = {}

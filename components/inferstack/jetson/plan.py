@@ -17,8 +17,10 @@ from inferstack.catalog.types import JetsonModule
 from inferstack.deployment.base import is_digest_pinned
 from inferstack.deployment.fleet import CohortSpec, DeviceGroupSpec, FleetSpec, SiteSpec
 from inferstack.deployment.models import DeploymentSpec
+from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
 from inferstack.jetson import fit
+from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.budget import ProbeBudget, startup_probe_budget
 
 _HF = re.compile(r"^hf://(?P<repo>[^/@\s]+/[^/@\s]+)(@(?P<rev>[\w.\-]+))?$")
@@ -110,10 +112,26 @@ def device_trust(spec: DeploymentSpec) -> bool:
 
 def check(spec: DeploymentSpec) -> None:
     """Every check a fleet spec needs before any resource exists (fit, weights, images)."""
-    build(spec)
+    _plan(spec)
 
 
-def build(spec: DeploymentSpec) -> FleetPlan:
+def build_plan(
+    spec: DeploymentSpec,
+    hardware: Hardware,
+    args: FleetArgs,
+    *,
+    name: str,
+    region: str | None = None,
+) -> FleetPlan:
+    """The fleet's workloads: one per device group, with its cohort's release and budget.
+
+    Hardware comes per device group from the spec (``hardware`` names the first group's
+    module); the args hold only patches, applied to the manifests; devices have no region.
+    """
+    return _plan(spec)
+
+
+def _plan(spec: DeploymentSpec) -> FleetPlan:
     fleet = require_fleet(spec)
     _check_no_untrusted_override(spec, fleet)
     if spec.environment == "prod" and not is_digest_pinned(fleet.exporter_image):

@@ -16,15 +16,10 @@ from inferstack.jetson import labels as node_labels
 from inferstack.jetson.plan import INIT_FETCH_RUNTIMES, Release, Workload
 from inferstack.jetson.site import COMPONENT, PREPULL_COMPONENT, Site, short
 from inferstack.kubernetes import pod, workload
+from inferstack.kubernetes.downloads import download_command, gguf_download_command
 from inferstack.kubernetes.layout import MODEL_MOUNT, MODEL_VOLUME
 from inferstack.kubernetes.plan import ServingPlan
-from inferstack.kubernetes.runtimes import (
-    ServerCommand,
-    download_command,
-    env,
-    gguf_download_command,
-    gguf_path,
-)
+from inferstack.kubernetes.runtime_data import ServerCommand, env, gguf_path
 
 Manifest = dict[str, Any]
 

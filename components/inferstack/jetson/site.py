@@ -10,16 +10,16 @@ import dataclasses
 import hashlib
 from typing import Any
 
-from inferstack import catalog
 from inferstack.deployment import DeploymentSpec, SecretRef
 from inferstack.deployment.fleet import SiteSpec
 from inferstack.jetson import labels as node_labels
 from inferstack.jetson.plan import FleetPlan, Release, Workload, mirrored
 from inferstack.kubernetes.args import ModelCacheArgs
 from inferstack.kubernetes.budget import startup_budget
+from inferstack.kubernetes.metrics import RUNTIME_METRICS
 from inferstack.kubernetes.names import Names, object_labels
 from inferstack.kubernetes.plan import ServingPlan
-from inferstack.kubernetes.runtimes import RUNTIME_METRICS, ModelRef, env
+from inferstack.kubernetes.runtime_data import ModelRef, env
 
 Manifest = dict[str, Any]
 
@@ -102,7 +102,6 @@ class Site:
     def serving_plan(self, w: Workload, release: Release, instance: str) -> ServingPlan:
         """The Kubernetes target's plan for one device group running ``release``."""
         v = release.variant
-        runtime = catalog.runtimes()[v.runtime]
         quant = v.dtype.removeprefix("gguf-").upper() if v.dtype.startswith("gguf-") else None
         ref = ModelRef(
             "hf",
@@ -117,31 +116,24 @@ class Site:
             node_labels.DEVICE_GROUP: w.group.group_name,
         }
         spec = self.spec
-        return ServingPlan(
+        return ServingPlan.for_runtime(
+            spec,
+            v.runtime,
+            w.module.gpu_memory_fraction,
             names=Names(base=instance, namespace=self.namespace, account=self.fleet),
-            runtime=v.runtime,
             image=self.image(release.image),
-            port=spec.serving.port,
-            health_path=runtime.health_path,
-            metrics_path=runtime.metrics_path if v.runtime in RUNTIME_METRICS else None,
             model=ref,
             dtype=v.dtype,
             context=v.context,
             concurrency=v.concurrency,
             gpu_type=w.module.name,
             gpu_count=1,
-            gpu_memory_utilization=(
-                spec.serving.gpu_memory_utilization or w.module.gpu_memory_fraction
-            ),
             budget=startup_budget(w.weights_gb, downloads=True, image_pull_seconds=0),
             labels={**object_labels(labels, instance), node_labels.FLEET: self.fleet},
             selector={"app.kubernetes.io/instance": instance, COMPONENT: SERVER_COMPONENT},
             min_replicas=w.devices,
             max_replicas=w.devices,
-            hf_token=spec.model.hf_token_secret,
             api_key=self.api_key,
-            extra_args=tuple(spec.serving.extra_args),
-            max_request_bytes=spec.security.max_request_bytes,
             runtime_class_name=spec.compute.runtime_class_name or "nvidia",
             tolerations=tuple(
                 {k: v for k, v in t.model_dump().items() if v is not None}

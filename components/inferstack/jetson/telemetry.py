@@ -22,8 +22,8 @@ from inferstack.jetson.site import (
     short,
 )
 from inferstack.kubernetes import observability, pod, workload
+from inferstack.kubernetes.metrics import RUNTIME_METRICS, rate
 from inferstack.kubernetes.observability import Panel
-from inferstack.kubernetes.runtimes import RUNTIME_METRICS, rate
 
 Manifest = dict[str, Any]
 

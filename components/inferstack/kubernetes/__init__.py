@@ -3,7 +3,7 @@
 The builders return plain manifest dicts (camelCase, as pulumi_kubernetes accepts them) and
 take a :class:`ServingPlan`, so other components (a Jetson fleet) reuse them with their own
 plan and provider. Importing this package loads neither pulumi nor pulumi_kubernetes:
-``LLMService``, ``register`` and ``register_object`` load them on first use.
+``LLMService`` and ``register_object`` load them on first use.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from inferstack.kubernetes.args import LLMServiceArgs, ModelCacheArgs
 from inferstack.kubernetes.budget import StartupBudget, startup_budget
+from inferstack.kubernetes.downloads import gguf_download_command
 from inferstack.kubernetes.names import Names, object_labels, selector_labels
 from inferstack.kubernetes.network import (
     egress_blocks,
@@ -42,15 +43,9 @@ from inferstack.kubernetes.pod import (
     scheduling,
     server_container,
 )
-from inferstack.kubernetes.runtimes import (
-    ModelRef,
-    gguf_download_command,
-    gguf_path,
-    model_location,
-    model_ref,
-    server_command,
-)
+from inferstack.kubernetes.runtime_data import ModelRef, gguf_path, model_location, model_ref
 from inferstack.kubernetes.scaling import disruption_budget, load_query, scaled_object
+from inferstack.kubernetes.server_commands import server_command
 from inferstack.kubernetes.workload import (
     deployment,
     model_cache_claim,
@@ -62,12 +57,10 @@ from inferstack.kubernetes.workload import (
 if TYPE_CHECKING:
     from inferstack.kubernetes.component import LLMService
     from inferstack.kubernetes.objects import register_object, type_token
-    from inferstack.kubernetes.resources import register
 
 # Names whose modules import pulumi or pulumi_kubernetes: loaded on first use.
 _LAZY = {
     "LLMService": "component",
-    "register": "resources",
     "register_object": "objects",
     "type_token": "objects",
 }
@@ -115,7 +108,6 @@ __all__ = [
     "pod_spec",
     "probes",
     "prometheus_rule",
-    "register",
     "register_object",
     "replica_resources",
     "scaled_object",

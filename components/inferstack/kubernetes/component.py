@@ -8,18 +8,19 @@ from typing import Any
 import pulumi
 
 from inferstack.component import InferenceComponent
-from inferstack.deployment import DeploymentSpec, parse_deployment, validate_for_target
+from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.targets import Hardware
 from inferstack.kubernetes.args import LLMServiceArgs
 from inferstack.kubernetes.manifests import endpoint, service_manifests
+from inferstack.kubernetes.objects import register_object
 from inferstack.kubernetes.patches import apply_patches
-from inferstack.kubernetes.plan import build_plan
-from inferstack.kubernetes.resources import register
+from inferstack.kubernetes.plan import ServingPlan, build_plan
 from inferstack.kubernetes.validation import check_service
 
 Manifest = dict[str, Any]
 
 
-class LLMService(InferenceComponent):
+class LLMService(InferenceComponent[LLMServiceArgs]):
     """An OpenAI-compatible LLM endpoint on Kubernetes, from a DeploymentSpec.
 
     Children (all parented to this component, named after it): Namespace (Pod Security
@@ -36,6 +37,10 @@ class LLMService(InferenceComponent):
 
     target = "onprem"
     type_token = "inferstack:kubernetes:LLMService"
+    args_class = LLMServiceArgs
+
+    plan: ServingPlan
+    manifests: list[Manifest]
 
     def __init__(
         self,
@@ -46,21 +51,30 @@ class LLMService(InferenceComponent):
         args: LLMServiceArgs | None = None,
         provider: pulumi.ProviderResource | None = None,
     ) -> None:
-        parsed = parse_deployment(spec)
-        settings = args if args is not None else LLMServiceArgs.from_config()
-        check_service(name, parsed)
-        hardware = validate_for_target(parsed, self.target)
-        plan = build_plan(name, parsed, hardware, settings)
+        self._cluster_provider = provider
+        super().__init__(name, spec, opts, args=args)
+
+    def check(
+        self, name: str, spec: DeploymentSpec, args: LLMServiceArgs, region: str | None
+    ) -> None:
+        check_service(name, spec)
+
+    def prepare(
+        self,
+        name: str,
+        spec: DeploymentSpec,
+        hardware: Hardware,
+        args: LLMServiceArgs,
+        region: str | None,
+    ) -> None:
+        self.plan = build_plan(spec, hardware, args, name=name)
         # Built and patched before anything is registered, the component included: a patch
         # that cannot apply leaves nothing behind, and the packs see what the cluster gets.
-        manifests = apply_patches(service_manifests(parsed, plan, settings), settings.patches)
-        super().__init__(name, parsed, opts, hardware=hardware)
-        self.args = settings
-        self.plan = plan
-        self.manifests: list[Manifest] = manifests
-        self._endpoint = endpoint(self.spec, self.plan, settings)
-        self._register_children(provider)
-        self.register_outputs(self.outputs())
+        self.manifests = apply_patches(service_manifests(spec, self.plan, args), args.patches)
+        self._endpoint = endpoint(spec, self.plan, args)
+
+    def build(self, name: str) -> None:
+        self._register_children(self._cluster_provider)
 
     def _register_children(self, provider: pulumi.ProviderResource | None) -> None:
         extra: dict[str, Any] = {"provider": provider} if provider is not None else {}
@@ -69,7 +83,7 @@ class LLMService(InferenceComponent):
             kind = manifest["kind"]
             # Everything else lives in the namespace: create it first, delete it last.
             opts = self.child_opts(depends_on=list(namespace), **extra, **self._options_for(kind))
-            resource = register(manifest, self._resource_name(manifest), opts)
+            resource = register_object(manifest, self._resource_name(manifest), opts)
             if kind == "Namespace":
                 namespace.append(resource)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from inferstack.kubernetes.metrics import rate, series
 from inferstack.kubernetes.plan import ServingPlan
-from inferstack.kubernetes.runtimes import rate, series
 from inferstack.kubernetes.scaling import metric_selector
 from inferstack.kubernetes.workload import metadata
 

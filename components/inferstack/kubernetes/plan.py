@@ -16,8 +16,9 @@ from inferstack.deployment import DeploymentSpec, SecretRef, Toleration
 from inferstack.deployment.targets import Hardware, custom_model, serving_context
 from inferstack.kubernetes.args import LLMServiceArgs, ModelCacheArgs
 from inferstack.kubernetes.budget import StartupBudget, startup_budget
+from inferstack.kubernetes.metrics import RUNTIME_METRICS
 from inferstack.kubernetes.names import Names, object_labels, selector_labels
-from inferstack.kubernetes.runtimes import RUNTIME_METRICS, ModelRef, RuntimeMetrics, model_ref
+from inferstack.kubernetes.runtime_data import ModelRef, RuntimeMetrics, model_ref
 
 Manifest = dict[str, Any]
 
@@ -60,6 +61,29 @@ class ServingPlan:
     priority_class_name: str | None = None
     termination_grace_period_seconds: int = 120
 
+    @classmethod
+    def for_runtime(
+        cls, spec: DeploymentSpec, runtime: str, gpu_memory_fraction: float, **placement: Any
+    ) -> ServingPlan:
+        """A plan with what every target reads alike from the spec and the runtime catalog.
+
+        ``runtime`` is the server the replica runs (a fleet's cohorts pick their own);
+        ``gpu_memory_fraction`` the share of GPU memory it takes unless the spec gives one;
+        ``placement`` the fields each target decides itself (names, image, model, sizes, labels).
+        """
+        info = catalog.runtimes()[runtime]
+        return cls(
+            runtime=runtime,
+            port=spec.serving.port,
+            health_path=info.health_path,
+            metrics_path=info.metrics_path if runtime in RUNTIME_METRICS else None,
+            gpu_memory_utilization=spec.serving.gpu_memory_utilization or gpu_memory_fraction,
+            hf_token=spec.model.hf_token_secret,
+            extra_args=tuple(spec.serving.extra_args),
+            max_request_bytes=spec.security.max_request_bytes,
+            **placement,
+        )
+
     @property
     def namespace(self) -> str:
         return self.names.namespace
@@ -84,9 +108,17 @@ class ServingPlan:
 
 
 def build_plan(
-    name: str, spec: DeploymentSpec, hardware: Hardware, args: LLMServiceArgs
+    spec: DeploymentSpec,
+    hardware: Hardware,
+    args: LLMServiceArgs,
+    *,
+    name: str,
+    region: str | None = None,
 ) -> ServingPlan:
-    """Resolve the spec for one cluster: image, context, weights, budget, names, labels."""
+    """Resolve the spec for one cluster: image, context, weights, budget, names, labels.
+
+    ``name`` is the component's; a cluster has no region.
+    """
     runtime = catalog.runtimes()[spec.serving.runtime]
     ref = model_ref(spec.model)
     report = sizing.fit(
@@ -103,13 +135,12 @@ def build_plan(
     api_key = None
     if spec.auth_for(hardware.target) == "api_key":
         api_key = args.api_key_secret or SecretRef(name=names.api_key_secret, key="api-key")
-    return ServingPlan(
+    return ServingPlan.for_runtime(
+        spec,
+        spec.serving.runtime,
+        runtime.gpu_memory_fraction,
         names=names,
-        runtime=spec.serving.runtime,
         image=spec.serving.image or catalog_image(runtime.image, runtime.digest),
-        port=spec.serving.port,
-        health_path=runtime.health_path,
-        metrics_path=runtime.metrics_path if spec.serving.runtime in RUNTIME_METRICS else None,
         model=ref,
         dtype=spec.model.dtype,
         # The context the spec was validated (and sized) for.
@@ -117,7 +148,6 @@ def build_plan(
         concurrency=spec.serving.max_concurrency,
         gpu_type=hardware.name,
         gpu_count=hardware.gpu_count,
-        gpu_memory_utilization=(spec.serving.gpu_memory_utilization or runtime.gpu_memory_fraction),
         budget=startup_budget(
             report.memory.weights_gb,
             downloads=ref.downloads,
@@ -129,10 +159,7 @@ def build_plan(
         selector=selector_labels(name),
         min_replicas=spec.min_replicas,
         max_replicas=spec.scaling.max_replicas,
-        hf_token=spec.model.hf_token_secret,
         api_key=api_key,
-        extra_args=tuple(spec.serving.extra_args),
-        max_request_bytes=spec.security.max_request_bytes,
         runtime_class_name=spec.compute.runtime_class_name,
         node_selector=catalog.gpu_node_selector(
             hardware.name, spec.compute.select_gpu_product, spec.compute.node_selector

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferstack.kubernetes.budget import StartupBudget
+from inferstack.kubernetes.downloads import download_command
 from inferstack.kubernetes.layout import (
     MODEL_MOUNT,
     MODEL_VOLUME,
@@ -21,7 +22,8 @@ from inferstack.kubernetes.layout import (
     TORCH_SCRATCH,
 )
 from inferstack.kubernetes.plan import ServingPlan
-from inferstack.kubernetes.runtimes import ServerCommand, download_command, env, server_command
+from inferstack.kubernetes.runtime_data import ServerCommand, env
+from inferstack.kubernetes.server_commands import server_command
 
 Manifest = dict[str, Any]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from inferstack.deployment import ScalingSpec
+from inferstack.kubernetes.metrics import rate, series
 from inferstack.kubernetes.plan import ServingPlan
-from inferstack.kubernetes.runtimes import rate, series
 from inferstack.kubernetes.workload import metadata
 
 Manifest = dict[str, Any]

@@ -6,7 +6,8 @@ import re
 
 from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
-from inferstack.kubernetes.runtimes import GGUF_RUNTIMES, RUNTIME_METRICS, SUPPORTED_RUNTIMES
+from inferstack.kubernetes.metrics import RUNTIME_METRICS
+from inferstack.kubernetes.runtime_data import GGUF_RUNTIMES, SUPPORTED_RUNTIMES
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

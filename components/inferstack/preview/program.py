@@ -14,33 +14,28 @@ from typing import Any
 
 import yaml
 
-from inferstack.deployment.loader import PROJECT, runtime_config
-from inferstack.preview.recorder import (
-    STACK_TYPE,
-    CapturedResource,
-    InferstackMocks,
-    RecordingMonitor,
+from inferstack.deployment.loader import (
+    PROJECT,
+    StackConfigError,
+    StackFile,
+    read_stack_file,
 )
+from inferstack.preview.providers import InferstackMocks
+from inferstack.preview.recorder import STACK_TYPE, CapturedResource, RecordingMonitor
 
 ORGANIZATION = "organization"
 
-
-class StackConfigError(ValueError):
-    """A stack config file that cannot be read (missing, not YAML, not a config mapping)."""
-
-
-@dataclass(frozen=True)
-class StackFile:
-    """A ``Pulumi.<stack>.yaml`` as the Pulumi CLI hands it to a program."""
-
-    path: Path
-    stack: str
-    config: dict[str, str]
-    secret_keys: tuple[str, ...] = ()
-
-    @property
-    def target(self) -> str | None:
-        return self.config.get("inferstack:target")
+__all__ = [
+    "ORGANIZATION",
+    "PreviewRun",
+    "StackConfigError",
+    "StackFile",
+    "find_project_root",
+    "program_dir_for",
+    "read_stack_file",
+    "record",
+    "run_stack",
+]
 
 
 @dataclass(frozen=True)
@@ -64,28 +59,6 @@ class PreviewRun:
 
     def by_urn(self) -> dict[str, CapturedResource]:
         return {resource.urn: resource for resource in self.resources}
-
-
-def read_stack_file(path: str | Path) -> StackFile:
-    """Read a stack config: every value as the string the Pulumi runtime sees."""
-    path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StackConfigError(f"stack config {path} does not exist") from None
-    except IsADirectoryError:
-        raise StackConfigError(f"stack config {path} is a directory, not a file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise StackConfigError(f"{path} is not valid YAML{where}") from None
-    document = document or {}
-    values = document.get("config", {}) if isinstance(document, dict) else None
-    if not isinstance(values, dict):
-        raise StackConfigError(f"{path} must hold a 'config:' mapping of Pulumi config keys")
-    config, secret_keys = runtime_config(values)
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
-    return StackFile(path=path, stack=stack, config=config, secret_keys=secret_keys)
 
 
 def find_project_root(start: Path) -> Path | None:

@@ -16,13 +16,14 @@ from inferstack.aws.context import Context
 from inferstack.aws.encryption import deployment_key, key_alias
 from inferstack.aws.monitoring import ASYNC_TOPICS
 from inferstack.aws.names import Arns
-from inferstack.aws.plan import Plan, plan
+from inferstack.aws.plan import Plan, build_plan
 from inferstack.component import InferenceComponent
-from inferstack.deployment import DeploymentSpec, parse_deployment, validate_for_target
+from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
 
 
-class SageMakerEndpoint(InferenceComponent):
+class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
     """A SageMaker real-time or async endpoint serving one LLM, with everything around it.
 
     Children: a KMS key (or ``security.encryption.kms_key``), an artifact bucket and its
@@ -43,6 +44,10 @@ class SageMakerEndpoint(InferenceComponent):
 
     target: ClassVar[str] = "sagemaker"
     type_token: ClassVar[str] = "inferstack:aws:SageMakerEndpoint"
+    args_class = SageMakerArgs
+
+    plan: Plan
+    region: str
 
     def __init__(
         self,
@@ -68,31 +73,40 @@ class SageMakerEndpoint(InferenceComponent):
         settings = SageMakerArgs.parse(
             {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
         )
-        parsed = parse_deployment(spec)
-        region = self.configured_region(region)
+        super().__init__(name, spec, opts, args=settings, region=region)
+
+    def check(
+        self, name: str, spec: DeploymentSpec, args: SageMakerArgs, region: str | None
+    ) -> None:
         if region is None:
             raise SpecError(
                 "aws:region",
                 "is required for SageMaker",
                 "pulumi config set aws:region eu-central-1",
             )
-        hardware = validate_for_target(parsed, self.target, region)
-        self.plan: Plan = plan(
-            parsed, hardware, region, component=name, front_door=settings.front_door
-        )
-        super().__init__(name, parsed, opts, region=region, hardware=hardware)
-        self.region: str = region
+
+    def prepare(
+        self,
+        name: str,
+        spec: DeploymentSpec,
+        hardware: Hardware,
+        args: SageMakerArgs,
+        region: str | None,
+    ) -> None:
+        assert region is not None  # check() refused a missing region
+        self.plan = build_plan(spec, hardware, args, name=name, region=region)
+
+    def build(self, name: str) -> None:
         account = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).account_id
-        ctx = Context(name, self.spec, self.plan, region, account, self)
+        ctx = Context(name, self.spec, self.plan, self.region, account, self)
         self._outputs = self._build(
             ctx,
-            artifact_bucket=settings.artifact_bucket,
-            async_retention_days=settings.async_retention_days,
-            force_destroy=settings.force_destroy,
+            artifact_bucket=self.args.artifact_bucket,
+            async_retention_days=self.args.async_retention_days,
+            force_destroy=self.args.force_destroy,
         )
-        self.register_outputs(self._outputs)
 
     def _build(
         self,

@@ -1,0 +1,130 @@
+"""The server's command line and environment, per serving runtime."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inferstack.kubernetes.layout import HUB_CACHE, OLLAMA_DIR
+from inferstack.kubernetes.runtime_data import ServerCommand, env, model_location, secret_env
+
+if TYPE_CHECKING:
+    from inferstack.kubernetes.plan import ServingPlan
+
+# Marlin kernels need compute capability 8.0 (Ampere) or newer.
+PRE_AMPERE_GPUS = frozenset({"T4", "V100", "V100-16GB", "V100-32GB"})
+
+
+def server_command(plan: ServingPlan) -> ServerCommand:
+    """The server's command line and environment for ``plan.runtime``."""
+    builders = {"vllm": _vllm, "tgi": _tgi, "ollama": _ollama, "llamacpp": _llamacpp}
+    return builders[plan.runtime](plan)
+
+
+# Telemetry that would leave the cluster; and with weights on the volume, no Hub access at all.
+_OFFLINE = [
+    env("HF_HUB_OFFLINE", "1"),
+    env("HF_HUB_DISABLE_TELEMETRY", "1"),
+    env("DO_NOT_TRACK", "1"),
+]
+
+
+def _vllm(plan: ServingPlan) -> ServerCommand:
+    ref = plan.model
+    args = [
+        "--model", model_location(ref, "vllm"),
+        "--served-model-name", ref.served_name,
+        "--host", "0.0.0.0",
+        "--port", str(plan.port),
+        "--max-model-len", str(plan.context),
+        "--max-num-seqs", str(plan.concurrency),
+        "--gpu-memory-utilization", f"{plan.gpu_memory_utilization:g}",
+        "--tensor-parallel-size", str(plan.gpu_count),
+        *_vllm_dtype(plan.dtype, plan.gpu_type),
+    ]  # fmt: skip
+    if ref.revision:
+        args += ["--revision", ref.revision]
+    variables = [*_OFFLINE, env("VLLM_NO_USAGE_STATS", "1"), env("HF_HUB_CACHE", HUB_CACHE)]
+    if plan.api_key is not None:
+        variables.append(secret_env("VLLM_API_KEY", plan.api_key))
+    command = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    return ServerCommand(command, [*args, *plan.extra_args], variables)
+
+
+def _vllm_dtype(dtype: str, gpu_type: str) -> list[str]:
+    marlin = "" if gpu_type in PRE_AMPERE_GPUS else "_marlin"
+    return {
+        "bf16": ["--dtype", "bfloat16"],
+        "fp16": ["--dtype", "float16"],
+        "fp8": ["--quantization", "fp8"],
+        # Pre-quantized int8 (W8A8) checkpoints declare their scheme; vLLM reads it.
+        "int8": ["--dtype", "auto"],
+        "int4-awq": ["--quantization", f"awq{marlin}"],
+        "int4-gptq": ["--quantization", f"gptq{marlin}"],
+    }[dtype]
+
+
+def _tgi(plan: ServingPlan) -> ServerCommand:
+    ref = plan.model
+    args = [
+        "--model-id", model_location(ref, "tgi"),
+        "--hostname", "0.0.0.0",
+        "--port", str(plan.port),
+        "--max-input-tokens", str(plan.context - 1),
+        "--max-total-tokens", str(plan.context),
+        "--max-concurrent-requests", str(plan.concurrency),
+        "--num-shard", str(plan.gpu_count),
+        "--cuda-memory-fraction", f"{plan.gpu_memory_utilization:g}",
+        "--payload-limit", str(plan.max_request_bytes),
+        "--usage-stats", "off",
+        *{
+            "bf16": ["--dtype", "bfloat16"],
+            "fp16": ["--dtype", "float16"],
+            "fp8": ["--quantize", "fp8"],
+            "int8": [],  # read from the checkpoint's quantization_config
+            "int4-awq": ["--quantize", "awq"],
+            "int4-gptq": ["--quantize", "gptq"],
+        }[plan.dtype],
+    ]  # fmt: skip
+    if ref.revision:
+        args += ["--revision", ref.revision]
+    variables = [*_OFFLINE, env("HF_HUB_CACHE", HUB_CACHE), env("HUGGINGFACE_HUB_CACHE", HUB_CACHE)]
+    if plan.api_key is not None:
+        variables.append(secret_env("API_KEY", plan.api_key))
+    return ServerCommand(["text-generation-launcher"], [*args, *plan.extra_args], variables)
+
+
+def _ollama(plan: ServingPlan) -> ServerCommand:
+    pvc = plan.model.scheme == "pvc"
+    models = model_location(plan.model, "ollama") if pvc else OLLAMA_DIR
+    variables = [
+        env("OLLAMA_HOST", f"0.0.0.0:{plan.port}"),
+        env("OLLAMA_MODELS", models),
+        env("OLLAMA_CONTEXT_LENGTH", str(plan.context)),
+        env("OLLAMA_NUM_PARALLEL", str(plan.concurrency)),
+        env("OLLAMA_MAX_QUEUE", str(plan.concurrency * 8)),
+        env("OLLAMA_MAX_LOADED_MODELS", "1"),
+        # Keep the model in GPU memory: unloading on idle adds a reload to the next request.
+        env("OLLAMA_KEEP_ALIVE", "-1"),
+        env("DO_NOT_TRACK", "1"),
+    ]
+    return ServerCommand(["ollama"], ["serve", *plan.extra_args], variables)
+
+
+def _llamacpp(plan: ServingPlan) -> ServerCommand:
+    # llama-server splits -c across its -np slots: give each slot the full context.
+    args = [
+        "-m", model_location(plan.model, "llamacpp"),
+        "--alias", plan.model.served_name,
+        "--host", "0.0.0.0",
+        "--port", str(plan.port),
+        "-c", str(plan.context * plan.concurrency),
+        "-np", str(plan.concurrency),
+        "-ngl", "999",
+        "--metrics",
+        # The bundled web UI would be a second, unaudited way in.
+        "--no-webui",
+    ]  # fmt: skip
+    variables = [env("DO_NOT_TRACK", "1")]
+    if plan.api_key is not None:
+        variables.append(secret_env("LLAMA_API_KEY", plan.api_key))
+    return ServerCommand(["/app/llama-server"], [*args, *plan.extra_args], variables)
