@@ -71,14 +71,11 @@ def model_source(spec: DeploymentSpec, bucket: str) -> ModelSource:
         return ModelSource(name, prefix, in_model_bucket=False)
     if source.startswith("hf://"):
         model_id = source.removeprefix("hf://").split("@", 1)[0]
+        # Weights are staged in the model bucket under the model id and, when pinned, the
+        # revision; the bucket keeps versions, so a staged copy cannot change unnoticed.
         revision = spec.model.revision
-        if revision is None:
-            raise SpecError(
-                "model.source",
-                "Vertex AI loads weights staged in the model bucket at a pinned revision",
-                f"pin one: hf://{model_id}@<commit>, or give gs://<bucket>/<prefix>/",
-            )
-        return ModelSource(bucket, f"{model_id}/{revision}/", in_model_bucket=True)
+        prefix = f"{model_id}/{revision}/" if revision else f"{model_id}/"
+        return ModelSource(bucket, prefix, in_model_bucket=True)
     raise SpecError(
         "model.source",
         f"'{source}' is not readable by Vertex AI",
