@@ -209,7 +209,8 @@ def test_names_follow_google_cloud_rules() -> None:
 def test_the_plan_modules_load_no_pulumi() -> None:
     code = (
         "import sys, inferstack.vertex.plan, inferstack.vertex.args; "
-        "print(sorted(m for m in sys.modules if m.startswith(('pulumi', 'google.cloud.aiplatform'))))"
+        "loaded = ('pulumi', 'google.cloud.aiplatform'); "
+        "print(sorted(m for m in sys.modules if m.startswith(loaded)))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True

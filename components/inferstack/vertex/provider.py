@@ -197,7 +197,7 @@ class _Api:
         else:
             request.model_id = str(props["modelId"])
         with _errors("UploadModel"):
-            response = self.models.upload_model(request=request).result()
+            response = _wait(self.models.upload_model(request=request))
         return str(response.model), str(response.model_version_id or "1")
 
     def deploy_all(
@@ -251,7 +251,7 @@ class _Api:
             endpoint=str(props["endpoint"]), deployed_model=deployed_model, traffic_split=traffic
         )
         with _errors("DeployModel"):
-            response = self.endpoints.deploy_model(request=request).result()
+            response = _wait(self.endpoints.deploy_model(request=request))
         return str(response.deployed_model.id)
 
     def undeploy(self, endpoint: str, deployed_id: str, *, traffic: dict[str, int]) -> None:
@@ -260,17 +260,22 @@ class _Api:
             endpoint=endpoint, deployed_model_id=deployed_id, traffic_split=traffic
         )
         with _errors("UndeployModel", missing_ok=True):
-            self.endpoints.undeploy_model(request=request).result()
+            _wait(self.endpoints.undeploy_model(request=request))
 
     def delete_model(self, model: str) -> None:
         with _errors("DeleteModel", missing_ok=True):
-            self.models.delete_model(request=self.v1.DeleteModelRequest(name=model)).result()
+            _wait(self.models.delete_model(request=self.v1.DeleteModelRequest(name=model)))
 
     def get_model(self, model: str) -> Any:
         """The model, or None once it is gone."""
-        with _errors("GetModel", missing_ok=True):
+        from google.api_core import exceptions
+
+        try:
             return self.models.get_model(request=self.v1.GetModelRequest(name=model))
-        return None  # NotFound: swallowed above
+        except exceptions.NotFound:
+            return None
+        except exceptions.GoogleAPICallError as error:
+            raise _one_line("GetModel", error) from error
 
     def deployed_ids(self, endpoint: str) -> set[str]:
         with _errors("GetEndpoint"):
@@ -296,3 +301,13 @@ def _errors(call: str, *, missing_ok: bool = False) -> Iterator[None]:
             f"Vertex AI {call}: no Google credentials (run gcloud auth application-default "
             "login, or set GOOGLE_APPLICATION_CREDENTIALS)"
         ) from None
+
+
+def _one_line(call: str, error: Any) -> VertexApiError:
+    message = " ".join(str(error.message or "").split())
+    return VertexApiError(f"Vertex AI {call} failed: {error.code} {message}".rstrip())
+
+
+def _wait(operation: Any) -> Any:
+    """The result of a long-running operation (polled by the client until done)."""
+    return operation.result()

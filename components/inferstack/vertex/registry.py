@@ -26,7 +26,7 @@ def image_repository(ctx: Context, key: Key) -> gcp.artifactregistry.Repository 
     )
     common = (
         None
-        if upstream.docker_hub
+        if upstream.uri is None
         else gcp.artifactregistry.RepositoryRemoteRepositoryConfigCommonRepositoryArgs(
             uri=upstream.uri
         )
