@@ -103,6 +103,8 @@ class Endpoint(InferenceComponent):
             "artifact_uri": pulumi.Output.from_input(plan.source.uri),
             "image_uri": pulumi.Output.from_input(plan.container.image),
         }
+        if plan.network.mode == "public":
+            outputs["endpoint_dns"] = endpoint.dedicated_endpoint_dns
         return outputs
 
     def outputs(self) -> dict[str, pulumi.Output[Any]]:
