@@ -402,3 +402,29 @@ def test_the_schema_oracle_rejects_unknown_fields_and_enum_values(
             aiplatform_v1.DeployModelRequest.pb()(),
             ignore_unknown_fields=False,
         )
+
+
+def test_the_provider_survives_pulumis_serialization_in_a_fresh_process() -> None:
+    import subprocess
+    import sys
+
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    serialized = serialize_provider(ModelDeploymentProvider())
+    program = (
+        "import base64, sys, dill\n"
+        "provider = dill.loads(base64.b64decode(sys.stdin.read()))\n"
+        "print(type(provider).__module__, type(provider).__name__, provider.credentials)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('google.cloud.aiplatform')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        input=serialized,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.splitlines() == [
+        "inferstack.vertex.provider ModelDeploymentProvider None",
+        "[]",
+    ]
