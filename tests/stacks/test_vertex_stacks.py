@@ -200,3 +200,42 @@ def test_preview_loads_no_other_cloud_sdk() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+DEPLOYMENT_PACK = """
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+
+def deployment_cmek(args, report_violation):
+    if args.resource_type != "pulumi-python:dynamic/vertex:ModelDeployment":
+        args.not_applicable("Vertex AI model deployments only")
+    # Presence, not value: the key's name is unknown during preview.
+    cmek = "kmsKeyName" in list(args.props["encryptionSpec"])
+    spots = [d["spot"] for d in args.props["deployments"]]
+    report_violation(f"kind={args.props['kind']} cmek={cmek} spot={spots}")
+
+
+PolicyPack(
+    "seen",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    policies=[
+        ResourceValidationPolicy(
+            name="vertex-deployment-seen", description="d", validate=deployment_cmek
+        )
+    ],
+)
+"""
+
+
+def test_packs_see_the_model_deployment_inputs(
+    tmp_path: Path, make_pack: Any, runs: dict[bool, PreviewRun]
+) -> None:
+    # A pack receives the deployment with a stable type and its camelCase inputs, in preview
+    # (key name unknown) and in update mode alike: a rule can check its CMEK and spot settings.
+    pack = make_pack(tmp_path / "seen", DEPLOYMENT_PACK, name="seen")
+    for run in runs.values():
+        (seen,) = [v for v in evaluate(run, [pack]) if v.policy == "vertex-deployment-seen"]
+        assert "kind=inferstack:vertex:ModelDeployment cmek=True spot=[" in seen.message
+        assert seen.urn.endswith(
+            "pulumi-python:dynamic/vertex:ModelDeployment::" + seen.urn.rsplit("::", 1)[-1]
+        )
