@@ -23,6 +23,8 @@ from inferstack.vertex import names
 from inferstack.vertex.args import VertexArgs
 from inferstack.vertex.container import Container, ModelSource, container, model_source
 
+# The online prediction metrics AutoscalingMetricSpec accepts (google.cloud.aiplatform_v1):
+# accelerator duty cycle, CPU utilization and request count.
 DUTY_CYCLE = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"
 REQUEST_COUNT = "aiplatform.googleapis.com/prediction/online/request_count"
 # Vertex AI exposes no in-flight request metric; an LLM server's accelerator duty cycle rises
