@@ -252,6 +252,9 @@ def test_logs_keep_the_spec_retention_under_cmek(stack: Stack) -> None:
     sink = stack.one("gcp:logging/projectSink:ProjectSink")
     assert sink["destination"].endswith(f"/buckets/{bucket['bucketId']}")
     assert "aiplatform.googleapis.com/Endpoint" in sink["filter"]
+    # The same lines stay out of the _Default bucket (Google-managed key).
+    exclusion = stack.one("gcp:logging/projectExclusion:ProjectExclusion")
+    assert exclusion["filter"] == sink["filter"]
 
 
 def test_alerts_and_budget_in_the_full_spec_only(recording: Recording) -> None:

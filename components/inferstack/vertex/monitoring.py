@@ -56,7 +56,7 @@ def log_bucket(ctx: Context, key: Key) -> gcp.logging.ProjectBucketConfig:
         cmek_settings=gcp.logging.ProjectBucketConfigCmekSettingsArgs(kms_key_name=key.name),
         opts=ctx.opts(depends_on=key.grants),
     )
-    gcp.logging.ProjectSink(
+    sink = gcp.logging.ProjectSink(
         ctx.child("logs-sink"),
         name=f"{ctx.name}-serving-logs",
         project=plan.project,
@@ -67,6 +67,16 @@ def log_bucket(ctx: Context, key: Key) -> gcp.logging.ProjectBucketConfig:
         filter=_endpoint_filter(ctx, log=True),
         unique_writer_identity=True,
         opts=ctx.opts(depends_on=[bucket]),
+    )
+    # Project-level exclusions act on the _Default sink: without one, every line would also be
+    # kept in the _Default bucket, under Google's key and that bucket's retention.
+    gcp.logging.ProjectExclusion(
+        ctx.child("logs-default-exclusion"),
+        name=f"{ctx.name}-serving-logs",
+        project=plan.project,
+        description=f"Serving logs of {ctx.name} are kept in {plan.names.log_bucket} only",
+        filter=_endpoint_filter(ctx, log=True),
+        opts=ctx.opts(depends_on=[sink]),
     )
     return bucket
 
