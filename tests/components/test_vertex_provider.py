@@ -98,6 +98,7 @@ class FakeVertex:
     requests: list[tuple[str, Any]] = field(default_factory=list)
     schema_errors: list[str] = field(default_factory=list)
     deny: set[str] = field(default_factory=set)
+    deny_after: dict[str, int] = field(default_factory=dict)  # method -> calls that succeed
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
 
     def handle(self, method: str, path: str, body: bytes) -> dict[str, Any]:
@@ -115,7 +116,8 @@ class FakeVertex:
                     self.schema_errors.append(f"{name}: {error}")
                     raise ApiError(400, "INVALID_ARGUMENT", str(error)) from None
             self.requests.append((name, request))
-            if name in self.deny:
+            calls = sum(1 for seen, _ in self.requests if seen == name)
+            if name in self.deny or calls > self.deny_after.get(name, calls):
                 raise ApiError(
                     403, "PERMISSION_DENIED", f"Permission denied on {name}\nfor the caller"
                 )
@@ -372,6 +374,9 @@ def test_api_failures_are_one_line_errors(fake: tuple[FakeVertex, str]) -> None:
     message = str(raised.value)
     assert message.startswith("Vertex AI DeployModel failed: 403 ")
     assert "Permission denied on deploy for the caller" in message and "\n" not in message
+    # The uploaded model is deleted again: a failed create leaves nothing behind.
+    assert [name for name, _ in state.requests] == ["upload", "deploy", "delete_model"]
+    assert state.models == {}
 
 
 def test_the_schema_oracle_rejects_unknown_fields_and_enum_values(
@@ -428,3 +433,18 @@ def test_the_provider_survives_pulumis_serialization_in_a_fresh_process() -> Non
         "inferstack.vertex.provider ModelDeploymentProvider None",
         "[]",
     ]
+
+
+def test_a_partial_create_is_undone(fake: tuple[FakeVertex, str]) -> None:
+    state, api = fake
+    state.deny_after["deploy"] = 1  # the spot deployment succeeds, the fallback is refused
+    with pytest.raises(VertexApiError, match="DeployModel failed: 403"):
+        provider().create(props(api))
+    assert [name for name, _ in state.requests] == [
+        "upload",
+        "deploy",
+        "deploy",
+        "undeploy",
+        "delete_model",
+    ]
+    assert state.deployed == {} and state.models == {} and state.schema_errors == []

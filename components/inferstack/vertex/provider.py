@@ -48,7 +48,13 @@ class ModelDeploymentProvider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         api = _Api(props, self.credentials)
         model, version = api.upload(props)
-        deployed = api.deploy_all(props, f"{model}@{version}", previous={})
+        deployed: dict[str, str] = {}
+        try:
+            api.deploy_all(props, f"{model}@{version}", previous={}, deployed=deployed)
+        except VertexApiError:
+            # Pulumi records nothing for a failed create: leave nothing behind either.
+            self.delete(model, {**props, "model": model, "deployedModelIds": deployed})
+            raise
         outs = {**props, "model": model, "modelVersionId": version, "deployedModelIds": deployed}
         return dynamic.CreateResult(id_=model, outs=outs)
 
@@ -201,10 +207,18 @@ class _Api:
         return str(response.model), str(response.model_version_id or "1")
 
     def deploy_all(
-        self, props: Mapping[str, Any], model: str, *, previous: Mapping[str, str]
+        self,
+        props: Mapping[str, Any],
+        model: str,
+        *,
+        previous: Mapping[str, str],
+        deployed: dict[str, str] | None = None,
     ) -> dict[str, str]:
-        """Deploy every planned deployment; traffic moves off ``previous`` as they come up."""
-        deployed: dict[str, str] = {}
+        """Deploy every planned deployment; traffic moves off ``previous`` as they come up.
+
+        ``deployed`` collects the ids as they come, so a caller can undo a partial deployment.
+        """
+        deployed = {} if deployed is None else deployed
         for deployment in props["deployments"]:
             shares = planned_traffic(props, deployed)
             shares["0"] = int(deployment["trafficPercent"])  # "0": the model being deployed
