@@ -21,8 +21,8 @@ class ModelSpec(Section):
     """Catalog model id (e.g. meta-llama/Llama-3.1-8B-Instruct) or any id described in full
     below."""
     source: str | None = None
-    """Where weights come from: hf://org/name@revision, s3://bucket/prefix or pvc://claim/path;
-    default hf://<id>."""
+    """Where weights come from: hf://org/name@revision, s3://bucket/prefix, gs://bucket/prefix or
+    pvc://claim/path; default hf://<id>."""
     dtype: DType = "bf16"
     """Weight precision or quantization; sizes memory and selects runtime flags."""
     max_context: Annotated[int, Field(ge=256, le=1_048_576)] | None = None
@@ -61,7 +61,7 @@ class ModelSpec(Section):
         if value is not None and not _SOURCE.match(value):
             raise ValueError(
                 f"'{value}' is not a model source; use hf://<org>/<name>@<revision>, "
-                "s3://<bucket>/<prefix> or pvc://<claim>/<path>"
+                "s3://<bucket>/<prefix>, gs://<bucket>/<prefix> or pvc://<claim>/<path>"
             )
         return value
 

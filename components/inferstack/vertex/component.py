@@ -1,0 +1,124 @@
+"""``Endpoint``: a private, CMEK-encrypted, autoscaled LLM endpoint on Google Vertex AI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi_gcp as gcp
+
+from inferstack.component import InferenceComponent
+from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.targets import Hardware
+from inferstack.errors import SpecError
+from inferstack.vertex import budget, encryption, identity, monitoring, network, registry, storage
+from inferstack.vertex.args import VertexArgs
+from inferstack.vertex.context import Context
+from inferstack.vertex.deployment import model_deployment
+from inferstack.vertex.endpoint import ai_endpoint, resource_name
+from inferstack.vertex.plan import VertexPlan, build_plan
+
+
+class Endpoint(InferenceComponent[VertexArgs]):
+    """A Vertex AI endpoint serving one LLM, with everything around it.
+
+    Children: a Cloud KMS key ring and key rotating every 90 days (or
+    ``security.encryption.kms_key``) with grants for the service agents that encrypt with it;
+    the CMEK model bucket and its access-log bucket; an Artifact Registry remote repository
+    (CMEK) the digest-pinned image is pulled through; the serving service account (read the
+    model prefix, write logs and metrics); a VPC and subnet (or existing ones) with a Private
+    Service Connect or peered endpoint; the ``vertex.AiEndpoint`` with ``encryptionSpec``;
+    the ``inferstack:vertex:ModelDeployment`` that uploads the model with CMEK and deploys it
+    (spot with an on-demand fallback when ``compute.spot``); a CMEK log bucket with the spec's
+    retention; request-response capture to a CMEK BigQuery dataset only with data capture;
+    alert policies to an email channel; and a billing budget.
+
+    ``args`` defaults to the stack's ``inferstack:vertex`` object; ``region`` to ``gcp:region``.
+    """
+
+    target: ClassVar[str] = "vertex"
+    type_token: ClassVar[str] = "inferstack:vertex:Endpoint"
+    args_class = VertexArgs
+
+    plan: VertexPlan
+
+    def __init__(
+        self,
+        name: str,
+        spec: DeploymentSpec | Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        args: VertexArgs | None = None,
+        region: str | None = None,
+    ) -> None:
+        settings = args if args is not None else VertexArgs.from_config()
+        if settings.project is None:
+            project = pulumi.Config("gcp").get("project")
+            settings = settings.model_copy(update={"project": project})
+        super().__init__(name, spec, opts, args=settings, region=region)
+
+    def check(self, name: str, spec: DeploymentSpec, args: VertexArgs, region: str | None) -> None:
+        if region is None:
+            raise SpecError(
+                "gcp:region", "is required for Vertex AI", "pulumi config set gcp:region <region>"
+            )
+
+    def prepare(
+        self,
+        name: str,
+        spec: DeploymentSpec,
+        hardware: Hardware,
+        args: VertexArgs,
+        region: str | None,
+    ) -> None:
+        self.plan = build_plan(spec, hardware, args, name=name, region=region)
+
+    def build(self, name: str) -> None:
+        project_number = gcp.organizations.get_project_output(
+            project_id=self.plan.project, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).number
+        ctx = Context(name, self.spec, self.plan, project_number, self)
+        self._outputs = self._build(ctx)
+
+    def _build(self, ctx: Context) -> dict[str, pulumi.Output[Any]]:
+        plan = ctx.plan
+        key = encryption.deployment_key(ctx, bigquery=plan.capture)
+        bucket = storage.model_bucket(ctx, key)
+        repository = registry.image_repository(ctx, key)
+        account = identity.serving_account(ctx, bucket)
+        net = network.endpoint_network(ctx)
+        logs = monitoring.log_bucket(ctx, key)
+        captures = monitoring.capture_dataset(ctx, key)
+        endpoint = ai_endpoint(ctx, key, net, captures)
+        deployment = model_deployment(
+            ctx,
+            endpoint=endpoint,
+            kms_key_name=key.name,
+            service_account=account.email,
+            depends_on=[
+                *account.grants,
+                *key.grants,
+                logs,
+                *([bucket] if bucket is not None else []),
+                *([repository] if repository is not None else []),
+            ],
+        )
+        channel = monitoring.notification_channel(ctx)
+        monitoring.alert_policies(ctx, channel, endpoint)
+        budget.budget(ctx, channel)
+        outputs: dict[str, pulumi.Output[Any]] = {
+            "endpoint_id": pulumi.Output.from_input(plan.names.endpoint_id),
+            "endpoint_name": pulumi.Output.from_input(resource_name(ctx)),
+            "model_name": deployment.model,
+            "service_account_email": account.email,
+            "kms_key_name": key.name,
+            "artifact_uri": pulumi.Output.from_input(plan.source.uri),
+            "image_uri": pulumi.Output.from_input(plan.container.image),
+        }
+        if plan.network.mode == "public":
+            outputs["endpoint_dns"] = endpoint.dedicated_endpoint_dns
+        return outputs
+
+    def outputs(self) -> dict[str, pulumi.Output[Any]]:
+        return dict(self._outputs)

@@ -1,0 +1,241 @@
+"""The vertex-dev and vertex-prod stacks: valid configs, offline preview and update, packs.
+
+These run the real program (``stacks/__main__.py``) under the recording mocks, evaluate the
+baseline, HIPAA and GDPR packs over the analyzer protocol, and drive the ``inferstack`` CLI the
+way CI does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from inferstack.deployment import load_stack_config
+from inferstack.preview import CapturedResource, PreviewRun, evaluate, run_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ROOT / "stacks"
+PACKS = [ROOT / "policy_packs" / pack for pack in ("baseline", "hipaa", "gdpr")]
+CLI = [sys.executable, "-m", "inferstack"]
+DEPLOYMENT = "pulumi-python:dynamic/vertex:ModelDeployment"
+
+
+def config(stack: str) -> Path:
+    return STACKS / f"Pulumi.{stack}.yaml"
+
+
+@pytest.fixture(scope="module", params=["vertex-dev", "vertex-prod"])
+def runs(request: pytest.FixtureRequest) -> dict[bool, PreviewRun]:
+    path = config(request.param)
+    return {preview: run_stack(path, preview=preview) for preview in (True, False)}
+
+
+def of(run: PreviewRun, token: str) -> list[CapturedResource]:
+    return [r for r in run.resources if r.type == token]
+
+
+def one(run: PreviewRun, token: str, name_suffix: str = "") -> dict[str, Any]:
+    found = [r for r in of(run, token) if r.name.endswith(name_suffix)]
+    assert len(found) == 1, [r.name for r in found]
+    return found[0].inputs
+
+
+@pytest.mark.parametrize("stack", ["vertex-dev", "vertex-prod"])
+def test_configs(stack: str) -> None:
+    loaded = load_stack_config(config(stack))
+    spec = loaded.deployment
+    assert (loaded.target, loaded.region) == ("vertex", "europe-west4")
+    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr"}
+    assert spec.compliance.residency == ["eu"]
+    assert spec.model.id == "meta-llama/Llama-3.1-8B-Instruct"
+    assert spec.model.revision is not None
+    assert spec.compute.instance_type is not None
+    assert spec.compute.instance_type.startswith(("g2-standard-", "a2-"))
+    assert spec.alarms_enabled and spec.observability.alarms.email
+    assert spec.cost.monthly_budget_usd is not None
+
+
+def test_prod_runs_two_or_more_replicas_on_demand() -> None:
+    spec = load_stack_config(config("vertex-prod")).deployment
+    assert spec.environment == "prod" and spec.compliance.phi is True
+    assert spec.min_replicas >= 2 and spec.compute.spot is False
+
+
+def test_preview_lists_what_the_issue_requires(runs: dict[bool, PreviewRun]) -> None:
+    for run in runs.values():
+        key = one(run, "gcp:kms/cryptoKey:CryptoKey")
+        assert key["rotationPeriod"] == "7776000s"
+        models = one(run, "gcp:storage/bucket:Bucket", "-models")
+        assert models["publicAccessPrevention"] == "enforced"
+        assert "defaultKmsKeyName" in models["encryption"]
+        assert "kmsKeyName" in one(run, "gcp:artifactregistry/repository:Repository")
+        assert of(run, "gcp:serviceaccount/account:Account")
+        assert len(of(run, "gcp:projects/iAMMember:IAMMember")) == 2
+        assert of(run, "gcp:storage/bucketIAMMember:BucketIAMMember")
+        assert of(run, "gcp:compute/network:Network") and of(
+            run, "gcp:compute/subnetwork:Subnetwork"
+        )
+        endpoint = one(run, "gcp:vertex/aiEndpoint:AiEndpoint")
+        assert "kmsKeyName" in endpoint["encryptionSpec"]
+        assert endpoint["privateServiceConnectConfig"]["enablePrivateServiceConnect"] is True
+        deployment = one(run, DEPLOYMENT)
+        assert "kmsKeyName" in deployment["encryptionSpec"]
+        assert deployment["deployments"]
+        assert len(of(run, "gcp:monitoring/alertPolicy:AlertPolicy")) == 3
+        assert of(run, "gcp:monitoring/notificationChannel:NotificationChannel")
+        assert of(run, "gcp:billing/budget:Budget")
+
+
+def test_spot_settings_follow_each_spec(runs: dict[bool, PreviewRun]) -> None:
+    for run in runs.values():
+        assert run.config_path is not None
+        spec = load_stack_config(run.config_path).deployment
+        deployments = one(run, DEPLOYMENT)["deployments"]
+        if spec.compute.spot:
+            assert [(d["spot"], d["trafficPercent"]) for d in deployments] == [
+                (True, 80),
+                (False, 20),
+            ]
+        else:
+            assert [(d["spot"], d["trafficPercent"]) for d in deployments] == [(False, 100)]
+            assert deployments[0]["minReplicaCount"] >= 2
+
+
+def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -> None:
+    verdicts = {}
+    for preview, run in runs.items():
+        violations = evaluate(run, PACKS)
+        mandatory = [v for v in violations if v.enforcement == "mandatory"]
+        assert mandatory == [], [(v.policy, v.urn, v.message) for v in mandatory]
+        verdicts[preview] = sorted((v.policy, v.urn) for v in violations)
+    assert verdicts[True] == verdicts[False]
+
+
+def test_cli_preview_of_prod_exits_zero() -> None:
+    packs = [arg for pack in PACKS for arg in ("--policy-pack", str(pack))]
+    result = subprocess.run(
+        [*CLI, "preview", "--stack", "vertex-prod", *packs, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    types = {r["type"] for r in report["resources"]}
+    assert {
+        "gcp:kms/cryptoKey:CryptoKey",
+        "gcp:storage/bucket:Bucket",
+        "gcp:artifactregistry/repository:Repository",
+        "gcp:serviceaccount/account:Account",
+        "gcp:compute/network:Network",
+        "gcp:vertex/aiEndpoint:AiEndpoint",
+        DEPLOYMENT,
+        "gcp:monitoring/alertPolicy:AlertPolicy",
+        "gcp:monitoring/notificationChannel:NotificationChannel",
+        "gcp:billing/budget:Budget",
+    } <= types
+    assert report["summary"]["mandatory"] == 0
+
+
+def _variant(tmp_path: Path, region: str | None = None, **changes: Any) -> Path:
+    document = yaml.safe_load(config("vertex-prod").read_text(encoding="utf-8"))
+    values = document["config"]
+    if region is not None:
+        values["gcp:region"] = region
+    deployment = values["inferstack:deployment"]
+    for section, value in changes.items():
+        deployment[section] = {**deployment.get(section, {}), **value}
+    path = tmp_path / "Pulumi.variant.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("region", "changes", "key"),
+    [
+        ("us-central1", {}, "inferstack:deployment.compliance.data_residency"),
+        (None, {"compute": {"instance_type": "n1-standard-8"}}, "compute.instance_type"),
+        (None, {"compute": {"instance_type": "a4-highgpu-9g"}}, "compute.instance_type"),
+        (None, {"scaling": {"target": {"metric": "queue_depth"}}}, "scaling.target.metric"),
+    ],
+)
+def test_cli_refuses_bad_specs_with_exit_2(
+    tmp_path: Path, region: str | None, changes: dict[str, Any], key: str
+) -> None:
+    result = subprocess.run(
+        [*CLI, "preview", "--config", str(_variant(tmp_path, region, **changes))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert key in line and "Traceback" not in line
+    if region is not None:
+        assert "residency" in line
+
+
+def test_preview_loads_no_other_cloud_sdk() -> None:
+    program = (
+        "import sys\n"
+        "from inferstack.preview import run_stack\n"
+        f"run = run_stack({str(config('vertex-prod'))!r})\n"
+        "assert any(r.type.startswith('gcp:vertex') for r in run.resources)\n"
+        "others = ('pulumi_aws', 'pulumi_azure', 'google.cloud.aiplatform')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(others))\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+DEPLOYMENT_PACK = """
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+
+def deployment_cmek(args, report_violation):
+    if args.resource_type != "pulumi-python:dynamic/vertex:ModelDeployment":
+        args.not_applicable("Vertex AI model deployments only")
+    # Presence, not value: the key's name is unknown during preview.
+    cmek = "kmsKeyName" in list(args.props["encryptionSpec"])
+    spots = [d["spot"] for d in args.props["deployments"]]
+    report_violation(f"kind={args.props['kind']} cmek={cmek} spot={spots}")
+
+
+PolicyPack(
+    "seen",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    policies=[
+        ResourceValidationPolicy(
+            name="vertex-deployment-seen", description="d", validate=deployment_cmek
+        )
+    ],
+)
+"""
+
+
+def test_packs_see_the_model_deployment_inputs(
+    tmp_path: Path, make_pack: Any, runs: dict[bool, PreviewRun]
+) -> None:
+    # A pack receives the deployment with a stable type and its camelCase inputs, in preview
+    # (key name unknown) and in update mode alike: a rule can check its CMEK and spot settings.
+    pack = make_pack(tmp_path / "seen", DEPLOYMENT_PACK, name="seen")
+    for run in runs.values():
+        (seen,) = [v for v in evaluate(run, [pack]) if v.policy == "vertex-deployment-seen"]
+        assert "kind=inferstack:vertex:ModelDeployment cmek=True spot=[" in seen.message
+        assert seen.urn.endswith(
+            "pulumi-python:dynamic/vertex:ModelDeployment::" + seen.urn.rsplit("::", 1)[-1]
+        )
