@@ -24,12 +24,14 @@ from inferstack.compliance.rules import (
     gcp_vertex,
     jetson,
     kubernetes_network,
+    kubernetes_pss,
     kubernetes_workloads,
     residency,
     tags,
 )
 
 _MODULES = (
+    kubernetes_pss,
     kubernetes_workloads,
     kubernetes_network,
     aws_sagemaker,
