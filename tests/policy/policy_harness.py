@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -189,7 +190,8 @@ def _diagnostics(response: Any) -> list[Diagnostic]:
                 for line in lines
             )
             continue
-        unverifiable = message.startswith(UNVERIFIABLE_MARKER)
+        # A mandatory report carries the policy description on its first line.
+        unverifiable = any(line.startswith(UNVERIFIABLE_MARKER) for line in message.split("\n"))
         found.append(Diagnostic(item.policyName, message, item.urn, mandatory, unverifiable))
     return found
 
@@ -336,14 +338,46 @@ class _RecordingList(Sequence[Any]):
         return len(self._data)
 
 
+def _floats(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(key): _floats(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_floats(item) for item in value]
+    return value
+
+
+def props_key(props: Mapping[str, Any], mode: str = "update") -> str:
+    """One resource's properties as the servicer sees them (numbers arrive as floats)."""
+    return json.dumps(_floats(materialize(props, mode)), sort_keys=True)
+
+
+class Reads(dict[str, set[str]]):
+    """Paths read, by :func:`props_key` of the properties they were read from."""
+
+    def all(self) -> set[str]:
+        return {path for paths in self.values() for path in paths}
+
+    def of(self, props: Mapping[str, Any], mode: str = "update") -> set[str]:
+        return self.get(props_key(props, mode), set())
+
+
 @contextlib.contextmanager
-def recording_reads() -> Iterator[set[str]]:
+def recording_reads() -> Iterator[Reads]:
     """Every property path (``[*]`` for list items) rules read while the block runs."""
-    sink: set[str] = set()
+    reads = Reads()
     original = policy_module.unknown_checking_proxy
-    policy_module.unknown_checking_proxy = lambda props: _RecordingDict(props, "", sink)  # type: ignore[assignment]
+
+    def recording(props: dict[str, Any]) -> Any:
+        sink = reads.setdefault(json.dumps(_floats(props), sort_keys=True), set())
+        return _RecordingDict(props, "", sink)
+
+    policy_module.unknown_checking_proxy = recording  # type: ignore[assignment]
     try:
-        yield sink
+        yield reads
     finally:
         policy_module.unknown_checking_proxy = original
 

@@ -75,6 +75,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Set properties.enablePurgeProtection: true and leave enableSoftDelete on.",
         check=_check_purge_protection,
+        reads=("properties.enablePurgeProtection", "properties.enableSoftDelete"),
         peers=(
             "CKV_AZURE_42",
             "CKV_AZURE_110",
@@ -91,6 +92,7 @@ RULES: Final = (
         remediation="Set properties.enableRbacAuthorization: true and grant Key Vault Crypto "
         "Service Encryption User to the workspace identity.",
         check=_check_rbac,
+        reads=("properties.enableRbacAuthorization",),
         peers=("azure-policy:12d4fa5e-1f9f-4c21-97a9-b99b3c6611b5",),
     ),
     Rule(
@@ -103,6 +105,7 @@ RULES: Final = (
         remediation="Set properties.publicNetworkAccess: Disabled (with a private endpoint) or "
         "networkAcls.defaultAction: Deny with bypass AzureServices.",
         check=_check_public_network,
+        reads=("properties.publicNetworkAccess", "properties.networkAcls.defaultAction"),
         peers=("CKV_AZURE_109", "CKV_AZURE_189"),
     ),
 )

@@ -79,6 +79,14 @@ RULES: Final = (
         remediation="Add a monitor DiagnosticSetting with resourceUri set to the resource's id, "
         "logs [{categoryGroup: allLogs, enabled: true}] and a workspaceId.",
         check=_check_diagnostics,
+        reads=("logs", "logs[*]", "logs[*].enabled"),
+        references=(
+            "resourceUri",
+            "workspaceId",
+            "storageAccountId",
+            "eventHubAuthorizationRuleId",
+            "marketplacePartnerId",
+        ),
         scope=Scope.STACK,
         peers=("azure-policy:cf820ca0-f99e-4f3e-84fb-66e913812d21",),
     ),
