@@ -89,6 +89,19 @@ def deployment(*changes: tuple[tuple[str | int, ...], Any]) -> Res:
     return Res(DEPLOYMENT, "llm", patched(WORKLOAD, *changes))
 
 
+def namespace_labelled(environment: str) -> Res:
+    labels = {"inferstack/environment": environment}
+    return Res(NAMESPACE, "inference", {"metadata": {"name": "inference", "labels": labels}})
+
+
+def _labelled(environment: str, image: str) -> Res:
+    return deployment(
+        (("metadata", "labels", "inferstack/environment"), environment),
+        ((*SPEC[:-1], "metadata", "labels", "inferstack/environment"), environment),
+        ((*C0, "image"), image),
+    )
+
+
 def _workload_cases() -> list[Case]:
     name = "kubernetes-apps-workload-"
     cronjob = Res(
@@ -302,30 +315,45 @@ def _workload_cases() -> list[Case]:
             deployment(((*C0, "env", 1), {"name": "EXTRA", "value": "AKIAABCDEFGHIJKLMNOP"})),
             "EXTRA",
         ),
-        ok(f"{name}require-image-digest", "pinned", deployment()),
+        ok(f"{name}require-image-digest", "pinned", (namespace_labelled("prod"), deployment())),
+        ok(
+            f"{name}require-image-digest",
+            "dev-stack",
+            (namespace_labelled("dev"), _labelled("dev", image="vllm/vllm-openai:v0.6.3")),
+        ),
         bad(
             f"{name}require-image-digest",
-            "dev-label-does-not-relax",
-            deployment(
-                (("metadata", "labels", "inferstack/environment"), "dev"),
-                ((*SPEC[:-1], "metadata", "labels", "inferstack/environment"), "dev"),
-                ((*C0, "image"), "vllm/vllm-openai:v0.6.3"),
+            "prod-tag",
+            (namespace_labelled("prod"), deployment(((*C0, "image"), "vllm/vllm-openai:v0.6.3"))),
+            "not pinned by digest",
+        ),
+        bad(
+            f"{name}require-image-digest",
+            "workload-relabelled-dev-in-prod-stack",
+            (namespace_labelled("prod"), _labelled("dev", image="vllm/vllm-openai:v0.6.3")),
+            "not pinned by digest",
+        ),
+        bad(
+            f"{name}require-image-digest",
+            "template-still-prod",
+            (
+                namespace_labelled("dev"),
+                deployment(
+                    (("metadata", "labels"), {**LABELS, "inferstack/environment": "dev"}),
+                    ((*C0, "image"), "vllm/vllm-openai:v0.6.3"),
+                ),
             ),
             "not pinned by digest",
         ),
         bad(
             f"{name}require-image-digest",
-            "prod-tag",
-            deployment(((*C0, "image"), "vllm/vllm-openai:v0.6.3")),
-            "not pinned by digest",
-        ),
-        bad(
-            f"{name}require-image-digest",
             "unlabelled-counts-as-prod",
-            deployment(
-                (("metadata", "labels"), {}),
-                ((*SPEC[:-1], "metadata", "labels"), {}),
-                ((*C0, "image"), "vllm/vllm-openai:v0.6.3"),
+            (
+                deployment(
+                    (("metadata", "labels"), {}),
+                    ((*SPEC[:-1], "metadata", "labels"), {}),
+                    ((*C0, "image"), "vllm/vllm-openai:v0.6.3"),
+                ),
             ),
             "not pinned by digest",
         ),

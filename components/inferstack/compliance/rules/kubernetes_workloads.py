@@ -9,6 +9,7 @@ volumes, so there is no reason to loosen them for LLM serving.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Final
 
 from inferstack.compliance.model import (
@@ -17,8 +18,10 @@ from inferstack.compliance.model import (
     Resource,
     Rule,
     RuleConfig,
+    Scope,
     Setting,
     Severity,
+    StackResource,
 )
 from inferstack.compliance.props import MISSING, UNKNOWN, as_bool, elements, get, keys
 from inferstack.compliance.rules._common import (
@@ -41,7 +44,9 @@ from inferstack.compliance.rules._k8s import (
     container_refs,
     pod,
     pod_reads,
+    pod_template_labels_path,
 )
+from inferstack.compliance.rules._stack import of_type
 
 # Anywhere in the name: nothing harmless is called *PASSWORD* or *CREDENTIAL*.
 CREDENTIAL_ANYWHERE: Final = (
@@ -57,6 +62,7 @@ CREDENTIAL_ANYWHERE: Final = (
 )
 # A word ending in TOKEN (HF_TOKEN, HFTOKEN; not MAX_TOTAL_TOKENS or TOKENIZER), a word PAT,
 # and a name ending in _KEY are credential names too.
+ENVIRONMENT_LABEL: Final = "inferstack/environment"
 SECRET_VALUE: Final = re.compile(
     r"^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}"
     r"|xox[abposr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,})$"
@@ -142,13 +148,62 @@ def _images(items: list[Container], report: Report) -> list[tuple[Container, str
     return found
 
 
-def _check_digest(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    # Every workload, whatever its labels say: a label is data that a tag or a patch can set,
-    # so it never relaxes the rule. The runtime catalog pins digests for dev stacks too.
-    _, items, _ = pod(res, report)
-    for container, image in _images(items, report):
-        if not parse_image(image).pinned:
-            report(f"{container.label} image '{image}' is not pinned by digest (@sha256:...)")
+def _environment_labels(resource: StackResource) -> list[Any]:
+    """The ``inferstack/environment`` values on the resource and its pod template (MISSING if
+    a workload lacks one)."""
+    paths: list[tuple[str, ...]] = [("metadata", "labels")]
+    if resource.resource_type in WORKLOAD_TYPES:
+        paths.append(pod_template_labels_path(resource.resource_type))
+    values = [get(resource.props, *path, ENVIRONMENT_LABEL) for path in paths]
+    if resource.resource_type in WORKLOAD_TYPES:
+        return values
+    return [value for value in values if value is not MISSING]
+
+
+def _stack_requires_digests(resources: Sequence[StackResource], cfg: RuleConfig) -> bool:
+    """Whether the stack is one whose images must be pinned (prod by default).
+
+    The environment is the stack's, not one workload's: the stack is exempt only when every
+    Kubernetes object that carries the label, and every workload and pod template, agree on one
+    exempt value. A relabelled workload (a patch or a tag) then disagrees with the Namespace,
+    Service and the rest, and the rule applies; a missing or unknown label counts as prod.
+    """
+    required = {name.lower() for name in cfg.strings("environments")}
+    if "*" in required:
+        return True
+    values = [
+        value
+        for resource in resources
+        if resource.resource_type.startswith("kubernetes:")
+        for value in _environment_labels(resource)
+    ]
+    if not values or any(not isinstance(value, str) for value in values):
+        return True
+    found = {value.lower() for value in values}
+    return len(found) != 1 or found <= required
+
+
+def _check_digest(resources: Sequence[StackResource], report: Report, cfg: RuleConfig) -> None:
+    if not _stack_requires_digests(resources, cfg):
+        return
+    for workload in of_type(resources, *WORKLOAD_TYPES):
+        on_workload = _ReportOn(report, workload.urn)
+        _, items, _ = pod(workload, on_workload)
+        for container, image in _images(items, on_workload):
+            if not parse_image(image).pinned:
+                on_workload(
+                    f"{container.label} image '{image}' is not pinned by digest (@sha256:...)"
+                )
+
+
+class _ReportOn:
+    """A stack rule's report bound to one resource, for checks written for one resource."""
+
+    def __init__(self, report: Report, urn: str) -> None:
+        self._report, self._urn = report, urn
+
+    def __call__(self, message: str, urn: str | None = None, /) -> None:
+        self._report(message, urn or self._urn)
 
 
 def _check_latest(res: Resource, report: Report, cfg: RuleConfig) -> None:
@@ -253,17 +308,41 @@ RULES: Final = (
         ),
         peers=("CKV_K8S_35",),
     ),
-    _workload_rule(
-        "kubernetes-apps-workload-require-image-digest",
-        "Images are pinned by digest, whatever the workload's labels say.",
-        Severity.HIGH,
-        (OWASP_SUPPLY_CHAIN, GDPR_SECURITY, HIPAA_INTEGRITY),
-        "Reference the image as registry/repo@sha256:<digest> (serving.image in the deployment "
-        "spec; the runtime catalog's defaults are pinned). Labels such as "
-        "inferstack/environment do not relax this rule.",
-        _check_digest,
-        container_reads("image"),
+    Rule(
+        name="kubernetes-apps-workload-require-image-digest",
+        description="Images are pinned by digest in the stacks that require it (prod by "
+        "default), judged from the whole stack's inferstack/environment labels.",
+        severity=Severity.HIGH,
+        resource_types=("kubernetes:*",),
+        controls=(OWASP_SUPPLY_CHAIN, GDPR_SECURITY, HIPAA_INTEGRITY),
+        frameworks=frozenset({"baseline"}),
+        remediation="Reference the image as registry/repo@sha256:<digest> (serving.image in the "
+        "deployment spec). A stack is exempt only when every object's inferstack/environment "
+        "label agrees on an exempt environment; relabelling one workload does not exempt it.",
+        check=_check_digest,
+        scope=Scope.STACK,
         peers=("CKV_K8S_43",),
+        settings=(
+            strings_setting(
+                "environments",
+                "Stack environments (the inferstack/environment label every object of the "
+                "stack agrees on) that require digests ('*' = all).",
+                ("prod",),
+            ),
+        ),
+        reads=(
+            *container_reads("image"),
+            "spec.template.spec",
+            "spec.jobTemplate.spec.template.spec",
+        ),
+        # An unknown environment label counts as prod: it can only make the rule apply.
+        references=(
+            *container_refs(),
+            "metadata.labels",
+            f"metadata.labels.{ENVIRONMENT_LABEL}",
+            f"spec.template.metadata.labels.{ENVIRONMENT_LABEL}",
+            f"spec.jobTemplate.spec.template.metadata.labels.{ENVIRONMENT_LABEL}",
+        ),
     ),
     _workload_rule(
         "kubernetes-apps-workload-disallow-latest-tag",
