@@ -920,6 +920,44 @@ def _front_door_cases() -> list[Case]:
             "rate-based",
         ),
         bad(waf, "no-size", Res(acl, "llm", {**acl_base, "rules": [rate_rule]}), "size constraint"),
+        bad(
+            waf,
+            "size-limit-only-under-not-statement",
+            Res(
+                acl,
+                "llm",
+                {
+                    **acl_base,
+                    "rules": [
+                        rate_rule,
+                        {
+                            **size_rule,
+                            "statement": {"notStatement": {"statement": size_rule["statement"]}},
+                        },
+                    ],
+                },
+            ),
+            "size constraint",
+        ),
+        bad(
+            waf,
+            "rate-limit-only-under-not-statement",
+            Res(
+                acl,
+                "llm",
+                {
+                    **acl_base,
+                    "rules": [
+                        {
+                            **rate_rule,
+                            "statement": {"notStatement": {"statement": rate_rule["statement"]}},
+                        },
+                        size_rule,
+                    ],
+                },
+            ),
+            "rate-based",
+        ),
     ]
 
 
