@@ -88,7 +88,13 @@ def _check_throttling(resources: Sequence[StackResource], report: Report, cfg: R
     for stage in of_type(resources, REST_STAGE):
         verdict = _rest_stage_throttled(resources, stage)
         if verdict is UNKNOWN:
-            report(unverifiable("the stage's throttling limits"), stage.urn)
+            report(
+                unverifiable(
+                    "settings",
+                    "the stage's MethodSettings or usage plan limits are known only after deploy",
+                ),
+                stage.urn,
+            )
         elif not verdict:
             report(
                 f"stage '{stage.name}' has no throttling: add MethodSettings for */* with "
@@ -98,7 +104,7 @@ def _check_throttling(resources: Sequence[StackResource], report: Report, cfg: R
     for stage in of_type(resources, HTTP_STAGE):
         verdict = _throttled(get(stage.props, "defaultRouteSettings"))
         if verdict is UNKNOWN:
-            report(unverifiable("defaultRouteSettings throttling"), stage.urn)
+            report(unverifiable("defaultRouteSettings"), stage.urn)
         elif not verdict:
             report(f"stage '{stage.name}' has no defaultRouteSettings throttling limits", stage.urn)
 

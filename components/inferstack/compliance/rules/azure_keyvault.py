@@ -55,7 +55,13 @@ def _check_public_network(res: Resource, report: Report, cfg: RuleConfig) -> Non
     access = get(res.props, "properties", "publicNetworkAccess")
     default_action = get(res.props, "properties", "networkAcls", "defaultAction")
     if access is UNKNOWN or default_action is UNKNOWN:
-        report(unverifiable("properties.publicNetworkAccess / networkAcls.defaultAction"))
+        report(
+            unverifiable(
+                "properties.publicNetworkAccess"
+                if access is UNKNOWN
+                else "properties.networkAcls.defaultAction"
+            )
+        )
         return
     if equals("Disabled")(access) or equals("Deny")(default_action):
         return

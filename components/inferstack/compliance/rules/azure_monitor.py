@@ -58,7 +58,12 @@ def _check_diagnostics(resources: Sequence[StackResource], report: Report, cfg: 
         if True in verdicts:
             continue
         if UNKNOWN in verdicts:
-            report(unverifiable("the diagnostic setting's logs"), target.urn)
+            report(
+                unverifiable(
+                    "logs", "the diagnostic setting's log categories are known only after deploy"
+                ),
+                target.urn,
+            )
         elif linked:
             report(f"'{target.name}' sends no enabled log category to a destination", target.urn)
         else:

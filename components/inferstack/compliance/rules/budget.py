@@ -53,7 +53,10 @@ def _check_budget(resources: Sequence[StackResource], report: Report, cfg: RuleC
         if True in verdicts:
             continue
         if UNKNOWN in verdicts:
-            report(unverifiable("the budget's notifications"), billable[0].urn)
+            report(
+                unverifiable("notifications", "the budget's alerts are known only after deploy"),
+                billable[0].urn,
+            )
             continue
         problem = (
             "has a budget without notifications"
