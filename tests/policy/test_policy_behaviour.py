@@ -25,6 +25,7 @@ from test_rules import CASES
 from inferstack.compliance import Framework, rule, speedups
 from inferstack.compliance.model import Report, Resource, Rule, RuleConfig, Severity
 from inferstack.compliance.policy import config_schema, effective_config, policies_for
+from inferstack.compliance.props import elements
 from inferstack.compliance.regions import eu_eea_regions
 
 ROOT = "kubernetes-apps-workload-disallow-root-uid"
@@ -294,3 +295,37 @@ def test_patched_copies_do_not_alias_fixtures() -> None:
     base = {"a": {"b": [1]}}
     changed = patched(base, (("a", "b"), [2]))
     assert base == {"a": {"b": [1]}} and changed == {"a": {"b": [2]}}
+
+
+def _reports_then_reads_an_unknown_list(res: Resource, report: Report, cfg: RuleConfig) -> None:
+    report("found before the unknown")
+    elements(res.props, "productionVariants")
+    report("never reached")
+
+
+def test_violations_before_an_unknown_container_still_stand() -> None:
+    checked = _naive(_reports_then_reads_an_unknown_list)
+    subject = endpoint_config((("productionVariants",), Computed([])))
+    found = evaluate(checked, subject, "preview")
+    assert [(d.unverifiable, d.mandatory) for d in found] == [(False, True), (True, False)]
+    assert "found before the unknown" in found[0].message
+    assert found[1].message.startswith("unverifiable at preview: productionVariants: ")
+    strict = evaluate(checked, subject, "preview", config={"unverifiable": "mandatory"})
+    assert [(d.unverifiable, d.mandatory) for d in strict] == [(False, True), (True, True)]
+
+
+def test_a_stack_rule_names_the_resource_of_an_advisory_unverifiable_finding() -> None:
+    subject = (
+        namespace(),
+        Res(
+            "kubernetes:apps/v1:Deployment",
+            "llm",
+            {"metadata": {"name": "llm", "namespace": Computed("inference")}},
+        ),
+    )
+    found = evaluate(rule(DEFAULT_DENY), subject, "preview")
+    workload = subject[1].urn
+    assert [d.message for d in found] == [
+        "unverifiable at preview: metadata.namespace: known only after deploy; set it from a "
+        f"value known before deploy (resource {workload})"
+    ]

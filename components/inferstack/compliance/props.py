@@ -4,8 +4,8 @@ During ``pulumi preview`` every value the cloud has not computed yet reaches a p
 pulumi_policy's sentinel strings, wrapped in a proxy that raises ``UnknownValueError`` when the
 value is read. pulumi_policy turns that exception into an advisory "can't run during preview"
 note, so a mandatory rule that reads an unknown silently passes. These helpers are the only way
-rules read properties: a read that would raise is answered with :data:`UNKNOWN` instead, and a
-missing key or index with :data:`MISSING`, so no exception ever reaches pulumi_policy.
+rules read properties: a scalar read that would raise is answered with :data:`UNKNOWN` instead,
+and a missing key or index with :data:`MISSING`.
 
 An unknown container is never read as empty: :func:`elements`, :func:`keys` and :func:`entries`
 raise :class:`UnknownContainerError` naming the path, which the policy wrapper reports as
