@@ -208,6 +208,15 @@ def _capture_cases() -> list[Case]:
         ),
         ok(
             rule,
+            "inline-lifecycle-rules",
+            _capture_stack(
+                lifecycle=None,
+                bucket_props={"lifecycleRules": [{"enabled": True, "expiration": {"days": 30}}]},
+            ),
+            **gdpr,
+        ),
+        ok(
+            rule,
             "capture-off",
             (endpoint_config((("dataCaptureConfig", "enableCapture"), False)),),
             **gdpr,
@@ -284,6 +293,15 @@ TLS_ONLY: Final[dict[str, Any]] = {
 }
 
 
+def _tls_variant(bucket: Any = None, **statement: Any) -> Res:
+    """The TLS-only bucket policy with some of its statement's keys replaced."""
+    document = {**TLS_ONLY, "Statement": [{**TLS_ONLY["Statement"][0], **statement}]}
+    props: dict[str, Any] = {"policy": document}
+    if bucket is not None:
+        return Res(f"{S3}bucketPolicy:BucketPolicy", "models-policy", {"bucket": bucket, **props})
+    return _companion("BucketPolicy", "models-policy", props)
+
+
 def _s3_cases() -> list[Case]:
     kms = "aws-s3-bucket-require-kms-encryption"
     pab = "aws-s3-bucket-require-public-access-block"
@@ -327,7 +345,13 @@ def _s3_cases() -> list[Case]:
                 {
                     **TLS_ONLY,
                     "Statement": [
-                        {**TLS_ONLY["Statement"][0], "Resource": "arn:aws:s3:::acme-llm-models/*"}
+                        {
+                            **TLS_ONLY["Statement"][0],
+                            "Resource": [
+                                "arn:aws:s3:::acme-llm-models",
+                                "arn:aws:s3:::acme-llm-models/*",
+                            ],
+                        }
                     ],
                 }
             ),
@@ -380,6 +404,31 @@ def _s3_cases() -> list[Case]:
         ok(tls, "json-text-policy", (literal, json_text)),
         bad(tls, "no-policy", (models,), "accepts plain HTTP"),
         bad(tls, "allow-only", (models, allow_only), "accepts plain HTTP"),
+        bad(
+            tls,
+            "tls-version-deny-only",
+            (models, _tls_variant(Condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}})),
+            "accepts plain HTTP",
+        ),
+        bad(
+            tls,
+            "deny-for-one-account-only",
+            (models, _tls_variant(Principal={"AWS": "arn:aws:iam::111122223333:root"})),
+            "accepts plain HTTP",
+        ),
+        ok(tls, "aws-star-principal", (models, _tls_variant(Principal={"AWS": "*"}))),
+        bad(
+            tls,
+            "deny-put-only",
+            (models, _tls_variant(Action="s3:PutObject")),
+            "accepts plain HTTP",
+        ),
+        bad(
+            tls,
+            "objects-of-another-bucket",
+            (literal, _tls_variant(bucket="acme-llm-models", Resource="arn:aws:s3:::other/*")),
+            "accepts plain HTTP",
+        ),
         ok(
             ver,
             "enabled",
@@ -871,6 +920,44 @@ def _front_door_cases() -> list[Case]:
             "rate-based",
         ),
         bad(waf, "no-size", Res(acl, "llm", {**acl_base, "rules": [rate_rule]}), "size constraint"),
+        bad(
+            waf,
+            "size-limit-only-under-not-statement",
+            Res(
+                acl,
+                "llm",
+                {
+                    **acl_base,
+                    "rules": [
+                        rate_rule,
+                        {
+                            **size_rule,
+                            "statement": {"notStatement": {"statement": size_rule["statement"]}},
+                        },
+                    ],
+                },
+            ),
+            "size constraint",
+        ),
+        bad(
+            waf,
+            "rate-limit-only-under-not-statement",
+            Res(
+                acl,
+                "llm",
+                {
+                    **acl_base,
+                    "rules": [
+                        {
+                            **rate_rule,
+                            "statement": {"notStatement": {"statement": rate_rule["statement"]}},
+                        },
+                        size_rule,
+                    ],
+                },
+            ),
+            "rate-based",
+        ),
     ]
 
 

@@ -23,7 +23,11 @@ def _term(*labels: str) -> dict[str, Any]:
     return {"matchExpressions": expressions}
 
 
-TRUSTED: Final = ("inferstack.io/secure-boot", "inferstack.io/disk-encryption")
+TRUSTED: Final = (
+    "node-restriction.kubernetes.io/inferstack-secure-boot",
+    "node-restriction.kubernetes.io/inferstack-disk-encryption",
+)
+SELF_SET: Final = ("inferstack.io/secure-boot", "inferstack.io/disk-encryption")
 
 FLEET_DAEMONSET: Final[dict[str, Any]] = {
     "metadata": {"name": "ward-a-stable", "namespace": Computed("ward"), "labels": {}},
@@ -73,7 +77,7 @@ CASES: Final[list[Case]] = [
                 ((*TERMS, REQUIRED, "nodeSelectorTerms"), [_term(TRUSTED[1])]),
             )
         ),
-        "inferstack.io/secure-boot=enabled",
+        f"{TRUSTED[0]}=enabled",
         framework="hipaa",
     ),
     bad(
@@ -97,7 +101,32 @@ CASES: Final[list[Case]] = [
                 (("metadata", "labels"), {"inferstack/fleet": "ward"}),
             )
         ),
-        "inferstack.io/secure-boot=enabled and inferstack.io/disk-encryption=enabled",
+        f"{TRUSTED[0]}=enabled and {TRUSTED[1]}=enabled",
+        framework="hipaa",
+    ),
+    bad(
+        RULE,
+        "trust-labels-a-device-can-set-on-itself",
+        _fleet(
+            patched(
+                FLEET_DAEMONSET,
+                ((*TERMS, REQUIRED, "nodeSelectorTerms"), [_term(*SELF_SET)]),
+            )
+        ),
+        "which a device's own kubelet can set",
+        framework="hipaa",
+    ),
+    bad(
+        RULE,
+        "self-set-trust-in-node-selector",
+        _fleet(
+            patched(
+                FLEET_DAEMONSET,
+                ((*TERMS, REQUIRED, "nodeSelectorTerms"), [_term()]),
+                ((*POD, "nodeSelector"), dict.fromkeys(SELF_SET, "enabled")),
+            )
+        ),
+        "inferstack.io/secure-boot",
         framework="hipaa",
     ),
     bad(
@@ -112,7 +141,7 @@ CASES: Final[list[Case]] = [
                 ),
             )
         ),
-        "inferstack.io/secure-boot=enabled",
+        f"{TRUSTED[0]}=enabled",
         framework="hipaa",
     ),
 ]

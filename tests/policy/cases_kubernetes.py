@@ -59,7 +59,6 @@ POD_SPEC: Final[dict[str, Any]] = {
                 },
                 {"name": "MAX_TOTAL_TOKENS", "value": "8192"},
                 {"name": "HF_HOME", "value": "/cache/hf"},
-                {"name": "HF_TOKEN_PATH", "value": "/var/run/secrets/hf/token"},
             ],
             "securityContext": CONTAINER_SECURITY,
             "resources": {
@@ -88,6 +87,19 @@ WORKLOAD: Final[dict[str, Any]] = {
 
 def deployment(*changes: tuple[tuple[str | int, ...], Any]) -> Res:
     return Res(DEPLOYMENT, "llm", patched(WORKLOAD, *changes))
+
+
+def namespace_labelled(environment: str) -> Res:
+    labels = {"inferstack/environment": environment}
+    return Res(NAMESPACE, "inference", {"metadata": {"name": "inference", "labels": labels}})
+
+
+def _labelled(environment: str, image: str) -> Res:
+    return deployment(
+        (("metadata", "labels", "inferstack/environment"), environment),
+        ((*SPEC[:-1], "metadata", "labels", "inferstack/environment"), environment),
+        ((*C0, "image"), image),
+    )
 
 
 def _workload_cases() -> list[Case]:
@@ -123,7 +135,10 @@ def _workload_cases() -> list[Case]:
         ok(f"{name}require-nonroot", "statefulset", statefulset),
         ok(f"{name}require-nonroot", "pod", pod),
         ok(f"{name}require-nonroot", "cronjob", cronjob),
-        bad(f"{name}require-nonroot", "cronjob-uid-0", root_cronjob, "runs as user 0"),
+        ok(f"{name}disallow-root-uid", "hardened", deployment()),
+        ok(f"{name}disallow-root-uid", "cronjob", cronjob),
+        ok(f"{name}disallow-root-uid", "pod", pod),
+        bad(f"{name}disallow-root-uid", "cronjob-uid-0", root_cronjob, "runs as user 0"),
         bad(
             f"{name}require-nonroot",
             "container-overrides-pod",
@@ -136,7 +151,7 @@ def _workload_cases() -> list[Case]:
             deployment(((*SPEC, "securityContext", "runAsNonRoot"), DELETE)),
             "runAsNonRoot",
         ),
-        bad(f"{name}require-nonroot", "uid-0", deployment(((*SC, "runAsUser"), 0)), "user 0"),
+        bad(f"{name}disallow-root-uid", "uid-0", deployment(((*SC, "runAsUser"), 0)), "user 0"),
         ok(f"{name}require-readonly-rootfs", "hardened", deployment()),
         bad(
             f"{name}require-readonly-rootfs",
@@ -270,33 +285,75 @@ def _workload_cases() -> list[Case]:
         ),
         bad(
             f"{name}disallow-secret-env-literals",
+            "digits-only-password",
+            deployment(((*C0, "env", 1), {"name": "DB_PASSWORD", "value": "12345678"})),
+            "DB_PASSWORD",
+        ),
+        bad(
+            f"{name}disallow-secret-env-literals",
+            "path-valued-token",
+            deployment(((*C0, "env", 1), {"name": "HF_TOKEN", "value": "/var/run/hf/token"})),
+            "HF_TOKEN",
+        ),
+        bad(
+            f"{name}disallow-secret-env-literals",
+            "key-suffix-from-configmap",
+            deployment(
+                (
+                    (*C0, "env", 1),
+                    {
+                        "name": "OPENAI_KEY",
+                        "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "k"}},
+                    },
+                )
+            ),
+            "OPENAI_KEY",
+        ),
+        bad(
+            f"{name}disallow-secret-env-literals",
             "aws-key-under-neutral-name",
             deployment(((*C0, "env", 1), {"name": "EXTRA", "value": "AKIAABCDEFGHIJKLMNOP"})),
             "EXTRA",
         ),
-        ok(f"{name}require-image-digest", "pinned", deployment()),
+        ok(f"{name}require-image-digest", "pinned", (namespace_labelled("prod"), deployment())),
         ok(
             f"{name}require-image-digest",
-            "dev-tag",
-            deployment(
-                (("metadata", "labels", "inferstack/environment"), "dev"),
-                ((*SPEC[:-1], "metadata", "labels", "inferstack/environment"), "dev"),
-                ((*C0, "image"), "vllm/vllm-openai:v0.6.3"),
-            ),
+            "dev-stack",
+            (namespace_labelled("dev"), _labelled("dev", image="vllm/vllm-openai:v0.6.3")),
         ),
         bad(
             f"{name}require-image-digest",
             "prod-tag",
-            deployment(((*C0, "image"), "vllm/vllm-openai:v0.6.3")),
+            (namespace_labelled("prod"), deployment(((*C0, "image"), "vllm/vllm-openai:v0.6.3"))),
+            "not pinned by digest",
+        ),
+        bad(
+            f"{name}require-image-digest",
+            "workload-relabelled-dev-in-prod-stack",
+            (namespace_labelled("prod"), _labelled("dev", image="vllm/vllm-openai:v0.6.3")),
+            "not pinned by digest",
+        ),
+        bad(
+            f"{name}require-image-digest",
+            "template-still-prod",
+            (
+                namespace_labelled("dev"),
+                deployment(
+                    (("metadata", "labels"), {**LABELS, "inferstack/environment": "dev"}),
+                    ((*C0, "image"), "vllm/vllm-openai:v0.6.3"),
+                ),
+            ),
             "not pinned by digest",
         ),
         bad(
             f"{name}require-image-digest",
             "unlabelled-counts-as-prod",
-            deployment(
-                (("metadata", "labels"), {}),
-                ((*SPEC[:-1], "metadata", "labels"), {}),
-                ((*C0, "image"), "vllm/vllm-openai:v0.6.3"),
+            (
+                deployment(
+                    (("metadata", "labels"), {}),
+                    ((*SPEC[:-1], "metadata", "labels"), {}),
+                    ((*C0, "image"), "vllm/vllm-openai:v0.6.3"),
+                ),
             ),
             "not pinned by digest",
         ),

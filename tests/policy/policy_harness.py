@@ -2,30 +2,41 @@
 
 Fixtures mark the values a cloud computes (ARNs, ids, generated names) with :class:`Computed`.
 In update mode they are the concrete value; in preview mode they become pulumi_policy's unknown
-sentinels, exactly as the engine sends them. Going through the servicer means a rule that reads
-an unknown hits the same downgrade to an advisory "can't run policy" note as in production, which
-:func:`evaluate` treats as a failure.
+sentinels, exactly as the engine sends them. Going through the servicer means an unknown takes
+the same path as in production: a finding *unverifiable at preview* comes back as pulumi_policy's
+advisory "can't run policy" note carrying the marker, which :func:`evaluate` splits into one
+:class:`Diagnostic` per finding (``unverifiable`` set). A downgrade without the marker means the
+rule read an unknown behind the wrapper's back, and :func:`evaluate` fails.
+
+:func:`recording_reads` records every property path a rule reads, through the same proxy
+pulumi_policy wraps properties in, so tests can hold rules to the paths they declare.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import pulumi_policy.policy as policy_module
 from google.protobuf import struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
 from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
     UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
     UNKNOWN_BOOLEAN_VALUE,
     UNKNOWN_NUMBER_VALUE,
     UNKNOWN_OBJECT_VALUE,
     UNKNOWN_STRING_VALUE,
+    UnknownValueError,
 )
 
-from inferstack.compliance.model import Framework, Rule, Scope
+from inferstack.compliance.model import UNVERIFIABLE_MARKER, Framework, Rule, Scope
 from inferstack.compliance.policy import to_policy
 
 MODES: Final = ("update", "preview", "preview-typed")
@@ -67,6 +78,7 @@ class Diagnostic:
     message: str
     urn: str
     mandatory: bool
+    unverifiable: bool = False
 
 
 def urn(resource_type: str, name: str) -> str:
@@ -166,15 +178,22 @@ def _provider(resource: Res, mode: str) -> Any:
 
 
 def _diagnostics(response: Any) -> list[Diagnostic]:
-    return [
-        Diagnostic(
-            policy=item.policyName,
-            message=item.message,
-            urn=item.urn,
-            mandatory=item.enforcementLevel == proto.MANDATORY,
-        )
-        for item in response.diagnostics
-    ]
+    found: list[Diagnostic] = []
+    for item in response.diagnostics:
+        mandatory = item.enforcementLevel == proto.MANDATORY
+        message = item.message
+        if message.startswith(DOWNGRADE_PREFIX) and UNVERIFIABLE_MARKER in message:
+            # pulumi_policy prefixes the first line with "can't run policy ... during preview: ".
+            lines = message[message.index(UNVERIFIABLE_MARKER) :].split("\n")
+            found.extend(
+                Diagnostic(item.policyName, line, item.urn, mandatory, unverifiable=True)
+                for line in lines
+            )
+            continue
+        # A mandatory report carries the policy description on its first line.
+        unverifiable = any(line.startswith(UNVERIFIABLE_MARKER) for line in message.split("\n"))
+        found.append(Diagnostic(item.policyName, message, item.urn, mandatory, unverifiable))
+    return found
 
 
 def analyze_resource(
@@ -242,8 +261,182 @@ def evaluate(
         assert isinstance(subject, Res), f"{rule.name} is a resource rule: give one resource"
         found = analyze_resource(rule, subject, mode, framework=framework, config=config)
     downgraded = [d.message for d in found if d.message.startswith(DOWNGRADE_PREFIX)]
-    assert not downgraded, f"{rule.name} read an unknown value in {mode} mode: {downgraded}"
+    assert not downgraded, f"{rule.name} read an unknown value unchecked in {mode}: {downgraded}"
     return found
+
+
+_SENTINELS: Final = frozenset(
+    {
+        UNKNOWN_ARCHIVE_VALUE,
+        UNKNOWN_ARRAY_VALUE,
+        UNKNOWN_ASSET_VALUE,
+        UNKNOWN_BOOLEAN_VALUE,
+        UNKNOWN_NUMBER_VALUE,
+        UNKNOWN_OBJECT_VALUE,
+        UNKNOWN_STRING_VALUE,
+    }
+)
+
+
+def _wrap(value: Any, path: str, sink: set[str]) -> Any:
+    if isinstance(value, dict):
+        return _RecordingDict(value, path, sink)
+    if isinstance(value, list):
+        return _RecordingList(value, path, sink)
+    return value
+
+
+def _child(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[*]"
+    return f"{path}.{key}" if path else str(key)
+
+
+class _RecordingDict(Mapping[str, Any]):
+    """pulumi_policy's unknown-checking proxy for a mapping, recording each path read."""
+
+    def __init__(self, data: dict[str, Any], path: str, sink: set[str]) -> None:
+        self._data, self._path, self._sink = data, path, sink
+
+    def __getitem__(self, key: str) -> Any:
+        path = _child(self._path, key)
+        self._sink.add(path)
+        value = self._data[key]
+        if isinstance(value, str) and value in _SENTINELS:
+            raise UnknownValueError(value, path.split("."))
+        return _wrap(value, path, self._sink)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._path:
+            self._sink.add(self._path)
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class _RecordingList(Sequence[Any]):
+    def __init__(self, data: list[Any], path: str, sink: set[str]) -> None:
+        self._data, self._path, self._sink = data, path, sink
+
+    def __getitem__(self, index: Any) -> Any:
+        path = _child(self._path, 0)
+        self._sink.add(path)
+        value = self._data[index]
+        if isinstance(value, str) and value in _SENTINELS:
+            raise UnknownValueError(value, path.split("."))
+        return _wrap(value, path, self._sink)
+
+    def __len__(self) -> int:
+        self._sink.add(self._path)
+        return len(self._data)
+
+
+def _floats(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(key): _floats(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_floats(item) for item in value]
+    return value
+
+
+def props_key(props: Mapping[str, Any], mode: str = "update") -> str:
+    """One resource's properties as the servicer sees them (numbers arrive as floats)."""
+    return json.dumps(_floats(materialize(props, mode)), sort_keys=True)
+
+
+class Reads(dict[str, set[str]]):
+    """Paths read, by :func:`props_key` of the properties they were read from."""
+
+    def all(self) -> set[str]:
+        return {path for paths in self.values() for path in paths}
+
+    def of(self, props: Mapping[str, Any], mode: str = "update") -> set[str]:
+        return self.get(props_key(props, mode), set())
+
+
+@contextlib.contextmanager
+def recording_reads() -> Iterator[Reads]:
+    """Every property path (``[*]`` for list items) rules read while the block runs."""
+    reads = Reads()
+    original = policy_module.unknown_checking_proxy
+
+    def recording(props: dict[str, Any]) -> Any:
+        sink = reads.setdefault(json.dumps(_floats(props), sort_keys=True), set())
+        return _RecordingDict(props, "", sink)
+
+    policy_module.unknown_checking_proxy = recording  # type: ignore[assignment]
+    try:
+        yield reads
+    finally:
+        policy_module.unknown_checking_proxy = original
+
+
+def _segments(path: str) -> list[str]:
+    return path.replace("[*]", ".[*]").split(".")
+
+
+def declared(path: str, paths: Iterable[str]) -> bool:
+    """Whether reading ``path`` is covered by the declared ``paths``.
+
+    A read on the way to a declared path is covered; so is a read inside a path declared as a
+    whole subtree (``policy.*``: the rule judges the whole document).
+    """
+    read = _segments(path)
+    for candidate in paths:
+        subtree = candidate.endswith(".*")
+        want = _segments(candidate.removesuffix(".*"))
+        if read == want[: len(read)]:
+            return True
+        if subtree and read[: len(want)] == want:
+            return True
+    return False
+
+
+def inject_unknown(props: Mapping[str, Any], path: str) -> tuple[dict[str, Any], int]:
+    """A copy of ``props`` with an unknown at ``path`` (every item for ``[*]``), and how many.
+
+    Only the last key may be new: a missing mapping or list on the way stops the injection (a
+    value can only be unknown where its parent exists).
+    """
+    result: dict[str, Any] = materialize(copy.deepcopy(dict(props)), "update")
+    segments = _segments(path.removesuffix(".*"))
+    count = 0
+
+    def walk(node: Any, rest: list[str]) -> None:
+        nonlocal count
+        head, tail = rest[0], rest[1:]
+        if head == "[*]":
+            if not isinstance(node, list):
+                return
+            for index in range(len(node)):
+                if tail:
+                    walk(node[index], tail)
+                else:
+                    node[index] = UNKNOWN_STRING_VALUE
+                    count += 1
+            return
+        if not isinstance(node, dict):
+            return
+        if not tail:
+            node[head] = UNKNOWN_STRING_VALUE
+            count += 1
+            return
+        if head in node:
+            walk(node[head], tail)
+
+    walk(result, segments)
+    return result, count
 
 
 def verdict(diagnostics: Iterable[Diagnostic]) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import keyword
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -33,7 +34,11 @@ def _module_path(package: str, module: str) -> str:
         group, _, version = module.partition("/")
         group = group.removesuffix(".k8s.io")
         return f"{root}.{group.replace('.', '_')}.{version}"
-    return f"{root}.{module.split('/', 1)[0]}" if module != "index" else root
+    if module == "index":
+        return root
+    name = module.split("/", 1)[0]
+    # Python keywords get a trailing underscore in generated SDKs (pulumi_aws.lambda_).
+    return f"{root}.{name}_" if keyword.iskeyword(name) else f"{root}.{name}"
 
 
 @cache

@@ -91,7 +91,7 @@ def test_pack_serves_its_policies(pack: tuple[Framework, Pack]) -> None:
 
 def test_pack_analyzes_a_resource_and_a_stack(pack: tuple[Framework, Pack]) -> None:
     _, served = pack
-    name = "kubernetes-apps-workload-require-nonroot"
+    name = "kubernetes-apps-workload-disallow-root-uid"
     request = analyzer_pb2.ConfigureAnalyzerRequest()
     request.policyConfig[name].enforcementLevel = analyzer_pb2.MANDATORY
     request.policyConfig[name].properties.update({"exclusions": []})

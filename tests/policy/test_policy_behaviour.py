@@ -12,7 +12,6 @@ from policy_harness import (
     PREVIEW_MODES,
     Computed,
     Res,
-    analyze_resource,
     evaluate,
     materialize,
     patched,
@@ -26,9 +25,10 @@ from test_rules import CASES
 from inferstack.compliance import Framework, rule, speedups
 from inferstack.compliance.model import Report, Resource, Rule, RuleConfig, Severity
 from inferstack.compliance.policy import config_schema, effective_config, policies_for
+from inferstack.compliance.props import elements
 from inferstack.compliance.regions import eu_eea_regions
 
-ROOT = "kubernetes-apps-workload-require-nonroot"
+ROOT = "kubernetes-apps-workload-disallow-root-uid"
 DEFAULT_DENY = "kubernetes-networking-namespace-require-default-deny"
 
 
@@ -132,7 +132,11 @@ def test_pack_config_overrides_framework_defaults() -> None:
 @pytest.mark.parametrize(
     ("name", "subject", "framework"),
     [
-        (ROOT, deployment(((*SC, "runAsNonRoot"), Computed(True))), "baseline"),
+        (
+            "kubernetes-apps-workload-require-nonroot",
+            deployment(((*SC, "runAsNonRoot"), Computed(True))),
+            "baseline",
+        ),
         (
             "kubernetes-apps-workload-require-image-digest",
             deployment((("spec", "template", "spec", "containers", 0, "image"), Computed(IMAGE))),
@@ -159,11 +163,15 @@ def test_pack_config_overrides_framework_defaults() -> None:
 def test_an_unknown_setting_is_reported_not_silently_skipped(
     name: str, subject: Res, framework: Any, mode: str
 ) -> None:
-    # Settings are never computed by the cloud; one that is unknown at preview cannot be judged,
-    # and the rule says so instead of letting pulumi_policy downgrade it to advisory.
+    # Settings are never computed by the cloud; one that is unknown at preview cannot be judged:
+    # the finding is unverifiable (advisory by default, a violation with unverifiable: mandatory).
     found = evaluate(rule(name), subject, mode, framework=framework)
-    assert found and all(d.mandatory for d in found)
-    assert any("unknown until deploy" in d.message for d in found)
+    assert found and all(d.unverifiable and not d.mandatory for d in found)
+    assert all(d.message.startswith("unverifiable at preview: ") for d in found)
+    strict = evaluate(
+        rule(name), subject, mode, framework=framework, config={"unverifiable": "mandatory"}
+    )
+    assert strict and all(d.unverifiable and d.mandatory for d in strict)
     assert evaluate(rule(name), subject, "update", framework=framework) == []
 
 
@@ -171,7 +179,7 @@ def test_an_iam_document_built_as_json_text_from_outputs_is_unverifiable_at_prev
     doc = Computed('{"Version": "2012-10-17", "Statement": []}')
     subject = Res("aws:iam/rolePolicy:RolePolicy", "llm", {"role": Computed("r"), "policy": doc})
     found = evaluate(rule("aws-iam-policy-disallow-wildcard-actions"), subject, "preview")
-    assert any("pass the document as an object" in d.message for d in found)
+    assert any("pass it as an object" in d.message and d.unverifiable for d in found)
 
 
 def _naive(check: Any) -> Rule:
@@ -196,17 +204,21 @@ def _naive(check: Any) -> Rule:
     ],
     ids=["get", "in", "index"],
 )
-def test_the_harness_catches_a_rule_that_reads_an_unknown(read: Any) -> None:
+def test_a_rule_reading_an_unknown_directly_is_unverifiable(read: Any) -> None:
     def check(res: Resource, report: Report, cfg: RuleConfig) -> None:
         if read(res.props):
             report("no key")
 
     naive = _naive(check)
     assert evaluate(naive, endpoint_config(), "update") == []
-    downgraded = analyze_resource(naive, endpoint_config(), "preview")
-    assert downgraded and not downgraded[0].mandatory  # what pulumi_policy does: silent pass
-    with pytest.raises(AssertionError, match="read an unknown value"):
-        evaluate(naive, endpoint_config(), "preview")
+    # pulumi_policy alone turns the read into a "can't run" note; the policy wrapper makes it an
+    # unverifiable finding naming the path, so the analyzer never mistakes it for a pass.
+    found = evaluate(naive, endpoint_config(), "preview")
+    assert [d.message for d in found] == [
+        "unverifiable at preview: kmsKeyArn: known only after deploy; "
+        "set it from a value known before deploy"
+    ]
+    assert found[0].unverifiable and not found[0].mandatory
 
 
 def test_listing_keys_is_the_safe_presence_check() -> None:
@@ -283,3 +295,37 @@ def test_patched_copies_do_not_alias_fixtures() -> None:
     base = {"a": {"b": [1]}}
     changed = patched(base, (("a", "b"), [2]))
     assert base == {"a": {"b": [1]}} and changed == {"a": {"b": [2]}}
+
+
+def _reports_then_reads_an_unknown_list(res: Resource, report: Report, cfg: RuleConfig) -> None:
+    report("found before the unknown")
+    elements(res.props, "productionVariants")
+    report("never reached")
+
+
+def test_violations_before_an_unknown_container_still_stand() -> None:
+    checked = _naive(_reports_then_reads_an_unknown_list)
+    subject = endpoint_config((("productionVariants",), Computed([])))
+    found = evaluate(checked, subject, "preview")
+    assert [(d.unverifiable, d.mandatory) for d in found] == [(False, True), (True, False)]
+    assert "found before the unknown" in found[0].message
+    assert found[1].message.startswith("unverifiable at preview: productionVariants: ")
+    strict = evaluate(checked, subject, "preview", config={"unverifiable": "mandatory"})
+    assert [(d.unverifiable, d.mandatory) for d in strict] == [(False, True), (True, True)]
+
+
+def test_a_stack_rule_names_the_resource_of_an_advisory_unverifiable_finding() -> None:
+    subject = (
+        namespace(),
+        Res(
+            "kubernetes:apps/v1:Deployment",
+            "llm",
+            {"metadata": {"name": "llm", "namespace": Computed("inference")}},
+        ),
+    )
+    found = evaluate(rule(DEFAULT_DENY), subject, "preview")
+    workload = subject[1].urn
+    assert [d.message for d in found] == [
+        "unverifiable at preview: metadata.namespace: known only after deploy; set it from a "
+        f"value known before deploy (resource {workload})"
+    ]

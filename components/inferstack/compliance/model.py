@@ -16,6 +16,9 @@ from typing import Any, Final, Literal, Protocol
 Framework = Literal["baseline", "hipaa", "gdpr"]
 FRAMEWORKS: Final[tuple[Framework, ...]] = ("baseline", "hipaa", "gdpr")
 
+UNVERIFIABLE_MARKER: Final = "unverifiable at preview: "
+"""Starts every finding about a value known only after deploy: marker, property path, ": ", why."""
+
 NAME_PATTERN: Final = re.compile(
     r"^(kubernetes|aws|azure|gcp|all)-[a-z0-9]+-[a-z0-9]+"
     r"-(require|disallow|restrict|limit)-[a-z0-9]+(-[a-z0-9]+)*$"
@@ -134,6 +137,12 @@ class Rule:
     ``gdpr`` rules only in that framework's pack. ``controls`` are the ids of
     :func:`inferstack.compliance.controls`; ``peers`` are ids of rules in other tools that check
     the same thing (checkov ``CKV_*``, ``cdk-nag:<rule>``, ``azure-policy:<definition id>``).
+
+    ``reads`` are the property paths the rule judges (dotted, ``[*]`` for every list item): an
+    unknown value at any of them makes the verdict a violation or *unverifiable at preview*,
+    never a pass. ``references`` are paths only checked for presence (a key ARN, a subnet id):
+    another resource's output is unknown at preview and counts as set. The policy tests inject
+    an unknown at each declared path and fail a rule that reads a path it did not declare.
     """
 
     name: str
@@ -148,6 +157,8 @@ class Rule:
     enforcement: Enforcement = Enforcement.MANDATORY
     peers: tuple[str, ...] = ()
     settings: tuple[Setting, ...] = ()
+    reads: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
 
     @property
     def tags(self) -> tuple[str, ...]:

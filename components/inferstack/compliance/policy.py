@@ -3,11 +3,20 @@
 Every policy accepts an ``exclusions`` list in the pack config: ``{"name": <resource name>,
 "reason": <why>}``. An exclusion without a reason is rejected: it excludes nothing and is itself
 reported, so a waiver always leaves a written justification behind.
+
+Every policy also accepts ``unverifiable``: what to do with a finding *unverifiable at preview*
+(a value the rule must judge is known only after deploy). ``"advisory"`` (the default) hands it
+to pulumi_policy's own "can't run during preview" path, so ``pulumi preview`` shows an advisory
+diagnostic whose message carries :data:`~inferstack.compliance.model.UNVERIFIABLE_MARKER`, never
+a pass; ``"mandatory"`` reports it as a violation at the policy's level, for pull-request gates.
+Violations the rule found in the same run are reported either way. pulumi_policy has turned an
+``UnknownValueError`` raised by a validate function into that advisory diagnostic since its
+first Python release (pulumi/pulumi-policy#218); the wording used here is that of 1.21.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -22,8 +31,10 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from inferstack.compliance.model import (
+    UNVERIFIABLE_MARKER,
     Enforcement,
     Framework,
     Report,
@@ -34,7 +45,9 @@ from inferstack.compliance.model import (
     StackCheck,
 )
 from inferstack.compliance.model import Severity as RuleSeverity
+from inferstack.compliance.props import UnknownContainerError, dotted
 from inferstack.compliance.registry import rules_for
+from inferstack.compliance.rules._common import unverifiable
 
 EXCLUSIONS_KEY: Final = "exclusions"
 EXCLUSIONS_SCHEMA: Final[Mapping[str, Any]] = {
@@ -50,6 +63,16 @@ EXCLUSIONS_SCHEMA: Final[Mapping[str, Any]] = {
         "required": ["name", "reason"],
         "additionalProperties": False,
     },
+}
+
+UNVERIFIABLE_KEY: Final = "unverifiable"
+UNVERIFIABLE_SCHEMA: Final[Mapping[str, Any]] = {
+    "type": "string",
+    "enum": ["advisory", "mandatory"],
+    "default": "advisory",
+    "description": "How a finding unverifiable at preview (a value known only after deploy) "
+    "is reported: advisory (a warning, never a pass) or mandatory (a violation, for "
+    "pull-request gates).",
 }
 
 FRAMEWORK_INFO: Final[Mapping[str, PolicyComplianceFramework]] = {
@@ -134,6 +157,7 @@ def config_schema(rule: Rule, framework: Framework) -> PolicyConfigSchema:
         for setting in rule.settings
     }
     properties[EXCLUSIONS_KEY] = dict(EXCLUSIONS_SCHEMA)
+    properties[UNVERIFIABLE_KEY] = dict(UNVERIFIABLE_SCHEMA)
     return PolicyConfigSchema(properties=properties)
 
 
@@ -171,7 +195,8 @@ def _resource_validation(rule: Rule, framework: Framework) -> Any:
             report(rejected_message(args.name))
         elif args.name in exclusions.reasons:
             return
-        check(args, report, effective_config(rule, framework, config))
+        outcome = _Outcome(report, config.get(UNVERIFIABLE_KEY), stack=False)
+        outcome.run(lambda: check(args, outcome, effective_config(rule, framework, config)))
 
     return validate
 
@@ -186,10 +211,54 @@ def _stack_validation(rule: Rule, framework: Framework) -> Any:
             report(rejected_message(name))
         excluded = {r.urn for r in args.resources if r.name in exclusions.reasons}
 
+        outcome = _Outcome(report, config.get(UNVERIFIABLE_KEY), stack=True)
+
         def filtered(message: str, urn: str | None = None, /) -> None:
             if urn not in excluded:
-                report(message, urn)
+                outcome(message, urn)
 
-        check(args.resources, filtered, effective_config(rule, framework, config))
+        outcome.run(
+            lambda: check(args.resources, filtered, effective_config(rule, framework, config))
+        )
 
     return validate
+
+
+class _Outcome:
+    """The report a check sees: violations pass through, unverifiable findings are held.
+
+    Held findings are raised at the end as pulumi_policy's ``UnknownValueError`` (advisory) or
+    reported as violations (mandatory). An unknown the check could not get past (a container
+    read through :mod:`inferstack.compliance.props`, or a raw read of pulumi_policy's proxy) ends
+    the check as one more unverifiable finding; what it reported before stands.
+    """
+
+    def __init__(self, report: Report, mode: Any, *, stack: bool) -> None:
+        self._report = report
+        self._mandatory = mode == "mandatory"
+        self._stack = stack
+        self.held: list[str] = []
+
+    def __call__(self, message: str, urn: str | None = None, /) -> None:
+        if not message.startswith(UNVERIFIABLE_MARKER) or self._mandatory:
+            self._report(message, urn)
+        elif self._stack and urn:
+            self.held.append(f"{message} (resource {urn})")
+        else:
+            self.held.append(message)
+
+    def run(self, check: Callable[[], None]) -> None:
+        try:
+            check()
+        except UnknownContainerError as unknown:
+            self(unverifiable(unknown.path))
+        except UnknownValueError as unknown:
+            self(unverifiable(dotted(unknown.props)))
+        if self.held:
+            raise _unverifiable_error(self.held)
+
+
+def _unverifiable_error(messages: Sequence[str]) -> UnknownValueError:
+    error = UnknownValueError(UNKNOWN_STRING_VALUE, [])
+    error.message = "\n".join(dict.fromkeys(messages))
+    return error

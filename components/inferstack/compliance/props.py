@@ -4,10 +4,13 @@ During ``pulumi preview`` every value the cloud has not computed yet reaches a p
 pulumi_policy's sentinel strings, wrapped in a proxy that raises ``UnknownValueError`` when the
 value is read. pulumi_policy turns that exception into an advisory "can't run during preview"
 note, so a mandatory rule that reads an unknown silently passes. These helpers are the only way
-rules read properties: a read that would raise is answered with :data:`UNKNOWN` instead, and a
-missing key or index with :data:`MISSING`, so no exception ever reaches pulumi_policy.
+rules read properties: a scalar read that would raise is answered with :data:`UNKNOWN` instead,
+and a missing key or index with :data:`MISSING`.
 
-Rules then decide what an unknown means. A reference to another resource (a key ARN, a subnet
+An unknown container is never read as empty: :func:`elements`, :func:`keys` and :func:`entries`
+raise :class:`UnknownContainerError` naming the path, which the policy wrapper reports as
+*unverifiable at preview* (findings reported before it still stand). Rules then decide what an
+unknown scalar means. A reference to another resource (a key ARN, a subnet
 id) is only checked for presence, so an unknown reference counts as set. A setting the rule must
 compare (a flag, a number, a region) is reported as unverifiable when unknown, because a security
 setting has to be decidable before deploy.
@@ -63,6 +66,29 @@ MISSING: Final = _Marker("MISSING")
 Key = str | int
 
 
+class UnknownContainerError(Exception):
+    """A container a rule must look inside is known only after deploy."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def dotted(path: Sequence[Key]) -> str:
+    """``("spec", "rules", 0)`` -> ``spec.rules[0]``."""
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else key)
+    return text or "(resource)"
+
+
+def _container(container: Any, path: tuple[Key, ...]) -> Any:
+    value = get(container, *path)
+    if value is UNKNOWN:
+        raise UnknownContainerError(dotted(path))
+    return value
+
+
 def is_unknown(value: Any) -> bool:
     return value is UNKNOWN or (isinstance(value, str) and value in SENTINELS)
 
@@ -108,11 +134,13 @@ def present(container: Any, *path: Key) -> bool:
 
 
 def elements(container: Any, *path: Key) -> list[Any]:
-    """The items of the list at ``path`` ([] if absent); unknown items come back as UNKNOWN."""
-    value = get(container, *path)
+    """The items of the list at ``path`` ([] if absent); unknown items come back as UNKNOWN.
+
+    Raises :class:`UnknownContainerError` when the list itself is unknown.
+    """
+    value = _container(container, path)
     if (
         is_missing(value)
-        or value is UNKNOWN
         or isinstance(value, str | bytes | Mapping)
         or not isinstance(value, Sequence)
     ):
@@ -121,16 +149,19 @@ def elements(container: Any, *path: Key) -> list[Any]:
 
 
 def keys(container: Any, *path: Key) -> list[str]:
-    """The keys of the mapping at ``path``; reading keys never reads values, so never raises."""
-    value = get(container, *path)
+    """The keys of the mapping at ``path``; raises :class:`UnknownContainerError` if unknown."""
+    value = _container(container, path)
     if isinstance(value, Mapping):
         return [str(key) for key in value]
     return []
 
 
 def entries(container: Any, *path: Key) -> Iterator[tuple[str, Any]]:
-    """Key/value pairs of the mapping at ``path``, unknown values as UNKNOWN."""
-    value = get(container, *path)
+    """Key/value pairs of the mapping at ``path``, unknown values as UNKNOWN.
+
+    Raises :class:`UnknownContainerError` when the mapping itself is unknown.
+    """
+    value = _container(container, path)
     if isinstance(value, Mapping):
         for key in list(value):
             yield str(key), get(value, key)

@@ -14,10 +14,13 @@ PREFIX: Final = "inferstack.io"
 # Set at provisioning on every device.
 MODULE: Final = f"{PREFIX}/jetson-module"  # orin-nano-8gb, agx-orin-64gb, ...
 COHORT: Final = f"{PREFIX}/cohort"  # canary, stable, ...
-# Set only after the device's state is verified (fuses burned, rootfs on LUKS): the fleet's
-# device trust requires them under HIPAA or PHI.
-SECURE_BOOT: Final = f"{PREFIX}/secure-boot"
-DISK_ENCRYPTION: Final = f"{PREFIX}/disk-encryption"
+# Set by an administrator only after the device's state is verified (fuses burned, rootfs on
+# LUKS): the fleet's device trust requires them under HIPAA or PHI. They live under the prefix
+# Kubernetes' NodeRestriction admission plugin forbids kubelets to set on their own Node, so a
+# device cannot vouch for itself; any other prefix (inferstack.io/ included) it could.
+TRUST_PREFIX: Final = "node-restriction.kubernetes.io"
+SECURE_BOOT: Final = f"{TRUST_PREFIX}/inferstack-secure-boot"
+DISK_ENCRYPTION: Final = f"{TRUST_PREFIX}/inferstack-disk-encryption"
 TRUSTED_VALUE: Final = "enabled"
 DEVICE_TRUST: Final = {SECURE_BOOT: TRUSTED_VALUE, DISK_ENCRYPTION: TRUSTED_VALUE}
 

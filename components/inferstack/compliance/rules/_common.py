@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from inferstack.compliance.model import Report, Setting
-from inferstack.compliance.props import UNKNOWN, as_bool, get, present
+from inferstack.compliance.model import UNVERIFIABLE_MARKER, Report, Setting
+from inferstack.compliance.props import UNKNOWN, as_bool, dotted, get, present
 
 HIPAA_ENCRYPTION: Final = "HIPAA 164.312(a)(2)(iv)"
 HIPAA_ACCESS: Final = "HIPAA 164.312(a)(1)"
@@ -36,11 +36,12 @@ OWASP_AGENCY: Final = "OWASP LLM06"
 OWASP_CONSUMPTION: Final = "OWASP LLM10"
 
 
-def unverifiable(what: str) -> str:
-    return (
-        f"{what} is unknown until deploy, so it cannot be verified at preview; "
-        "set it from a value known before deploy"
-    )
+AFTER_DEPLOY: Final = "known only after deploy; set it from a value known before deploy"
+
+
+def unverifiable(path: str, why: str = AFTER_DEPLOY) -> str:
+    """The one wording of an unverifiable finding: marker, property path, ": ", explanation."""
+    return f"{UNVERIFIABLE_MARKER}{path}: {why}"
 
 
 def require_present(report: Report, props: Any, path: tuple[str | int, ...], problem: str) -> None:
@@ -59,7 +60,7 @@ def require_setting(
     """A setting that must be known to be judged: unknown is reported as unverifiable."""
     value = get(props, *path)
     if value is UNKNOWN:
-        report(unverifiable(".".join(str(part) for part in path)))
+        report(unverifiable(dotted(path)))
     elif not accept(value):
         report(problem)
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from inferstack.compliance.model import Report
-from inferstack.compliance.props import MISSING, UNKNOWN, get
+from inferstack.compliance.props import MISSING, UNKNOWN, dotted, get
+from inferstack.compliance.rules._common import unverifiable
 
 DEPLOYMENT: Final = "kubernetes:apps/v1:Deployment"
 STATEFULSET: Final = "kubernetes:apps/v1:StatefulSet"
@@ -31,6 +32,25 @@ _DEFAULT_POD_SPEC_PATH: Final = ("spec", "template", "spec")
 CONTAINER_LISTS: Final = ("initContainers", "containers")
 
 
+POD_SPEC_ROOTS: Final = ("spec.template.spec", "spec.jobTemplate.spec.template.spec", "spec")
+
+
+def pod_reads(*paths: str) -> tuple[str, ...]:
+    """Declared reads (see ``Rule.reads``) of pod spec fields, in every workload type."""
+    return tuple(f"{root}.{path}" for root in POD_SPEC_ROOTS for path in paths)
+
+
+def container_reads(*paths: str) -> tuple[str, ...]:
+    """Declared reads of container fields (and the names findings quote), in every workload."""
+    return pod_reads(
+        *(
+            f"{name}{suffix}"
+            for name in CONTAINER_LISTS
+            for suffix in ("", *(f"[*].{path}" for path in paths))
+        )
+    )
+
+
 def pod_spec_path(resource_type: str) -> tuple[str, ...]:
     return _POD_SPEC_PATHS.get(resource_type, _DEFAULT_POD_SPEC_PATH)
 
@@ -43,6 +63,7 @@ def pod_template_labels_path(resource_type: str) -> tuple[str, ...]:
 class Container:
     label: str
     value: Any
+    path: str = ""
 
     def get(self, *path: str | int) -> Any:
         return get(self.value, *path)
@@ -53,19 +74,19 @@ def pod_spec(props: Mapping[str, Any], resource_type: str, report: Report) -> An
     path = pod_spec_path(resource_type)
     spec = get(props, *path)
     if spec is UNKNOWN:
-        report(f"{'.'.join(path)} is unknown until deploy, so the pod cannot be checked at preview")
+        report(unverifiable(dotted(path), "the pod spec is known only after deploy"))
         return None
     return spec
 
 
-def containers(spec: Any, report: Report) -> Iterator[Container]:
+def containers(spec: Any, report: Report, base: str = "") -> Iterator[Container]:
     """Every container and init container; unknown lists or items are reported, not skipped."""
     if spec is None or spec is MISSING:
         return
     for list_name in CONTAINER_LISTS:
         items = get(spec, list_name)
         if items is UNKNOWN:
-            report(f"{list_name} is unknown until deploy, so its containers cannot be checked")
+            report(unverifiable(f"{base}{list_name}", "the containers are known only after deploy"))
             continue
         if items is MISSING or not hasattr(items, "__len__"):
             continue
@@ -76,9 +97,25 @@ def containers(spec: Any, report: Report) -> Iterator[Container]:
             if isinstance(name, str):
                 label = f"container '{name}'"
             if item is UNKNOWN:
-                report(f"{label} is unknown until deploy, so it cannot be checked at preview")
+                report(unverifiable(f"{base}{list_name}[{index}]", "known only after deploy"))
                 continue
-            yield Container(label, item)
+            yield Container(label, item, f"{base}{list_name}[{index}]")
+
+
+def pod(res: Any, report: Report) -> tuple[Any, list[Container], str]:
+    """The pod spec, its containers and the dotted path of the pod spec (``spec.template.spec``).
+
+    An unknown pod spec or container list is reported as unverifiable; the spec is then None.
+    """
+    path = pod_spec_path(res.resource_type)
+    spec = pod_spec(res.props, res.resource_type, report)
+    base = ".".join(path) + "."
+    return spec, list(containers(spec, report, base)), base
+
+
+def container_refs() -> tuple[str, ...]:
+    """Container names: only quoted in findings, so an unknown name changes no verdict."""
+    return pod_reads(*(f"{name}[*].name" for name in CONTAINER_LISTS))
 
 
 def effective(container: Container, spec: Any, key: str) -> Any:

@@ -87,6 +87,7 @@ def retention_rules(
             frameworks=frozenset({"hipaa"}),
             remediation=f"Set {field} to at least the minimum (observability.log_retention_days).",
             check=minimum_check(field, absent_never_expires),
+            reads=(field,),
             peers=min_peers,
             settings=(
                 number_setting(
@@ -107,6 +108,7 @@ def retention_rules(
             remediation=f"Set {field} to a value between 1 and the maximum "
             "(observability.log_retention_days); never use 0 / never expire.",
             check=maximum_check(field, absent_never_expires),
+            reads=(field,),
             settings=(
                 number_setting(
                     "maxRetentionDays",

@@ -1,6 +1,9 @@
-"""API Gateway and WAF in front of an endpoint: throttling, rate-based rules, body size limits.
+"""API Gateway and WAF in front of an endpoint: authorization, throttling, request limits.
 
-Unbounded request rates and bodies turn directly into GPU time and cost (OWASP LLM10).
+Unbounded request rates and bodies turn directly into GPU time and cost (OWASP LLM10); limits
+serve availability (GDPR Art. 32), not access control. A statement under ``notStatement`` never
+counts as a limit: it matches the requests the inner statement does not. An API key identifies a
+caller for usage plans but authenticates no one, so every method needs an authorizer.
 """
 
 from __future__ import annotations
@@ -18,10 +21,19 @@ from inferstack.compliance.model import (
     Severity,
     StackResource,
 )
-from inferstack.compliance.props import MISSING, UNKNOWN, as_number, elements, get, plain
+from inferstack.compliance.props import (
+    MISSING,
+    UNKNOWN,
+    as_number,
+    elements,
+    get,
+    plain,
+    present,
+)
 from inferstack.compliance.rules._common import (
     GDPR_SECURITY,
     HIPAA_ACCESS,
+    HIPAA_AUTHENTICATION,
     OWASP_CONSUMPTION,
     unverifiable,
 )
@@ -32,6 +44,8 @@ METHOD_SETTINGS: Final = "aws:apigateway/methodSettings:MethodSettings"
 USAGE_PLAN: Final = "aws:apigateway/usagePlan:UsagePlan"
 HTTP_STAGE: Final = "aws:apigatewayv2/stage:Stage"
 WEB_ACL: Final = "aws:wafv2/webAcl:WebAcl"
+REST_METHOD: Final = "aws:apigateway/method:Method"
+HTTP_ROUTE: Final = "aws:apigatewayv2/route:Route"
 
 
 def _positive(value: Any) -> bool:
@@ -74,7 +88,13 @@ def _check_throttling(resources: Sequence[StackResource], report: Report, cfg: R
     for stage in of_type(resources, REST_STAGE):
         verdict = _rest_stage_throttled(resources, stage)
         if verdict is UNKNOWN:
-            report(unverifiable("the stage's throttling limits"), stage.urn)
+            report(
+                unverifiable(
+                    "settings",
+                    "the stage's MethodSettings or usage plan limits are known only after deploy",
+                ),
+                stage.urn,
+            )
         elif not verdict:
             report(
                 f"stage '{stage.name}' has no throttling: add MethodSettings for */* with "
@@ -84,7 +104,7 @@ def _check_throttling(resources: Sequence[StackResource], report: Report, cfg: R
     for stage in of_type(resources, HTTP_STAGE):
         verdict = _throttled(get(stage.props, "defaultRouteSettings"))
         if verdict is UNKNOWN:
-            report(unverifiable("defaultRouteSettings throttling"), stage.urn)
+            report(unverifiable("defaultRouteSettings"), stage.urn)
         elif not verdict:
             report(f"stage '{stage.name}' has no defaultRouteSettings throttling limits", stage.urn)
 
@@ -109,7 +129,7 @@ def _statements(statement: Any) -> Iterator[dict[str, Any]]:
     for key in ("andStatement", "orStatement"):
         for inner in get(statement, key, "statements") or ():
             yield from _statements(inner)
-    yield from _statements(get(statement, "notStatement", "statement"))
+    # Nothing under notStatement is a limit (it blocks what the inner statement does not match).
     yield from _statements(get(statement, "rateBasedStatement", "scopeDownStatement"))
 
 
@@ -136,24 +156,65 @@ def _check_web_acl(res: Resource, report: Report, cfg: RuleConfig) -> None:
     if rules is None:
         return
     rate_limited = body_limited = False
-    for rule in rules:
+    unknown: list[str] = []
+    for index, rule in enumerate(rules):
+        where = f"rules[{index}]"
+        if rule is UNKNOWN or get(rule, "action") is UNKNOWN:
+            unknown.append(f"{where}.action")
+            continue
         if not isinstance(rule, dict) or not _blocks(rule):
             continue
         for statement in _statements(get(rule, "statement")):
-            if _positive(get(statement, "rateBasedStatement", "limit")):
+            limit = get(statement, "rateBasedStatement", "limit")
+            if limit is UNKNOWN:
+                unknown.append(f"{where}.statement.rateBasedStatement.limit")
+            elif _positive(limit):
                 rate_limited = True
             size = get(statement, "sizeConstraintStatement")
-            if get(size, "fieldToMatch", "body") not in (MISSING, None) and get(
-                size, "comparisonOperator"
-            ) in ("GT", "GE"):
+            body = get(size, "fieldToMatch", "body")
+            operator = get(size, "comparisonOperator")
+            if UNKNOWN in (body, operator):
+                unknown.append(f"{where}.statement.sizeConstraintStatement")
+            elif body not in (MISSING, None) and operator in ("GT", "GE"):
                 body_limited = True
+    if not (rate_limited and body_limited) and unknown:
+        report(unverifiable(unknown[0]))
+        return
     if not rate_limited:
         report("the web ACL has no blocking rate-based rule")
     if not body_limited:
         report("the web ACL has no blocking size constraint on the request body")
 
 
-_CONSUMPTION = (OWASP_CONSUMPTION, HIPAA_ACCESS, GDPR_SECURITY)
+AUTHORIZERS: Final = {
+    REST_METHOD: ("authorization", ("AWS_IAM", "COGNITO_USER_POOLS", "CUSTOM")),
+    HTTP_ROUTE: ("authorizationType", ("AWS_IAM", "JWT", "CUSTOM")),
+}
+
+
+def _check_authorizer(res: Resource, report: Report, cfg: RuleConfig) -> None:
+    field, accepted = AUTHORIZERS[res.resource_type]
+    method = get(res.props, "httpMethod")
+    route = get(res.props, "routeKey")
+    if method == "OPTIONS" or (isinstance(route, str) and route.startswith("OPTIONS ")):
+        return  # CORS preflight: browsers send it without credentials by design.
+    kind = get(res.props, field)
+    if kind is UNKNOWN:
+        report(unverifiable(field))
+        return
+    if not isinstance(kind, str) or kind.upper() not in accepted:
+        key = " (an API key authenticates no one)" if get(res.props, "apiKeyRequired") else ""
+        report(
+            f"the method is open to any caller: {field} is {kind if kind else 'NONE'}{key}; "
+            f"use {', '.join(accepted)}"
+        )
+    elif kind.upper() in ("COGNITO_USER_POOLS", "CUSTOM", "JWT") and not present(
+        res.props, "authorizerId"
+    ):
+        report(f"{field} {kind} needs an authorizerId")
+
+
+_CONSUMPTION = (OWASP_CONSUMPTION, GDPR_SECURITY)
 
 RULES: Final = (
     Rule(
@@ -167,6 +228,19 @@ RULES: Final = (
         "MethodSettings for */*, a usage plan, or the HTTP API stage's defaultRouteSettings.",
         check=_check_throttling,
         scope=Scope.STACK,
+        reads=(
+            "methodPath",
+            "settings",
+            "settings.throttlingRateLimit",
+            "settings.throttlingBurstLimit",
+            "throttleSettings",
+            "throttleSettings.rateLimit",
+            "throttleSettings.burstLimit",
+            "defaultRouteSettings",
+            "defaultRouteSettings.throttlingRateLimit",
+            "defaultRouteSettings.throttlingBurstLimit",
+        ),
+        references=("stageName", "apiStages", "apiStages[*]", "apiStages[*].stage"),
     ),
     Rule(
         name="aws-wafv2-webacl-require-request-limits",
@@ -178,5 +252,24 @@ RULES: Final = (
         remediation="Add a rule with a rateBasedStatement (action block) and one with a "
         "sizeConstraintStatement on the body, comparisonOperator GT (security.max_request_bytes).",
         check=_check_web_acl,
+        reads=("rules", "rules[*].*", "ruleJson"),
+    ),
+    Rule(
+        name="aws-apigateway-method-require-authorizer",
+        description="API Gateway methods and routes authenticate callers with IAM, Cognito or "
+        "a Lambda/JWT authorizer; an API key alone is not authentication.",
+        severity=Severity.CRITICAL,
+        resource_types=tuple(AUTHORIZERS),
+        controls=(HIPAA_ACCESS, HIPAA_AUTHENTICATION, GDPR_SECURITY),
+        frameworks=frozenset({"baseline"}),
+        remediation="Set authorization to AWS_IAM (SigV4 callers), COGNITO_USER_POOLS or CUSTOM "
+        "with an authorizerId (authorizationType AWS_IAM, JWT or CUSTOM on HTTP API routes); keep "
+        "the API key for usage plans only.",
+        check=_check_authorizer,
+        peers=("CKV_AWS_59", "cdk-nag:APIG4"),
+        reads=("authorization", "authorizationType"),
+        # The method only exempts CORS preflight, and the key flag only changes the wording: an
+        # unknown value of either never relaxes the check.
+        references=("authorizerId", "httpMethod", "routeKey", "apiKeyRequired"),
     ),
 )

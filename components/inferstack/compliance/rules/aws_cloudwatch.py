@@ -45,6 +45,8 @@ RULES: Final = (
         remediation="Set kmsKeyId to the deployment's key; its key policy must allow the "
         "logs.<region>.amazonaws.com principal.",
         check=_check_log_group_kms,
+        reads=(),
+        references=("kmsKeyId",),
         peers=("CKV_AWS_158",),
     ),
     *retention_rules(

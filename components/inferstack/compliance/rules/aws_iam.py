@@ -1,19 +1,21 @@
 """AWS IAM: the endpoint's execution role gets least privilege, not AWS's broad managed policies.
 
-Policy documents are read whether given as objects or JSON text. Resource ARNs computed by the
-cloud are unknown at preview and count as specific (an ARN is never ``*``); an unknown action,
-or a whole document built from outputs as JSON text, cannot be judged and is reported.
+Policy documents are read whether given as objects or JSON text. Patterns are judged by what
+they expand to: ``*:*`` and ``iam:*`` are wildcard actions, ``arn:aws:s3:::*`` and
+``network-interface/*`` wildcard resources on which only actions AWS cannot scope may be
+granted. Resource ARNs computed by the cloud are unknown at preview and count as specific; an
+unknown action, or a whole document built from outputs as JSON text, is unverifiable. Trust and
+resource policies are :mod:`inferstack.compliance.rules.aws_iam_trust`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from inferstack.compliance.model import Report, Resource, Rule, RuleConfig, Severity
-from inferstack.compliance.props import MISSING, UNKNOWN, as_document, elements, get, has_unknown
+from inferstack.compliance.props import MISSING, elements, get
 from inferstack.compliance.rules._common import (
     GDPR_BY_DESIGN,
     GDPR_SECURITY,
@@ -21,7 +23,15 @@ from inferstack.compliance.rules._common import (
     HIPAA_UNIQUE_USER,
     OWASP_AGENCY,
     strings_setting,
-    unverifiable,
+)
+from inferstack.compliance.rules._iam import (
+    as_list,
+    covered,
+    known,
+    narrowed,
+    statements,
+    wildcard_action,
+    wildcard_resource,
 )
 
 ROLE: Final = "aws:iam/role:Role"
@@ -41,7 +51,16 @@ ATTACHMENT_LIST_TYPES: Final = {
     ROLE: "managedPolicyArns",
     "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": "policyArns",
 }
-SERVICE_WILDCARD: Final = re.compile(r"^[A-Za-z0-9-]+:\*$")
+# Actions that create or attach network interfaces: on "*" they need a VPC or subnet condition.
+ENI_ACTIONS: Final = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:AttachNetworkInterface",
+    "ec2:ModifyNetworkInterfaceAttribute",
+)
+NETWORK_KEYS: Final = ("ec2:vpc", "ec2:subnet", "ec2:vpcid", "ec2:subnetid", "aws:sourcevpc")
 BROAD_MANAGED_POLICIES: Final = (
     "AdministratorAccess",
     "PowerUserAccess",
@@ -78,68 +97,66 @@ def _documents(res: Resource) -> Iterator[tuple[str, Any]]:
             yield f"inlinePolicies[{index}].policy", get(inline, "policy")
 
 
-def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    return [] if value is MISSING or value is None else [value]
-
-
-def _allow_statements(where: str, raw: Any, report: Report) -> Iterator[dict[str, Any]]:
-    """Allow statements of a document; an unknown document or action is reported."""
-    if raw is MISSING or raw is None:
-        return
-    document = as_document(raw)
-    statements = get(document, "Statement")
-    if document is UNKNOWN or statements is UNKNOWN:
-        report(unverifiable(f"{where} (pass the document as an object, not as JSON text)"))
-        return
-    for statement in _as_list(statements):
-        if not isinstance(statement, dict):
-            report(unverifiable(f"{where} statement"))
-            continue
-        effect = get(statement, "Effect")
-        if effect is UNKNOWN:
-            report(unverifiable(f"{where} Effect"))
-            continue
-        if effect == "Deny":
-            continue
-        actions = get(statement, "Action")
-        if actions is UNKNOWN or has_unknown(actions) or get(statement, "NotAction") is UNKNOWN:
-            report(unverifiable(f"{where} Action"))
-            continue
-        yield statement
+def _allow_statements(res: Resource, report: Report) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Allow statements of the resource's permission documents; unknowns are reported."""
+    for where, raw in _documents(res):
+        for path, statement in statements(where, raw, report):
+            if not known(path, statement, report, "Effect", "Action", "NotAction"):
+                continue
+            if statement.get("Effect") != "Deny":
+                yield path, statement
 
 
 def _check_wildcard_actions(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    for where, raw in _documents(res):
-        for statement in _allow_statements(where, raw, report):
-            if get(statement, "NotAction") not in (MISSING, None):
-                report(f"{where} allows everything except a list (Allow with NotAction)")
-            broad = [
-                str(action)
-                for action in _as_list(get(statement, "Action"))
-                if action == "*" or SERVICE_WILDCARD.match(str(action))
-            ]
-            if broad:
-                report(f"{where} allows wildcard actions {broad}; list the actions needed")
+    for path, statement in _allow_statements(res, report):
+        if statement.get("NotAction") not in (MISSING, None):
+            report(f"{path} allows everything except a list (Allow with NotAction)")
+        broad = [str(a) for a in as_list(statement.get("Action")) if wildcard_action(str(a))]
+        if broad:
+            report(f"{path} allows wildcard actions {broad}; list the actions needed")
 
 
 def _check_wildcard_resources(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    unscoped = tuple(pattern.lower() for pattern in cfg.strings("unscopedActions"))
-    for where, raw in _documents(res):
-        for statement in _allow_statements(where, raw, report):
-            if get(statement, "NotResource") not in (MISSING, None):
-                report(f"{where} allows every resource except a list (Allow with NotResource)")
-                continue
-            if "*" not in _as_list(get(statement, "Resource")):
-                continue
-            needless = [
-                str(action)
-                for action in _as_list(get(statement, "Action"))
-                if not any(fnmatchcase(str(action).lower(), p) for p in unscoped)
-            ]
-            if needless:
-                report(f"{where} grants {needless} on Resource '*'; scope them to ARNs")
+    unscoped = cfg.strings("unscopedActions")
+    for path, statement in _allow_statements(res, report):
+        if statement.get("NotResource") not in (MISSING, None):
+            report(f"{path} allows every resource except a list (Allow with NotResource)")
+            continue
+        # An ARN computed from another resource (unknown at preview) is one specific resource.
+        broad = [str(r) for r in as_list(statement.get("Resource")) if wildcard_resource(r)]
+        if not broad:
+            continue
+        needless = [
+            str(action)
+            for action in as_list(statement.get("Action"))
+            if not covered(str(action), unscoped)
+        ]
+        if needless:
+            report(
+                f"{path} grants {needless} on {broad}, which match every resource of their kind; "
+                "scope them to ARNs"
+            )
+
+
+def _check_network_interfaces(res: Resource, report: Report, cfg: RuleConfig) -> None:
+    for path, statement in _allow_statements(res, report):
+        broad = [str(r) for r in as_list(statement.get("Resource")) if wildcard_resource(r)]
+        if not broad:
+            continue
+        actions = [
+            str(action)
+            for action in as_list(statement.get("Action"))
+            if any(fnmatchcase(eni.lower(), str(action).lower()) for eni in ENI_ACTIONS)
+        ]
+        if not actions:
+            continue
+        if not known(path, statement, report, "Condition"):
+            continue
+        if not narrowed(statement, NETWORK_KEYS):
+            report(
+                f"{path} grants {actions} on {broad} without an ec2:Vpc or ec2:Subnet condition, "
+                "so the role can attach interfaces in any network of the account"
+            )
 
 
 def _check_managed_policies(res: Resource, report: Report, cfg: RuleConfig) -> None:
@@ -158,6 +175,14 @@ def _check_managed_policies(res: Resource, report: Report, cfg: RuleConfig) -> N
             report(f"the AWS-managed policy {policy_name} grants far more than inference needs")
 
 
+DOCUMENT_READS: Final = (
+    "policy",
+    "policy.*",
+    "inlinePolicies",
+    "inlinePolicies[*]",
+    "inlinePolicies[*].policy",
+    "inlinePolicies[*].policy.*",
+)
 _LEAST_PRIVILEGE = (HIPAA_ACCESS, HIPAA_UNIQUE_USER, GDPR_BY_DESIGN, GDPR_SECURITY, OWASP_AGENCY)
 
 RULES: Final = (
@@ -172,6 +197,9 @@ RULES: Final = (
         remediation="Replace the managed policy with an inline policy listing the actions the "
         "endpoint uses on its own model bucket, key, log group and image repository.",
         check=_check_managed_policies,
+        reads=("managedPolicyArns", "policyArns"),
+        # An unknown ARN is a policy created in the stack: AWS-managed ARNs are literals.
+        references=("policyArn", "managedPolicyArns[*]", "policyArns[*]"),
         peers=("CKV_AWS_274", "cdk-nag:IAM4"),
         settings=(
             strings_setting(
@@ -191,6 +219,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="List the specific actions (e.g. s3:GetObject, kms:Decrypt).",
         check=_check_wildcard_actions,
+        reads=DOCUMENT_READS,
         peers=("CKV_AWS_63", "CKV_AWS_62", "cdk-nag:IAM5"),
     ),
     Rule(
@@ -203,6 +232,7 @@ RULES: Final = (
         remediation="Scope Resource to the bucket, key, log group and repository ARNs; keep "
         '"*" only for actions like ecr:GetAuthorizationToken or cloudwatch:PutMetricData.',
         check=_check_wildcard_resources,
+        reads=DOCUMENT_READS,
         peers=("CKV_AWS_355", "cdk-nag:IAM5"),
         settings=(
             strings_setting(
@@ -211,5 +241,19 @@ RULES: Final = (
                 UNSCOPED_ACTIONS,
             ),
         ),
+    ),
+    Rule(
+        name="aws-iam-policy-require-network-interface-condition",
+        description="Network-interface actions on wildcard resources are conditioned on the "
+        "deployment's VPC or subnets.",
+        severity=Severity.MEDIUM,
+        resource_types=(*DOCUMENT_TYPES, ROLE),
+        controls=(HIPAA_ACCESS, GDPR_BY_DESIGN, GDPR_SECURITY),
+        frameworks=frozenset({"baseline"}),
+        remediation="Add Condition ArnEquals ec2:Vpc (or ec2:Subnet) with the VPC or subnet "
+        "ARNs to statements granting ec2:CreateNetworkInterface and related actions on "
+        '"*" or network-interface/*.',
+        check=_check_network_interfaces,
+        reads=DOCUMENT_READS,
     ),
 )

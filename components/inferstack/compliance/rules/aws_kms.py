@@ -57,6 +57,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Set enableKeyRotation: true (and rotationPeriodInDays within the maximum).",
         check=_check_rotation,
+        reads=("customerMasterKeySpec", "keyUsage", "enableKeyRotation", "rotationPeriodInDays"),
         peers=("CKV_AWS_7", "cdk-nag:KMSBackingKeyRotationEnabled"),
         settings=(
             number_setting("maxRotationDays", "Longest allowed rotation period in days.", 365),

@@ -8,10 +8,19 @@ The deprecated inline bucket arguments are accepted too.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from inferstack.compliance.model import Report, Rule, RuleConfig, Scope, Severity, StackResource
-from inferstack.compliance.props import MISSING, UNKNOWN, as_bool, as_document, elements, get
+from inferstack.compliance.props import (
+    MISSING,
+    UNKNOWN,
+    as_bool,
+    as_document,
+    elements,
+    get,
+    has_unknown,
+)
 from inferstack.compliance.rules._common import (
     GDPR_BY_DESIGN,
     GDPR_CONFIDENTIALITY,
@@ -47,6 +56,9 @@ PUBLIC_ACCESS_FLAGS: Final = (
     "restrictPublicBuckets",
 )
 
+# How companions find their bucket: its name (or id), or a dependency on it.
+BUCKET_REFERENCES: Final = ("bucket", "id")
+
 # A verdict for one bucket: None if compliant, else the problem (unverifiable ones included).
 BucketCheck = Callable[[Sequence[StackResource], StackResource], str | None]
 
@@ -77,10 +89,11 @@ def _encryption(resources: Sequence[StackResource], bucket: StackResource) -> st
     configs = companions_of(resources, bucket, ENCRYPTION_TYPES)
     verdicts: list[str | None] = []
     for config in configs:
-        rules = elements(config.props, "rules")
-        verdicts.extend(_sse_rule_verdict(rule, "rules[]") for rule in rules)
         if get(config.props, "rules") is UNKNOWN:
             verdicts.append(unverifiable("rules"))
+            continue
+        for index, rule in enumerate(elements(config.props, "rules")):
+            verdicts.append(_sse_rule_verdict(rule, f"rules[{index}]"))
     inline = get(bucket.props, "serverSideEncryptionConfiguration", "rule")
     if inline not in (MISSING, None):
         verdicts.append(_sse_rule_verdict(inline, "serverSideEncryptionConfiguration.rule"))
@@ -100,8 +113,9 @@ def _public_access(resources: Sequence[StackResource], bucket: StackResource) ->
         return f"bucket '{bucket.name}' has no BucketPublicAccessBlock"
     for block in blocks:
         values = {flag: get(block.props, flag) for flag in PUBLIC_ACCESS_FLAGS}
-        if UNKNOWN in values.values():
-            return unverifiable("BucketPublicAccessBlock flags")
+        unknown = [flag for flag, value in values.items() if value is UNKNOWN]
+        if unknown:
+            return unverifiable(unknown[0])
         off = [flag for flag, value in values.items() if as_bool(value) is not True]
         if not off:
             return None
@@ -143,15 +157,67 @@ def _access_logging(resources: Sequence[StackResource], bucket: StackResource) -
     return f"bucket '{bucket.name}' has no server access logging (BucketLogging)"
 
 
-def _denies_insecure_transport(statement: Any) -> bool:
-    if get(statement, "Effect") != "Deny":
-        return False
-    condition = get(statement, "Condition")
-    secure = get(condition, "Bool", "aws:SecureTransport")
-    if as_bool(secure) is False:
+TLS_ACTIONS: Final = ("s3:GetObject", "s3:PutObject", "s3:ListBucket")
+
+
+def _listed(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [] if value in (MISSING, None) else [value]
+
+
+def _everyone(principal: Any) -> bool:
+    if principal == "*":
         return True
-    tls_version = get(condition, "NumericLessThan", "s3:TlsVersion")
-    return tls_version not in (MISSING, None, UNKNOWN)
+    return isinstance(principal, dict) and "*" in _listed(principal.get("AWS"))
+
+
+def _covers_actions(actions: list[Any]) -> bool:
+    patterns = [str(action).lower() for action in actions]
+    return all(any(fnmatchcase(a.lower(), p) for p in patterns) for a in TLS_ACTIONS)
+
+
+def _covers_bucket(resources: list[Any], names: frozenset[str]) -> bool:
+    """The bucket and its objects; an ARN computed from the bucket counts as the bucket's."""
+    if UNKNOWN in resources:
+        return True
+    arns = [str(item) for item in resources]
+    if not names:
+        return any(arn == "*" or arn.startswith("arn:aws:s3:::") for arn in arns)
+    return all(
+        any(fnmatchcase(target, arn) for arn in arns)
+        for name in names
+        for target in (f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/x")
+    )
+
+
+def _denies_insecure_transport(statement: Any, names: frozenset[str]) -> bool | None:
+    """Whether the statement denies everyone plain HTTP on the bucket; None if unknown.
+
+    Only ``Bool``/``BoolIfExists`` ``aws:SecureTransport`` "false" matches a plain HTTP request;
+    a ``NumericLessThan s3:TlsVersion`` condition never does, so it does not count.
+    """
+    if has_unknown(statement):
+        # Resource ARNs computed from the bucket are references; anything else must be known.
+        known = {key: value for key, value in statement.items() if key != "Resource"}
+        if has_unknown(known):
+            return None
+    if statement.get("Effect") != "Deny":
+        return False
+    if any(key in statement for key in ("NotPrincipal", "NotAction", "NotResource")):
+        return False
+    condition = statement.get("Condition")
+    secure = [
+        value
+        for operator in ("Bool", "BoolIfExists")
+        for value in _listed(get(condition, operator, "aws:SecureTransport"))
+    ]
+    return (
+        any(as_bool(value) is False for value in secure)
+        and _everyone(statement.get("Principal"))
+        and _covers_actions(_listed(statement.get("Action")))
+        and _covers_bucket(_listed(statement.get("Resource")), names)
+    )
 
 
 def _statements(document: Any) -> list[Any] | None:
@@ -172,18 +238,30 @@ def _tls_policy(resources: Sequence[StackResource], bucket: StackResource) -> st
     ]
     if get(bucket.props, "policy") not in (MISSING, None):
         documents.append(as_document(get(bucket.props, "policy")))
+    names = bucket_names(bucket)
     unknown = False
     for document in documents:
         statements = _statements(document)
-        if statements is None:
-            unknown = True
-        elif any(_denies_insecure_transport(statement) for statement in statements):
+        verdicts = (
+            [None]
+            if statements is None
+            else [
+                _denies_insecure_transport(s, names) if isinstance(s, dict) else None
+                for s in statements
+            ]
+        )
+        if True in verdicts:
             return None
+        unknown = unknown or None in verdicts
     if unknown:
-        return unverifiable("the bucket policy document (pass it as an object, not as JSON text)")
+        return unverifiable(
+            "policy.Statement",
+            "the bucket policy is known only after deploy; pass the document as an object "
+            "built from known values (the bucket ARN may be an output)",
+        )
     return (
-        f"bucket '{bucket.name}' accepts plain HTTP: no bucket policy denies "
-        "aws:SecureTransport = false"
+        f"bucket '{bucket.name}' accepts plain HTTP: no bucket policy statement denies "
+        "Principal * the bucket's actions when aws:SecureTransport is false"
     )
 
 
@@ -197,6 +275,8 @@ def _bucket_rule(
     check: BucketCheck,
     companion_types: tuple[str, ...],
     peers: tuple[str, ...],
+    reads: tuple[str, ...],
+    references: tuple[str, ...],
 ) -> Rule:
     return Rule(
         name=name,
@@ -209,6 +289,8 @@ def _bucket_rule(
         check=_for_each_bucket(check),
         scope=Scope.STACK,
         peers=peers,
+        reads=reads,
+        references=(*BUCKET_REFERENCES, *references),
     )
 
 
@@ -224,6 +306,18 @@ RULES: Final = (
         _encryption,
         ENCRYPTION_TYPES,
         ("CKV_AWS_145", "cdk-nag:S3DefaultEncryptionKMS"),
+        (
+            "rules",
+            "rules[*]",
+            "rules[*].applyServerSideEncryptionByDefault.sseAlgorithm",
+            "serverSideEncryptionConfiguration.rule.applyServerSideEncryptionByDefault"
+            ".sseAlgorithm",
+        ),
+        (
+            "rules[*].applyServerSideEncryptionByDefault.kmsMasterKeyId",
+            "serverSideEncryptionConfiguration.rule.applyServerSideEncryptionByDefault"
+            ".kmsMasterKeyId",
+        ),
     ),
     _bucket_rule(
         "aws-s3-bucket-require-public-access-block",
@@ -235,19 +329,25 @@ RULES: Final = (
         _public_access,
         PUBLIC_ACCESS_BLOCK_TYPES,
         ("CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
+        PUBLIC_ACCESS_FLAGS,
+        (),
     ),
     _bucket_rule(
         "aws-s3-bucket-require-tls-policy",
-        "Bucket policies deny requests that do not use TLS.",
+        "Bucket policies deny everyone every bucket action over plain HTTP "
+        "(aws:SecureTransport false).",
         Severity.MEDIUM,
         (HIPAA_TRANSMISSION, HIPAA_TRANSMISSION_ENCRYPTION, GDPR_SECURITY),
         frozenset({"baseline"}),
-        "Add a BucketPolicy statement: Effect Deny, Principal *, Action s3:*, "
-        "Condition Bool aws:SecureTransport false. Pass the document as an object so its "
+        "Add a BucketPolicy statement: Effect Deny, Principal * (or {AWS: *}), Action s3:*, "
+        "Resource the bucket ARN and ARN/*, Condition Bool aws:SecureTransport false (an "
+        "s3:TlsVersion condition does not deny plain HTTP). Pass the document as an object so its "
         "statements are known at preview.",
         _tls_policy,
         POLICY_TYPES,
         ("cdk-nag:S3BucketSSLRequestsOnly",),
+        ("policy", "policy.*"),
+        (),
     ),
     _bucket_rule(
         "aws-s3-bucket-require-versioning",
@@ -259,6 +359,8 @@ RULES: Final = (
         _versioning,
         VERSIONING_TYPES,
         ("CKV_AWS_21",),
+        ("versioningConfiguration.status", "versioning.enabled"),
+        (),
     ),
     _bucket_rule(
         "aws-s3-bucket-require-access-logging",
@@ -270,5 +372,7 @@ RULES: Final = (
         _access_logging,
         LOGGING_TYPES,
         ("CKV_AWS_18", "cdk-nag:S3BucketLoggingEnabled"),
+        (),
+        ("targetBucket", "logging", "logging.targetBucket"),
     ),
 )

@@ -27,14 +27,11 @@ from inferstack.compliance.rules._common import (
     GDPR_BY_DESIGN,
     GDPR_CONFIDENTIALITY,
     GDPR_MINIMISATION,
-    GDPR_RECORDS,
     GDPR_SECURITY,
     GDPR_STORAGE_LIMITATION,
     HIPAA_ACCESS,
-    HIPAA_AUDIT,
     HIPAA_ENCRYPTION,
     HIPAA_TRANSMISSION,
-    HIPAA_TRANSMISSION_ENCRYPTION,
     OWASP_DISCLOSURE,
     OWASP_POISONING,
     OWASP_SUPPLY_CHAIN,
@@ -92,7 +89,9 @@ def _check_output_kms(res: Resource, report: Report, cfg: RuleConfig) -> None:
         report(unverifiable("dataCaptureConfig.enableCapture"))
     elif enabled and get(res.props, "dataCaptureConfig", "kmsKeyId") in (MISSING, None, ""):
         report("captured prompts and responses are written to S3 without a customer-managed key")
-    if get(res.props, "asyncInferenceConfig") not in (MISSING, None) and get(
+    if get(res.props, "asyncInferenceConfig") is UNKNOWN:
+        report(unverifiable("asyncInferenceConfig"))
+    elif get(res.props, "asyncInferenceConfig") not in (MISSING, None) and get(
         res.props, "asyncInferenceConfig", "outputConfig", "kmsKeyId"
     ) in (MISSING, None, ""):
         report("asynchronous inference results are written to S3 without a customer-managed key")
@@ -109,7 +108,9 @@ def _check_network_isolation(res: Resource, report: Report, cfg: RuleConfig) -> 
 def _check_vpc(res: Resource, report: Report, cfg: RuleConfig) -> None:
     vpc = get(res.props, "vpcConfig")
     if vpc is UNKNOWN:
+        report(unverifiable("vpcConfig", "the VPC placement is known only after deploy"))
         return
+    # Subnet and security group ids are references: another resource's output counts as set.
     subnets = get(vpc, "subnets")
     groups = get(vpc, "securityGroupIds")
     has_subnets = subnets is UNKNOWN or bool(elements(vpc, "subnets"))
@@ -216,6 +217,19 @@ RULES: Final = (
         remediation="Set kmsKeyArn to a customer-managed key (security.encryption.kms_key), or "
         "use an instance type with local instance storage, which SageMaker encrypts itself.",
         check=_check_endpoint_config_kms,
+        reads=(
+            "productionVariants",
+            "productionVariants[*]",
+            "productionVariants[*].instanceType",
+            "shadowProductionVariants",
+            "shadowProductionVariants[*]",
+            "shadowProductionVariants[*].instanceType",
+        ),
+        references=(
+            "kmsKeyArn",
+            "productionVariants[*].variantName",
+            "shadowProductionVariants[*].variantName",
+        ),
         peers=("CKV_AWS_98", "cdk-nag:SageMakerEndpointConfigurationKMSKeyConfigured"),
     ),
     Rule(
@@ -224,11 +238,17 @@ RULES: Final = (
         "customer-managed KMS key.",
         severity=Severity.HIGH,
         resource_types=(ENDPOINT_CONFIG,),
-        controls=(*_CMK, HIPAA_AUDIT),
+        controls=_CMK,
         frameworks=frozenset({"baseline"}),
         remediation="Set dataCaptureConfig.kmsKeyId and "
         "asyncInferenceConfig.outputConfig.kmsKeyId.",
         check=_check_output_kms,
+        reads=("dataCaptureConfig", "dataCaptureConfig.enableCapture", "asyncInferenceConfig"),
+        references=(
+            "dataCaptureConfig.kmsKeyId",
+            "asyncInferenceConfig.outputConfig",
+            "asyncInferenceConfig.outputConfig.kmsKeyId",
+        ),
     ),
     Rule(
         name="aws-sagemaker-endpointconfig-require-capture-expiration",
@@ -236,11 +256,24 @@ RULES: Final = (
         "expiration within the allowed retention.",
         severity=Severity.HIGH,
         resource_types=(ENDPOINT_CONFIG, *BUCKET_TYPES, *LIFECYCLE_TYPES),
-        controls=(GDPR_STORAGE_LIMITATION, GDPR_MINIMISATION, GDPR_RECORDS),
+        controls=(GDPR_STORAGE_LIMITATION, GDPR_MINIMISATION),
         frameworks=frozenset({"gdpr"}),
         remediation="Add a BucketLifecycleConfiguration with an enabled expiration rule "
         "(compliance.data_capture.retention_days) to the capture bucket.",
         check=_check_capture_expiration,
+        reads=(
+            "dataCaptureConfig",
+            "dataCaptureConfig.enableCapture",
+            "rules",
+            "rules[*]",
+            "rules[*].expiration.days",
+            "rules[*].status",
+            "lifecycleRules",
+            "lifecycleRules[*]",
+            "lifecycleRules[*].expiration.days",
+            "lifecycleRules[*].enabled",
+        ),
+        references=("dataCaptureConfig.destinationS3Uri", "bucket", "id"),
         scope=Scope.STACK,
         settings=(
             number_setting(
@@ -258,6 +291,7 @@ RULES: Final = (
         remediation="Set enableNetworkIsolation: true and stage the weights in S3 "
         "(model.source: s3://...), since an isolated container cannot download from the Hub.",
         check=_check_network_isolation,
+        reads=("enableNetworkIsolation",),
         peers=("CKV_AWS_370",),
     ),
     Rule(
@@ -265,11 +299,18 @@ RULES: Final = (
         description="Models run inside a VPC with subnets and security groups.",
         severity=Severity.MEDIUM,
         resource_types=(MODEL,),
-        controls=(HIPAA_ACCESS, HIPAA_TRANSMISSION, HIPAA_TRANSMISSION_ENCRYPTION, GDPR_BY_DESIGN),
+        controls=(HIPAA_ACCESS, HIPAA_TRANSMISSION, GDPR_BY_DESIGN),
         frameworks=frozenset({"hipaa", "gdpr"}),
         remediation="Set vpcConfig.subnets and vpcConfig.securityGroupIds "
         "(security.network.subnet_ids / security_group_ids).",
         check=_check_vpc,
+        reads=("vpcConfig",),
+        references=(
+            "vpcConfig.subnets",
+            "vpcConfig.subnets[*]",
+            "vpcConfig.securityGroupIds",
+            "vpcConfig.securityGroupIds[*]",
+        ),
     ),
     Rule(
         name="aws-sagemaker-model-disallow-latest-tag",
@@ -280,6 +321,13 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Use a versioned image tag or a digest for primaryContainer.image.",
         check=_check_model_latest,
+        reads=(
+            "primaryContainer",
+            "primaryContainer.image",
+            "containers",
+            "containers[*]",
+            "containers[*].image",
+        ),
         enforcement=Enforcement.MANDATORY,
     ),
 )

@@ -35,6 +35,8 @@ RULES: Final = (
         remediation="Set kmsMasterKeyId to the deployment's KMS key (its key policy must let "
         "CloudWatch publish).",
         check=_check_topic_kms,
+        reads=(),
+        references=("kmsMasterKeyId",),
         peers=("CKV_AWS_26", "cdk-nag:SNSEncryptedKMS"),
     ),
 )

@@ -55,7 +55,13 @@ def _check_public_network(res: Resource, report: Report, cfg: RuleConfig) -> Non
     access = get(res.props, "properties", "publicNetworkAccess")
     default_action = get(res.props, "properties", "networkAcls", "defaultAction")
     if access is UNKNOWN or default_action is UNKNOWN:
-        report(unverifiable("properties.publicNetworkAccess / networkAcls.defaultAction"))
+        report(
+            unverifiable(
+                "properties.publicNetworkAccess"
+                if access is UNKNOWN
+                else "properties.networkAcls.defaultAction"
+            )
+        )
         return
     if equals("Disabled")(access) or equals("Deny")(default_action):
         return
@@ -75,6 +81,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Set properties.enablePurgeProtection: true and leave enableSoftDelete on.",
         check=_check_purge_protection,
+        reads=("properties.enablePurgeProtection", "properties.enableSoftDelete"),
         peers=(
             "CKV_AZURE_42",
             "CKV_AZURE_110",
@@ -91,6 +98,7 @@ RULES: Final = (
         remediation="Set properties.enableRbacAuthorization: true and grant Key Vault Crypto "
         "Service Encryption User to the workspace identity.",
         check=_check_rbac,
+        reads=("properties.enableRbacAuthorization",),
         peers=("azure-policy:12d4fa5e-1f9f-4c21-97a9-b99b3c6611b5",),
     ),
     Rule(
@@ -103,6 +111,7 @@ RULES: Final = (
         remediation="Set properties.publicNetworkAccess: Disabled (with a private endpoint) or "
         "networkAcls.defaultAction: Deny with bypass AzureServices.",
         check=_check_public_network,
+        reads=("properties.publicNetworkAccess", "properties.networkAcls.defaultAction"),
         peers=("CKV_AZURE_109", "CKV_AZURE_189"),
     ),
 )

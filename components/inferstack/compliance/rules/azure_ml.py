@@ -128,6 +128,11 @@ RULES: Final = (
         remediation="Set encryption.status Enabled with keyVaultProperties.keyVaultArmId and "
         "keyIdentifier (security.encryption.kms_key).",
         check=_check_workspace_cmk,
+        reads=("encryption.status",),
+        references=(
+            "encryption.keyVaultProperties.keyIdentifier",
+            "encryption.keyVaultProperties.keyVaultArmId",
+        ),
         peers=("azure-policy:ba769a63-b8cc-4b2d-abf6-ac33c7204be8",),
     ),
     Rule(
@@ -139,6 +144,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Set publicNetworkAccess: Disabled and add a private endpoint.",
         check=_check_workspace_public,
+        reads=("publicNetworkAccess", "allowPublicAccessWhenBehindVnet"),
         peers=("CKV_AZURE_144", "CKV2_AZURE_49"),
     ),
     Rule(
@@ -151,6 +157,7 @@ RULES: Final = (
         remediation="Set hbiWorkspace: true (compliance.phi: true); it can only be set when "
         "the workspace is created.",
         check=_check_workspace_hbi,
+        reads=("hbiWorkspace",),
     ),
     Rule(
         name="azure-ml-onlineendpoint-restrict-auth-mode",
@@ -162,6 +169,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Set properties.authMode: AADToken (security.auth: entra).",
         check=_check_endpoint_auth,
+        reads=("properties.authMode",),
         settings=(
             strings_setting(
                 "allowedAuthModes", "Allowed authMode values.", ("AADToken", "AMLToken")
@@ -178,6 +186,7 @@ RULES: Final = (
         remediation="Set properties.publicNetworkAccess: Disabled and call the endpoint through "
         "the workspace's private endpoint.",
         check=_check_endpoint_public,
+        reads=("properties.publicNetworkAccess",),
     ),
     Rule(
         name="azure-ml-onlinedeployment-disallow-public-egress",
@@ -189,5 +198,6 @@ RULES: Final = (
         remediation="Set properties.egressPublicNetworkAccess: Disabled and register the model "
         "in the workspace or a registry instead of downloading it at start.",
         check=_check_deployment_egress,
+        reads=("properties.egressPublicNetworkAccess",),
     ),
 )

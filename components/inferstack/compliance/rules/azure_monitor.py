@@ -58,7 +58,12 @@ def _check_diagnostics(resources: Sequence[StackResource], report: Report, cfg: 
         if True in verdicts:
             continue
         if UNKNOWN in verdicts:
-            report(unverifiable("the diagnostic setting's logs"), target.urn)
+            report(
+                unverifiable(
+                    "logs", "the diagnostic setting's log categories are known only after deploy"
+                ),
+                target.urn,
+            )
         elif linked:
             report(f"'{target.name}' sends no enabled log category to a destination", target.urn)
         else:
@@ -79,6 +84,14 @@ RULES: Final = (
         remediation="Add a monitor DiagnosticSetting with resourceUri set to the resource's id, "
         "logs [{categoryGroup: allLogs, enabled: true}] and a workspaceId.",
         check=_check_diagnostics,
+        reads=("logs", "logs[*]", "logs[*].enabled"),
+        references=(
+            "resourceUri",
+            "workspaceId",
+            "storageAccountId",
+            "eventHubAuthorizationRuleId",
+            "marketplacePartnerId",
+        ),
         scope=Scope.STACK,
         peers=("azure-policy:cf820ca0-f99e-4f3e-84fb-66e913812d21",),
     ),

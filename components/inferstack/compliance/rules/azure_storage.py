@@ -87,6 +87,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Set minimumTlsVersion: TLS1_2.",
         check=_check_tls,
+        reads=("minimumTlsVersion",),
         peers=("CKV_AZURE_44", "azure-policy:fe83a0eb-a853-422d-aac2-1bffd182c5d0"),
     ),
     Rule(
@@ -98,6 +99,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Set enableHttpsTrafficOnly: true.",
         check=_check_https,
+        reads=("enableHttpsTrafficOnly",),
         peers=("CKV_AZURE_3", "azure-policy:404c3081-a854-4457-ae30-26a93ef643f9"),
     ),
     Rule(
@@ -109,6 +111,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Set allowBlobPublicAccess: false.",
         check=_check_blob_public_access,
+        reads=("allowBlobPublicAccess",),
         peers=("CKV_AZURE_190", "azure-policy:4fa4b6c0-31ca-4c0d-b10d-24b96f62a751"),
     ),
     Rule(
@@ -121,6 +124,11 @@ RULES: Final = (
         remediation="Set encryption.keySource: Microsoft.Keyvault with keyVaultProperties "
         "(keyVaultUri, keyName) and an identity that may use the key.",
         check=_check_cmk,
+        reads=("encryption.keySource",),
+        references=(
+            "encryption.keyVaultProperties.keyName",
+            "encryption.keyVaultProperties.keyVaultUri",
+        ),
         peers=("CKV2_AZURE_1",),
     ),
 )

@@ -32,13 +32,16 @@ BUDGETS: Final = {
 def _alerts(budget: StackResource) -> Any:
     """Whether the budget notifies someone: True/False, or UNKNOWN."""
     props = budget.props
+    field = "thresholdRules" if budget.resource_type == BUDGETS["gcp"] else "notifications"
+    if get(props, field) is UNKNOWN:
+        return UNKNOWN
     if budget.resource_type == BUDGETS["aws"]:
         field, found = "notifications", bool(elements(props, "notifications"))
     elif budget.resource_type == BUDGETS["azure"]:
         field, found = "notifications", bool(keys(props, "notifications"))
     else:
         field, found = "thresholdRules", bool(elements(props, "thresholdRules"))
-    return UNKNOWN if get(props, field) is UNKNOWN else found
+    return found
 
 
 def _check_budget(resources: Sequence[StackResource], report: Report, cfg: RuleConfig) -> None:
@@ -50,7 +53,10 @@ def _check_budget(resources: Sequence[StackResource], report: Report, cfg: RuleC
         if True in verdicts:
             continue
         if UNKNOWN in verdicts:
-            report(unverifiable("the budget's notifications"), billable[0].urn)
+            report(
+                unverifiable("notifications", "the budget's alerts are known only after deploy"),
+                billable[0].urn,
+            )
             continue
         problem = (
             "has a budget without notifications"
@@ -76,6 +82,9 @@ RULES: Final = (
         remediation="Set cost.monthly_budget_usd (and observability.alarms.email) so the "
         "component creates a budget with notifications.",
         check=_check_budget,
+        reads=("notifications", "thresholdRules"),
+        # An alert whose settings are computed still exists: only the list itself must be known.
+        references=("notifications[*]", "notifications.*", "thresholdRules[*]"),
         scope=Scope.STACK,
     ),
 )

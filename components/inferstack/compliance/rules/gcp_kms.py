@@ -54,6 +54,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Set rotationPeriod to '7776000s' (90 days) or less.",
         check=_check_rotation,
+        reads=("purpose", "rotationPeriod"),
         peers=("CKV_GCP_43",),
         settings=(number_setting("maxRotationDays", "Longest allowed rotation period.", 90),),
     ),

@@ -48,6 +48,8 @@ RULES: Final = (
         remediation="Set cmekSettings.kmsKeyName; the Logging service account needs "
         "encrypter/decrypter on the key.",
         check=_check_cmek,
+        reads=(),
+        references=("cmekSettings.kmsKeyName",),
     ),
     *retention_rules(
         prefix="gcp-logging-bucket",

@@ -90,6 +90,9 @@ def _bucket_rule(
     check: ResourceCheck,
     peers: tuple[str, ...] = (),
     framework: Framework = "baseline",
+    *,
+    reads: tuple[str, ...],
+    references: tuple[str, ...] = (),
 ) -> Rule:
     return Rule(
         name=name,
@@ -101,6 +104,8 @@ def _bucket_rule(
         remediation=remediation,
         check=check,
         peers=peers,
+        reads=reads,
+        references=references,
     )
 
 
@@ -113,6 +118,7 @@ RULES: Final = (
         "Set uniformBucketLevelAccess: true.",
         _check_uniform,
         ("CKV_GCP_29",),
+        reads=("uniformBucketLevelAccess",),
     ),
     _bucket_rule(
         "gcp-storage-bucket-disallow-public-access",
@@ -122,6 +128,7 @@ RULES: Final = (
         "Set publicAccessPrevention: enforced.",
         _check_public,
         ("CKV_GCP_114",),
+        reads=("publicAccessPrevention",),
     ),
     _bucket_rule(
         "gcp-storage-bucket-require-cmek",
@@ -131,6 +138,8 @@ RULES: Final = (
         "Set encryption.defaultKmsKeyName and grant the Cloud Storage service account "
         "(gs-project-accounts) encrypter/decrypter on the key.",
         _check_cmek,
+        reads=(),
+        references=("encryption", "encryption.defaultKmsKeyName"),
     ),
     _bucket_rule(
         "gcp-storage-bucket-require-versioning",
@@ -141,6 +150,7 @@ RULES: Final = (
         _check_versioning,
         ("CKV_GCP_78",),
         framework="hipaa",
+        reads=("versioning", "versioning.enabled"),
     ),
     _bucket_rule(
         "gcp-storage-bucket-require-access-logging",
@@ -152,5 +162,7 @@ RULES: Final = (
         _check_logging,
         ("CKV_GCP_62",),
         framework="hipaa",
+        reads=(),
+        references=("logging", "logging.logBucket"),
     ),
 )

@@ -56,6 +56,8 @@ RULES: Final = (
         "(security.encryption.kms_key) and grant the Vertex AI service account "
         "(gcp-sa-aiplatform) encrypter/decrypter on it.",
         check=_check_cmek,
+        reads=(),
+        references=("encryptionSpec.kmsKeyName",),
         peers=("CKV_GCP_92", "CKV2_GCP_24"),
     ),
     Rule(
@@ -69,5 +71,7 @@ RULES: Final = (
         remediation="Set network (projects/<number>/global/networks/<name>) or "
         "privateServiceConnectConfig.enablePrivateServiceConnect: true with projectAllowlists.",
         check=_check_private,
+        reads=("privateServiceConnectConfig.enablePrivateServiceConnect",),
+        references=("network",),
     ),
 )

@@ -1,13 +1,15 @@
-"""Kubernetes workload hardening: the pod security "restricted" profile plus supply chain checks.
+"""Kubernetes workload hardening beyond the Pod Security Standards, and supply chain checks.
 
-Applies to Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs and bare Pods.
-Inference servers run fine under these settings when caches (HF_HOME, VLLM_CACHE_ROOT, ...) live
-on emptyDir volumes, so there is no reason to loosen them for LLM serving.
+Applies to Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs and bare Pods; the
+restricted profile itself is :mod:`inferstack.compliance.rules.kubernetes_pss`. Inference servers
+run fine under these settings when caches (HF_HOME, VLLM_CACHE_ROOT, ...) live on emptyDir
+volumes, so there is no reason to loosen them for LLM serving.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Final
 
 from inferstack.compliance.model import (
@@ -16,10 +18,12 @@ from inferstack.compliance.model import (
     Resource,
     Rule,
     RuleConfig,
+    Scope,
     Setting,
     Severity,
+    StackResource,
 )
-from inferstack.compliance.props import MISSING, UNKNOWN, as_bool, as_number, elements, get, keys
+from inferstack.compliance.props import MISSING, UNKNOWN, as_bool, elements, get, keys
 from inferstack.compliance.rules._common import (
     GDPR_BY_DESIGN,
     GDPR_CONFIDENTIALITY,
@@ -36,179 +40,101 @@ from inferstack.compliance.rules._images import parse_image, registry_allowed
 from inferstack.compliance.rules._k8s import (
     WORKLOAD_TYPES,
     Container,
-    containers,
-    effective,
-    pod_spec,
+    container_reads,
+    container_refs,
+    pod,
+    pod_reads,
     pod_template_labels_path,
 )
+from inferstack.compliance.rules._stack import of_type
 
-ENVIRONMENT_LABELS: Final = ("inferstack/environment", "environment", "env")
-SENSITIVE_NAME_PARTS: Final = frozenset(
-    {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY", "CREDENTIAL", "CREDENTIALS", "PAT"}
+# Anywhere in the name: nothing harmless is called *PASSWORD* or *CREDENTIAL*.
+CREDENTIAL_ANYWHERE: Final = (
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "SECRET",
+    "CREDENTIAL",
+    "APIKEY",
+    "API_KEY",
+    "PRIVATE_KEY",
+    "ACCESS_KEY",
 )
-SENSITIVE_NAME_PAIRS: Final = ("API_KEY", "ACCESS_KEY", "PRIVATE_KEY", "CLIENT_SECRET")
+# A word ending in TOKEN (HF_TOKEN, HFTOKEN; not MAX_TOTAL_TOKENS or TOKENIZER), a word PAT,
+# and a name ending in _KEY are credential names too.
+ENVIRONMENT_LABEL: Final = "inferstack/environment"
 SECRET_VALUE: Final = re.compile(
     r"^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}"
     r"|xox[abposr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,})$"
 )
-ALLOWED_ADDED_CAPABILITIES: Final = frozenset({"NET_BIND_SERVICE"})
-ALLOWED_SECCOMP: Final = frozenset({"RuntimeDefault", "Localhost"})
-
-
-def _spec_and_containers(res: Resource, report: Report) -> tuple[Any, list[Container]]:
-    spec = pod_spec(res.props, res.resource_type, report)
-    return spec, list(containers(spec, report))
-
-
-def _check_nonroot(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    spec, items = _spec_and_containers(res, report)
-    for container in items:
-        nonroot = effective(container, spec, "runAsNonRoot")
-        user = effective(container, spec, "runAsUser")
-        if nonroot is UNKNOWN or user is UNKNOWN:
-            report(unverifiable(f"{container.label}: securityContext.runAsNonRoot/runAsUser"))
-        elif as_number(user) == 0:
-            report(f"{container.label} runs as user 0 (root)")
-        elif as_bool(nonroot) is not True:
-            report(f"{container.label} does not set securityContext.runAsNonRoot: true")
 
 
 def _check_readonly_rootfs(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    _, items = _spec_and_containers(res, report)
+    _, items, _ = pod(res, report)
     for container in items:
         value = container.get("securityContext", "readOnlyRootFilesystem")
         if value is UNKNOWN:
-            report(unverifiable(f"{container.label}: securityContext.readOnlyRootFilesystem"))
+            report(unverifiable(f"{container.path}.securityContext.readOnlyRootFilesystem"))
         elif as_bool(value) is not True:
             report(f"{container.label} has a writable root filesystem")
 
 
-def _check_privilege_escalation(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    _, items = _spec_and_containers(res, report)
-    for container in items:
-        value = container.get("securityContext", "allowPrivilegeEscalation")
-        if value is UNKNOWN:
-            report(unverifiable(f"{container.label}: securityContext.allowPrivilegeEscalation"))
-        elif as_bool(value) is not False:
-            report(
-                f"{container.label} does not set securityContext.allowPrivilegeEscalation: false"
-            )
-
-
-def _check_capabilities(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    _, items = _spec_and_containers(res, report)
-    for container in items:
-        dropped = container.get("securityContext", "capabilities", "drop")
-        added = container.get("securityContext", "capabilities", "add")
-        if UNKNOWN in (dropped, added):
-            report(unverifiable(f"{container.label}: securityContext.capabilities"))
-            continue
-        drop_list = elements(container.value, "securityContext", "capabilities", "drop")
-        if "ALL" not in drop_list:
-            report(f"{container.label} does not drop ALL capabilities")
-        extra = {
-            str(item)
-            for item in elements(container.value, "securityContext", "capabilities", "add")
-            if str(item) not in ALLOWED_ADDED_CAPABILITIES
-        }
-        if extra:
-            report(f"{container.label} adds capabilities {sorted(extra)}")
-
-
-def _check_seccomp(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    spec, items = _spec_and_containers(res, report)
-    for container in items:
-        profile = effective(container, spec, "seccompProfile")
-        kind = get(profile, "type")
-        if profile is UNKNOWN or kind is UNKNOWN:
-            report(unverifiable(f"{container.label}: seccompProfile.type"))
-        elif kind not in ALLOWED_SECCOMP:
-            report(f"{container.label} has no RuntimeDefault or Localhost seccomp profile")
-
-
 def _check_limits(res: Resource, report: Report, cfg: RuleConfig) -> None:
     required = cfg.strings("requiredLimits")
-    _, items = _spec_and_containers(res, report)
+    _, items, _ = pod(res, report)
     for container in items:
-        limits = container.get("resources", "limits")
-        if limits is UNKNOWN:
-            report(unverifiable(f"{container.label}: resources.limits"))
-            continue
         declared = set(keys(container.value, "resources", "limits"))
         missing = [name for name in required if name not in declared]
         if missing:
             report(f"{container.label} has no resources.limits for {', '.join(missing)}")
 
 
-def _check_privileged(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    _, items = _spec_and_containers(res, report)
-    for container in items:
-        value = container.get("securityContext", "privileged")
-        if value is UNKNOWN:
-            report(unverifiable(f"{container.label}: securityContext.privileged"))
-        elif as_bool(value) is True:
-            report(f"{container.label} runs privileged")
+def credential_name(name: str) -> bool:
+    """``*PASSWORD*``, ``*SECRET*``, ``*API_KEY*``, ``*CREDENTIAL*``, a word ending in TOKEN,
+    ``*_KEY``."""
+    upper = name.upper().replace("-", "_").replace(".", "_")
+    words = upper.split("_")
+    return (
+        any(part in upper for part in CREDENTIAL_ANYWHERE)
+        or any(word.endswith("TOKEN") for word in words)
+        or "PAT" in words
+        or upper.endswith("_KEY")
+        or upper == "KEY"
+    )
 
 
-def _check_host_namespaces(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    spec = pod_spec(res.props, res.resource_type, report)
-    if spec is None or spec is MISSING:
-        return
-    for field in ("hostNetwork", "hostPID", "hostIPC"):
-        value = get(spec, field)
-        if value is UNKNOWN:
-            report(unverifiable(f"spec.{field}"))
-        elif as_bool(value) is True:
-            report(f"the pod shares the node's namespace ({field}: true)")
-
-
-def _sensitive_name(name: str) -> bool:
-    upper = name.upper()
-    parts = set(upper.replace("-", "_").split("_"))
-    return bool(parts & SENSITIVE_NAME_PARTS) or any(pair in upper for pair in SENSITIVE_NAME_PAIRS)
-
-
-def _harmless_literal(value: Any) -> bool:
-    if isinstance(value, bool | int | float):
+def _secret_reference(entry: Any, where: str, report: Report) -> bool:
+    reference = get(entry, "valueFrom", "secretKeyRef")
+    if reference is UNKNOWN:
+        report(unverifiable(f"{where}.valueFrom.secretKeyRef"))
         return True
-    if not isinstance(value, str):
-        return False
-    text = value.strip()
-    return text == "" or text.lower() in ("true", "false") or text.isdigit() or text.startswith("/")
+    return reference not in (MISSING, None)
 
 
 def _check_secret_env(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    _, items = _spec_and_containers(res, report)
+    _, items, _ = pod(res, report)
     for container in items:
-        env = container.get("env")
-        if env is UNKNOWN:
-            report(unverifiable(f"{container.label}: env"))
-            continue
-        for entry in elements(container.value, "env"):
+        for index, entry in enumerate(elements(container.value, "env")):
+            where = f"{container.path}.env[{index}]"
             name, value = get(entry, "name"), get(entry, "value")
             if entry is UNKNOWN or name is UNKNOWN:
-                report(unverifiable(f"{container.label}: env entry"))
+                report(unverifiable(where, "the variable's name is known only after deploy"))
                 continue
-            if value is MISSING or value is None:
-                continue
-            # An unknown value is judged by its name only: plenty of harmless settings (service
-            # URLs, model paths) are computed from other resources.
-            looks_secret = isinstance(value, str) and SECRET_VALUE.match(value.strip()) is not None
-            named_secret = isinstance(name, str) and _sensitive_name(name)
-            if looks_secret or (named_secret and not _harmless_literal(value)):
+            if isinstance(name, str) and credential_name(name):
+                # Whatever a literal looks like ("12345678", "/run/x"), a credential-named
+                # variable passes only when its value comes from a Secret.
+                if not _secret_reference(entry, where, report):
+                    report(
+                        f"{container.label} sets {name} without a Secret; reference one with "
+                        "valueFrom.secretKeyRef instead"
+                    )
+            elif value is UNKNOWN:
+                report(unverifiable(f"{where}.value", "a computed value could be a credential"))
+            elif isinstance(value, str) and SECRET_VALUE.match(value.strip()):
                 report(
-                    f"{container.label} sets {name} as a literal env value; "
+                    f"{container.label} sets {name} to a literal credential; "
                     "reference a Secret with valueFrom.secretKeyRef instead"
                 )
-
-
-def _environment(res: Resource) -> Any:
-    for path in (("metadata", "labels"), pod_template_labels_path(res.resource_type)):
-        for label in ENVIRONMENT_LABELS:
-            value = get(res.props, *path, label)
-            if value is not MISSING:
-                return value
-    return MISSING
 
 
 def _images(items: list[Container], report: Report) -> list[tuple[Container, str]]:
@@ -216,31 +142,72 @@ def _images(items: list[Container], report: Report) -> list[tuple[Container, str
     for container in items:
         image = container.get("image")
         if image is UNKNOWN:
-            report(unverifiable(f"{container.label}: image"))
+            report(unverifiable(f"{container.path}.image"))
         elif isinstance(image, str) and image:
             found.append((container, image))
     return found
 
 
-def _check_digest(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    environments = {name.lower() for name in cfg.strings("environments")}
-    environment = _environment(res)
-    if environment is UNKNOWN:
-        report(unverifiable("the inferstack/environment label"))
+def _environment_labels(resource: StackResource) -> list[Any]:
+    """The ``inferstack/environment`` values on the resource and its pod template (MISSING if
+    a workload lacks one)."""
+    paths: list[tuple[str, ...]] = [("metadata", "labels")]
+    if resource.resource_type in WORKLOAD_TYPES:
+        paths.append(pod_template_labels_path(resource.resource_type))
+    values = [get(resource.props, *path, ENVIRONMENT_LABEL) for path in paths]
+    if resource.resource_type in WORKLOAD_TYPES:
+        return values
+    return [value for value in values if value is not MISSING]
+
+
+def _stack_requires_digests(resources: Sequence[StackResource], cfg: RuleConfig) -> bool:
+    """Whether the stack is one whose images must be pinned (prod by default).
+
+    The environment is the stack's, not one workload's: the stack is exempt only when every
+    Kubernetes object that carries the label, and every workload and pod template, agree on one
+    exempt value. A relabelled workload (a patch or a tag) then disagrees with the Namespace,
+    Service and the rest, and the rule applies; a missing or unknown label counts as prod.
+    """
+    required = {name.lower() for name in cfg.strings("environments")}
+    if "*" in required:
+        return True
+    values = [
+        value
+        for resource in resources
+        if resource.resource_type.startswith("kubernetes:")
+        for value in _environment_labels(resource)
+    ]
+    if not values or any(not isinstance(value, str) for value in values):
+        return True
+    found = {value.lower() for value in values}
+    return len(found) != 1 or found <= required
+
+
+def _check_digest(resources: Sequence[StackResource], report: Report, cfg: RuleConfig) -> None:
+    if not _stack_requires_digests(resources, cfg):
         return
-    applies = (
-        "*" in environments or environment is MISSING or str(environment).lower() in environments
-    )
-    if not applies:
-        return
-    _, items = _spec_and_containers(res, report)
-    for container, image in _images(items, report):
-        if not parse_image(image).pinned:
-            report(f"{container.label} image '{image}' is not pinned by digest (@sha256:...)")
+    for workload in of_type(resources, *WORKLOAD_TYPES):
+        on_workload = _ReportOn(report, workload.urn)
+        _, items, _ = pod(workload, on_workload)
+        for container, image in _images(items, on_workload):
+            if not parse_image(image).pinned:
+                on_workload(
+                    f"{container.label} image '{image}' is not pinned by digest (@sha256:...)"
+                )
+
+
+class _ReportOn:
+    """A stack rule's report bound to one resource, for checks written for one resource."""
+
+    def __init__(self, report: Report, urn: str) -> None:
+        self._report, self._urn = report, urn
+
+    def __call__(self, message: str, urn: str | None = None, /) -> None:
+        self._report(message, urn or self._urn)
 
 
 def _check_latest(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    _, items = _spec_and_containers(res, report)
+    _, items, _ = pod(res, report)
     for container, image in _images(items, report):
         if parse_image(image).floating:
             report(f"{container.label} image '{image}' floats on the latest tag")
@@ -250,19 +217,19 @@ def _check_registry(res: Resource, report: Report, cfg: RuleConfig) -> None:
     allowed = cfg.strings("allowedRegistries")
     if not allowed:
         return
-    _, items = _spec_and_containers(res, report)
+    _, items, _ = pod(res, report)
     for container, image in _images(items, report):
         if not registry_allowed(parse_image(image), allowed):
             report(f"{container.label} image '{image}' is not from an allowed registry")
 
 
 def _check_token_automount(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    spec = pod_spec(res.props, res.resource_type, report)
+    spec, _, base = pod(res, report)
     if spec is None or spec is MISSING:
         return
     value = get(spec, "automountServiceAccountToken")
     if value is UNKNOWN:
-        report(unverifiable("spec.automountServiceAccountToken"))
+        report(unverifiable(f"{base}automountServiceAccountToken"))
     elif as_bool(value) is not False:
         report("the pod mounts a service account token it does not need")
 
@@ -277,6 +244,7 @@ def _workload_rule(
     controls: tuple[str, ...],
     remediation: str,
     check: Any,
+    reads: tuple[str, ...],
     peers: tuple[str, ...] = (),
     settings: tuple[Setting, ...] = (),
     **extra: Any,
@@ -292,20 +260,13 @@ def _workload_rule(
         check=check,
         peers=peers,
         settings=settings,
+        reads=reads,
+        references=container_refs(),
         **extra,
     )
 
 
 RULES: Final = (
-    _workload_rule(
-        "kubernetes-apps-workload-require-nonroot",
-        "Containers run as a non-root user.",
-        Severity.HIGH,
-        _HARDENING,
-        "Set securityContext.runAsNonRoot: true and a non-zero runAsUser on the pod or container.",
-        _check_nonroot,
-        peers=("CKV_K8S_23", "CKV_K8S_40"),
-    ),
     _workload_rule(
         "kubernetes-apps-workload-require-readonly-rootfs",
         "Containers have a read-only root filesystem.",
@@ -314,34 +275,8 @@ RULES: Final = (
         "Set securityContext.readOnlyRootFilesystem: true and mount emptyDir volumes for caches "
         "(HF_HOME, VLLM_CACHE_ROOT, TRITON_CACHE_DIR, TORCHINDUCTOR_CACHE_DIR, /tmp).",
         _check_readonly_rootfs,
+        container_reads("securityContext.readOnlyRootFilesystem"),
         peers=("CKV_K8S_22",),
-    ),
-    _workload_rule(
-        "kubernetes-apps-workload-disallow-privilege-escalation",
-        "Containers explicitly forbid privilege escalation.",
-        Severity.HIGH,
-        _HARDENING,
-        "Set securityContext.allowPrivilegeEscalation: false on every container.",
-        _check_privilege_escalation,
-        peers=("CKV_K8S_20",),
-    ),
-    _workload_rule(
-        "kubernetes-apps-workload-require-drop-all-capabilities",
-        "Containers drop ALL Linux capabilities (only NET_BIND_SERVICE may be added back).",
-        Severity.MEDIUM,
-        _HARDENING,
-        "Set securityContext.capabilities.drop: [ALL] and add nothing but NET_BIND_SERVICE.",
-        _check_capabilities,
-        peers=("CKV_K8S_37", "CKV_K8S_28"),
-    ),
-    _workload_rule(
-        "kubernetes-apps-workload-require-seccomp-profile",
-        "Containers run under the RuntimeDefault (or a Localhost) seccomp profile.",
-        Severity.MEDIUM,
-        _HARDENING,
-        "Set securityContext.seccompProfile.type: RuntimeDefault on the pod.",
-        _check_seccomp,
-        peers=("CKV_K8S_31",),
     ),
     _workload_rule(
         "kubernetes-apps-workload-require-resource-limits",
@@ -351,6 +286,7 @@ RULES: Final = (
         "Set resources.limits (cpu, memory, and nvidia.com/gpu for GPU servers) on every "
         "container.",
         _check_limits,
+        container_reads("resources.limits"),
         peers=("CKV_K8S_11", "CKV_K8S_13"),
         settings=(
             strings_setting(
@@ -359,49 +295,53 @@ RULES: Final = (
         ),
     ),
     _workload_rule(
-        "kubernetes-apps-workload-disallow-privileged",
-        "Containers do not run privileged.",
-        Severity.CRITICAL,
-        _HARDENING,
-        "Remove securityContext.privileged: true; GPUs are exposed by the device plugin, "
-        "not by privileged mode.",
-        _check_privileged,
-        peers=("CKV_K8S_16", "azure-policy:95edb821-ddaf-4404-9732-666045e056b4"),
-    ),
-    _workload_rule(
-        "kubernetes-apps-workload-disallow-host-namespaces",
-        "Pods do not share the node's network, PID or IPC namespace.",
-        Severity.HIGH,
-        _HARDENING,
-        "Remove hostNetwork, hostPID and hostIPC from the pod spec.",
-        _check_host_namespaces,
-        peers=("CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19"),
-    ),
-    _workload_rule(
         "kubernetes-apps-workload-disallow-secret-env-literals",
-        "Credentials (HF_TOKEN, API keys, passwords) are not written into env values.",
+        "Credentials (HF_TOKEN, API keys, passwords) are not written into env values: a "
+        "credential-named variable takes its value from a Secret.",
         Severity.CRITICAL,
         (HIPAA_ACCESS, GDPR_CONFIDENTIALITY, GDPR_SECURITY, OWASP_DISCLOSURE),
         "Store the credential in a Secret and reference it with env[].valueFrom.secretKeyRef "
         "(or mount it as a file).",
         _check_secret_env,
+        container_reads(
+            "env", "env[*]", "env[*].name", "env[*].value", "env[*].valueFrom.secretKeyRef"
+        ),
         peers=("CKV_K8S_35",),
     ),
-    _workload_rule(
-        "kubernetes-apps-workload-require-image-digest",
-        "Images are pinned by digest in the environments that require it (prod by default).",
-        Severity.HIGH,
-        (OWASP_SUPPLY_CHAIN, GDPR_SECURITY, HIPAA_INTEGRITY),
-        "Reference the image as registry/repo@sha256:<digest> (serving.image in the deployment "
-        "spec); workloads without an inferstack/environment label are treated as prod.",
-        _check_digest,
+    Rule(
+        name="kubernetes-apps-workload-require-image-digest",
+        description="Images are pinned by digest in the stacks that require it (prod by "
+        "default), judged from the whole stack's inferstack/environment labels.",
+        severity=Severity.HIGH,
+        resource_types=("kubernetes:*",),
+        controls=(OWASP_SUPPLY_CHAIN, GDPR_SECURITY, HIPAA_INTEGRITY),
+        frameworks=frozenset({"baseline"}),
+        remediation="Reference the image as registry/repo@sha256:<digest> (serving.image in the "
+        "deployment spec). A stack is exempt only when every object's inferstack/environment "
+        "label agrees on an exempt environment; relabelling one workload does not exempt it.",
+        check=_check_digest,
+        scope=Scope.STACK,
         peers=("CKV_K8S_43",),
         settings=(
             strings_setting(
                 "environments",
-                "Values of the inferstack/environment label that require digests ('*' = all).",
+                "Stack environments (the inferstack/environment label every object of the "
+                "stack agrees on) that require digests ('*' = all).",
                 ("prod",),
             ),
+        ),
+        reads=(
+            *container_reads("image"),
+            "spec.template.spec",
+            "spec.jobTemplate.spec.template.spec",
+        ),
+        # An unknown environment label counts as prod: it can only make the rule apply.
+        references=(
+            *container_refs(),
+            "metadata.labels",
+            f"metadata.labels.{ENVIRONMENT_LABEL}",
+            f"spec.template.metadata.labels.{ENVIRONMENT_LABEL}",
+            f"spec.jobTemplate.spec.template.metadata.labels.{ENVIRONMENT_LABEL}",
         ),
     ),
     _workload_rule(
@@ -411,6 +351,7 @@ RULES: Final = (
         (OWASP_SUPPLY_CHAIN, GDPR_SECURITY),
         "Pin a version tag or, better, a digest.",
         _check_latest,
+        container_reads("image"),
         peers=("CKV_K8S_14",),
     ),
     _workload_rule(
@@ -420,6 +361,7 @@ RULES: Final = (
         (OWASP_SUPPLY_CHAIN, GDPR_SECURITY),
         "Mirror the image into an allowed registry or add the registry to allowedRegistries.",
         _check_registry,
+        container_reads("image"),
         peers=("azure-policy:febd0533-8e55-448f-b837-bd0e06f16469",),
         settings=(
             strings_setting(
@@ -437,6 +379,11 @@ RULES: Final = (
         (HIPAA_ACCESS, GDPR_BY_DESIGN),
         "Set automountServiceAccountToken: false in the pod spec.",
         _check_token_automount,
+        (
+            "spec.template.spec",
+            "spec.jobTemplate.spec.template.spec",
+            *pod_reads("automountServiceAccountToken"),
+        ),
         peers=("CKV_K8S_38",),
         enforcement=Enforcement.ADVISORY,
     ),

@@ -4,7 +4,9 @@ What a policy can see of a resource's region: its own ``region`` (every regional
 pulumi-aws v7) or ``location`` (azure-native, gcp) input; for AWS resources without one, the
 region of the provider the engine passes with the resource; and the region of every explicit
 provider resource. Empty ``allowedRegions`` (the baseline and HIPAA default) allows all regions;
-the GDPR pack defaults to the EU/EEA regions of the three clouds.
+the GDPR pack defaults to the EU/EEA regions of the three clouds. A regional resource whose
+region the policy cannot see at all (no region input, no provider region) is *unverifiable at
+preview*, never a pass: set the region on the resource or on an explicit provider.
 """
 
 from __future__ import annotations
@@ -37,6 +39,19 @@ AWS_GLOBAL_PREFIXES: Final = (
     "aws:shield/",
     "aws:globalaccelerator/",
 )
+GCP_GLOBAL_PREFIXES: Final = (
+    "gcp:serviceaccount/",
+    "gcp:projects/",
+    "gcp:organizations/",
+    "gcp:folder/",
+    "gcp:billing/",
+)
+AZURE_GLOBAL_PREFIXES: Final = ("azure-native:authorization:",)
+PROVIDER_OF_CLOUD: Final = {
+    "aws:": "pulumi:providers:aws",
+    "azure-native:": "pulumi:providers:azure-native",
+    "gcp:": "pulumi:providers:gcp",
+}
 _ZONE: Final = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
 
 
@@ -54,6 +69,12 @@ def _cloud_fields(resource_type: str) -> tuple[str, ...]:
     return ()
 
 
+def _global(resource_type: str) -> bool:
+    return resource_type.startswith(
+        (*AWS_GLOBAL_PREFIXES, *GCP_GLOBAL_PREFIXES, *AZURE_GLOBAL_PREFIXES)
+    )
+
+
 def _locations(res: Resource) -> list[tuple[str, Any]]:
     """(where, value) pairs naming the places this resource's data will live."""
     if res.resource_type in PROVIDER_FIELDS:
@@ -63,14 +84,15 @@ def _locations(res: Resource) -> list[tuple[str, Any]]:
         for field in _cloud_fields(res.resource_type)
         if (value := get(res.props, field)) not in (MISSING, None, "")
     ]
-    if found or not res.resource_type.startswith("aws:"):
+    if found or _global(res.resource_type):
         return found
-    if res.resource_type.startswith(AWS_GLOBAL_PREFIXES) or res.provider is None:
-        return []
-    if res.provider.resource_type != "pulumi:providers:aws":
-        return []
-    region = get(res.provider.props, "region")
-    return [] if region in (MISSING, None, "") else [("the provider's region", region)]
+    cloud = next((p for p in PROVIDER_OF_CLOUD if res.resource_type.startswith(p)), None)
+    provider = res.provider
+    if cloud is None or provider is None or provider.resource_type != PROVIDER_OF_CLOUD[cloud]:
+        return [("region", MISSING)]
+    field = PROVIDER_FIELDS[provider.resource_type][0]
+    region = get(provider.props, field)
+    return [("the provider's region", MISSING if region in (None, "") else region)]
 
 
 def _check_region(res: Resource, report: Report, cfg: RuleConfig) -> None:
@@ -80,6 +102,14 @@ def _check_region(res: Resource, report: Report, cfg: RuleConfig) -> None:
     for where, value in _locations(res):
         if value is UNKNOWN:
             report(unverifiable(where))
+        elif value is MISSING:
+            report(
+                unverifiable(
+                    "region",
+                    "no region is visible to the policy (no region or location input, no "
+                    "provider region); set it on the resource or on an explicit provider",
+                )
+            )
         elif isinstance(value, str) and normalize(value) not in allowed:
             report(f"{where} '{value}' is outside the allowed regions {sorted(allowed)}")
 
@@ -95,6 +125,7 @@ RULES: Final = (
         remediation="Deploy to an allowed region (aws:region, azure-native:location, gcp:region; "
         "compliance.data_residency) or extend allowedRegions in the pack config.",
         check=_check_region,
+        reads=("region", "location"),
         peers=("azure-policy:e56962a6-4747-49cd-b67b-bf8b01975c4c",),
         settings=(
             strings_setting(

@@ -112,6 +112,8 @@ RULES: Final = (
         remediation="Add the keys to the deployment's tags (they are merged into every "
         "resource), or to the AWS provider's defaultTags.",
         check=_check_tags,
+        reads=("tags", "tags.*", "labels", "labels.*", "metadata.labels", "metadata.labels.*"),
+        references=("defaultTags", "defaultTags.*"),
         peers=("azure-policy:871b6d14-10aa-478d-b590-94f262ecfa99",),
         settings=(strings_setting("requiredTags", "Tag/label keys every resource needs.", ()),),
     ),

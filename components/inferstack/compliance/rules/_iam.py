@@ -1,0 +1,130 @@
+"""IAM policy documents: statements, action and resource patterns, principals and conditions.
+
+Documents are read whether given as objects or JSON text. A pattern is judged by what it can
+expand to: ``s3:Get*`` is a set of actions, ``arn:aws:s3:::*`` every bucket in every account,
+``arn:aws:ec2:*:*:network-interface/*`` every network interface.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from fnmatch import fnmatchcase
+from typing import Any, Final
+
+from inferstack.compliance.model import Report
+from inferstack.compliance.props import MISSING, UNKNOWN, as_document, get, has_unknown
+from inferstack.compliance.rules._common import unverifiable
+
+# Condition keys that narrow "anyone" or a service principal to this account or resource.
+SOURCE_KEYS: Final = ("aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid")
+PRINCIPAL_KEYS: Final = (
+    "aws:principalorgid",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalorgpaths",
+    "sts:externalid",
+    *SOURCE_KEYS,
+)
+# Operators that can narrow: negated and IfExists forms cannot (they admit the absent key).
+NARROWING_OPERATORS: Final = re.compile(r"^(StringEquals|StringLike|ArnEquals|ArnLike)$", re.I)
+
+
+def as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [] if value is MISSING or value is None else [value]
+
+
+def statements(where: str, raw: Any, report: Report) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, statement) of a document; an unknown document or statement is reported."""
+    if raw is MISSING or raw is None:
+        return
+    document = as_document(raw)
+    found = get(document, "Statement")
+    if document is UNKNOWN or found is UNKNOWN:
+        report(
+            unverifiable(
+                where,
+                "the policy document is known only after deploy; pass it as an "
+                "object so its statements are known at preview",
+            )
+        )
+        return
+    for index, statement in enumerate(as_list(found)):
+        path = f"{where}.Statement[{index}]"
+        if not isinstance(statement, dict):
+            report(unverifiable(path))
+            continue
+        yield path, statement
+
+
+def known(path: str, statement: dict[str, Any], report: Report, *keys: str) -> bool:
+    """Whether the statement's ``keys`` are known; the first unknown one is reported."""
+    for key in keys:
+        if has_unknown(statement.get(key)):
+            report(unverifiable(f"{path}.{key}"))
+            return False
+    return True
+
+
+def wildcard_action(action: str) -> bool:
+    """``*``, ``*:*``, ``s*:...`` or a whole service (``iam:*``)."""
+    service, _, name = action.partition(":")
+    return action == "*" or "*" in service or "?" in service or name in ("*", "")
+
+
+def wildcard_resource(resource: Any) -> bool:
+    """A pattern for every resource of its kind: ``*``, ``arn:aws:s3:::*``, ``.../subnet/*``,
+    ``arn:aws:execute-api:...:*/prod/POST/...`` (every API). An unknown ARN is one resource."""
+    if resource is UNKNOWN or not isinstance(resource, str):
+        return False
+    if resource == "*":
+        return True
+    parts = resource.split(":", 5)
+    if len(parts) < 6:
+        return "*" in resource
+    service, name = parts[2], parts[5]
+    head, _, rest = _split(name)
+    if service == "s3" or not rest:
+        return "*" in head or head == ""
+    return "*" in head or rest.startswith("*")
+
+
+def _split(name: str) -> tuple[str, str, str]:
+    match = re.search(r"[/:]", name)
+    if match is None:
+        return name, "", ""
+    return name[: match.start()], match.group(0), name[match.end() :]
+
+
+def covered(action: str, patterns: tuple[str, ...]) -> bool:
+    """Whether every action ``action`` can expand to matches one of ``patterns``."""
+    return any(fnmatchcase(action.lower(), pattern.lower()) for pattern in patterns)
+
+
+def principals(statement: dict[str, Any]) -> tuple[bool, list[str]]:
+    """(anyone, service principals) of a statement's Principal."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True, []
+    if not isinstance(principal, dict):
+        return False, []
+    anyone = "*" in as_list(principal.get("AWS"))
+    services = [str(item) for item in as_list(principal.get("Service"))]
+    return anyone, services
+
+
+def narrowed(statement: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    """Whether a Condition pins one of ``keys`` with a positive operator to a real value."""
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return False
+    for operator, tests in condition.items():
+        if not isinstance(tests, dict) or not NARROWING_OPERATORS.match(str(operator)):
+            continue
+        for key, value in tests.items():
+            values = as_list(value)
+            if str(key).lower() in keys and values and "*" not in values:
+                return True
+    return False
