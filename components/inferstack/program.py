@@ -17,6 +17,7 @@ from inferstack.errors import SpecError
 COMPONENTS: dict[str, tuple[str, str]] = {
     "onprem": ("inferstack.kubernetes", "LLMService"),
     "sagemaker": ("inferstack.aws", "SageMakerEndpoint"),
+    "azureml": ("inferstack.azureml", "OnlineEndpoint"),
     "jetson": ("inferstack.jetson", "Fleet"),
 }
 

@@ -242,6 +242,11 @@ class InferstackMocks(Mocks):
             )
         inputs.setdefault("id", resource_id)
         inputs.setdefault("name", physical)
+        inputs = _azure_identities(inputs)
+        if module == "managedidentity" and kind == "UserAssignedIdentity":
+            inputs.setdefault("principalId", _uuid(resource_id, "principal"))
+            inputs.setdefault("clientId", _uuid(resource_id, "client"))
+            inputs.setdefault("tenantId", TENANT_ID)
         return resource_id, inputs
 
     def _gcp(self, token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -321,6 +326,8 @@ def provider_normalized(token: str, state: dict[str, Any]) -> dict[str, Any]:
     pulumi-aws accepts an IAM policy document as an object but returns it as JSON text (its
     output type is a string); a document holding an unknown value is unknown as a whole.
     """
+    if token.startswith("azure-native:"):
+        return _azure_identities(state)
     if not token.startswith("aws:"):
         return state
     normalized = dict(state)
@@ -339,6 +346,25 @@ def _kubernetes(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]
     namespace = metadata.get("namespace")
     resource_id = f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
     return resource_id, inputs
+
+
+def _azure_identities(state: dict[str, Any]) -> dict[str, Any]:
+    """azure-native takes user-assigned identities as a list of ids and returns a map of
+    id -> {principalId, clientId}; an unknown id stays unknown."""
+    identity = state.get("identity")
+    if not isinstance(identity, dict) or not isinstance(
+        identity.get("userAssignedIdentities"), list
+    ):
+        return state
+    ids = identity["userAssignedIdentities"]
+    if any(not isinstance(uai, str) or uai == UNKNOWN_SENTINEL for uai in ids):
+        mapped: Any = UNKNOWN_SENTINEL
+    else:
+        mapped = {
+            uai: {"principalId": _uuid(uai, "principal"), "clientId": _uuid(uai, "client")}
+            for uai in ids
+        }
+    return {**state, "identity": {**identity, "userAssignedIdentities": mapped}}
 
 
 def _azure_name(kind: str, inputs: Mapping[str, Any]) -> Any:

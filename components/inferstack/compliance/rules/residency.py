@@ -37,6 +37,14 @@ AWS_GLOBAL_PREFIXES: Final = (
     "aws:shield/",
     "aws:globalaccelerator/",
 )
+# Azure resources whose only location is "global": DNS zones and alert rules, holding no
+# customer data. A "global" location on any other type is still checked.
+AZURE_GLOBAL_PREFIXES: Final = (
+    "azure-native:privatedns:",
+    "azure-native:monitor:ActionGroup",
+    "azure-native:monitor:MetricAlert",
+    "azure-native:monitor:ActivityLogAlert",
+)
 _ZONE: Final = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
 
 
@@ -63,6 +71,8 @@ def _locations(res: Resource) -> list[tuple[str, Any]]:
         for field in _cloud_fields(res.resource_type)
         if (value := get(res.props, field)) not in (MISSING, None, "")
     ]
+    if res.resource_type.startswith(AZURE_GLOBAL_PREFIXES):
+        found = [(f, v) for f, v in found if not (isinstance(v, str) and normalize(v) == "global")]
     if found or not res.resource_type.startswith("aws:"):
         return found
     if res.resource_type.startswith(AWS_GLOBAL_PREFIXES) or res.provider is None:
