@@ -36,7 +36,7 @@ from inferstack.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 PACKS = ROOT / "policy_packs"
-TARGETS = ("onprem", "sagemaker", "jetson")
+TARGETS = ("onprem", "sagemaker", "azureml", "jetson")
 _HEADER = re.compile(r"^# ([a-z-]+): (.*)$")
 
 

@@ -232,21 +232,35 @@ class InferstackMocks(Mocks):
         module, kind = _token_parts(token)
         physical = str(_azure_name(kind, inputs) or name)
         base = f"/subscriptions/{SUBSCRIPTION_ID}"
+        group = f"{base}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}"
+        plural = kind[0].lower() + kind[1:] + "s"
+        resource_id = f"{group}/providers/Microsoft.{module}/{plural}/{physical}"
+        inputs = _azure_identities(inputs)
+        properties = dict(inputs.get("properties") or {})
         if module == "resources" and kind == "ResourceGroup":
             resource_id = f"{base}/resourceGroups/{physical}"
-        else:
-            group = inputs.get("resourceGroupName", "rg")
-            plural = kind[0].lower() + kind[1:] + "s"
-            resource_id = (
-                f"{base}/resourceGroups/{group}/providers/Microsoft.{module}/{plural}/{physical}"
-            )
-        inputs.setdefault("id", resource_id)
-        inputs.setdefault("name", physical)
-        inputs = _azure_identities(inputs)
-        if module == "managedidentity" and kind == "UserAssignedIdentity":
+        elif module == "keyvault" and kind == "Key":
+            vault = inputs.get("vaultName", "vault")
+            resource_id = f"{group}/providers/Microsoft.KeyVault/vaults/{vault}/keys/{physical}"
+            uri = f"https://{vault}.vault.azure.net/keys/{physical}"
+            inputs.setdefault("keyUri", uri)
+            inputs.setdefault("keyUriWithVersion", f"{uri}/{_uuid(token, name).replace('-', '')}")
+        elif module == "keyvault" and kind == "Vault":
+            inputs["properties"] = {
+                "vaultUri": f"https://{physical}.vault.azure.net/",
+                **properties,
+            }
+        elif module == "containerregistry" and kind == "Registry":
+            inputs.setdefault("loginServer", f"{physical}.azurecr.io")
+        elif module == "machinelearningservices" and kind == "OnlineEndpoint":
+            host = f"{physical}.{inputs.get('location', 'westeurope')}.inference.ml.azure.com"
+            inputs["properties"] = {"scoringUri": f"https://{host}/score", **properties}
+        elif module == "managedidentity" and kind == "UserAssignedIdentity":
             inputs.setdefault("principalId", _uuid(resource_id, "principal"))
             inputs.setdefault("clientId", _uuid(resource_id, "client"))
             inputs.setdefault("tenantId", TENANT_ID)
+        inputs.setdefault("id", resource_id)
+        inputs.setdefault("name", physical)
         return resource_id, inputs
 
     def _gcp(self, token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
