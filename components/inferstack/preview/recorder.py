@@ -8,6 +8,7 @@ dependencies and the per-property dependencies.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import json
 import re
@@ -234,7 +235,10 @@ class InferstackMocks(Mocks):
         base = f"/subscriptions/{SUBSCRIPTION_ID}"
         group = f"{base}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}"
         plural = kind[0].lower() + kind[1:] + "s"
-        resource_id = f"{group}/providers/Microsoft.{module}/{plural}/{physical}"
+        path = _AZURE_PATHS.get((module, kind), f"Microsoft.{module}/{plural}/{{name}}")
+        fields = {k: str(v) for k, v in inputs.items() if isinstance(v, str | int | float)}
+        known = collections.defaultdict(lambda: "unknown", {**fields, "name": physical})
+        resource_id = f"{group}/providers/" + path.format_map(known)
         inputs = _azure_identities(inputs)
         properties = dict(inputs.get("properties") or {})
         if module == "resources" and kind == "ResourceGroup":
@@ -362,6 +366,43 @@ def _kubernetes(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]
     return resource_id, inputs
 
 
+# ARM paths of the azure-native resources inferstack registers, for plausible mock ids.
+_AZURE_PATHS: dict[tuple[str, str], str] = {
+    ("containerregistry", "Registry"): "Microsoft.ContainerRegistry/registries/{name}",
+    ("storage", "StorageAccount"): "Microsoft.Storage/storageAccounts/{name}",
+    ("storage", "BlobContainer"): (
+        "Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{name}"
+    ),
+    ("keyvault", "Vault"): "Microsoft.KeyVault/vaults/{name}",
+    ("managedidentity", "UserAssignedIdentity"): (
+        "Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+    ),
+    ("operationalinsights", "Workspace"): "Microsoft.OperationalInsights/workspaces/{name}",
+    ("applicationinsights", "Component"): "Microsoft.Insights/components/{name}",
+    ("machinelearningservices", "Workspace"): "Microsoft.MachineLearningServices/workspaces/{name}",
+    ("machinelearningservices", "OnlineEndpoint"): (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/onlineEndpoints/{name}"
+    ),
+    ("machinelearningservices", "OnlineDeployment"): (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/onlineEndpoints/"
+        "{endpointName}/deployments/{name}"
+    ),
+    ("machinelearningservices", "ModelVersion"): (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/models/{name}/versions/"
+        "{version}"
+    ),
+    ("machinelearningservices", "EnvironmentVersion"): (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/environments/{name}/"
+        "versions/{version}"
+    ),
+    ("network", "VirtualNetwork"): "Microsoft.Network/virtualNetworks/{name}",
+    ("network", "Subnet"): "Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets/{name}",
+    ("network", "PrivateEndpoint"): "Microsoft.Network/privateEndpoints/{name}",
+    ("privatedns", "PrivateZone"): "Microsoft.Network/privateDnsZones/{name}",
+    ("monitor", "ActionGroup"): "Microsoft.Insights/actionGroups/{name}",
+}
+
+
 def _azure_identities(state: dict[str, Any]) -> dict[str, Any]:
     """azure-native takes user-assigned identities as a list of ids and returns a map of
     id -> {principalId, clientId}; an unknown id stays unknown."""
@@ -387,6 +428,9 @@ def _azure_name(kind: str, inputs: Mapping[str, Any]) -> Any:
         return inputs[own]
     if "name" in inputs:
         return inputs["name"]
+    for key, value in inputs.items():  # BlobContainer -> containerName
+        if key.endswith("Name") and kind.lower().endswith(key[:-4].lower()) and key[:-4]:
+            return value
     for key, value in inputs.items():
         if key.endswith("Name") and key != "resourceGroupName" and isinstance(value, str):
             return value
