@@ -220,12 +220,13 @@ def _typespec_subtype(model: type[Any], body: dict[str, Any]) -> type[Any]:
 
 
 def _hints(model: type[Any], module: types.ModuleType) -> dict[str, Any]:
+    """Field annotations with every forward reference (``"_models.Sku"``) resolved."""
     namespace = dict(vars(module))
-    namespace["_models"] = module
+    namespace["_models"] = sys.modules[module.__name__.rsplit(".", 1)[0]]  # the models package
     hints: dict[str, Any] = {}
     for klass in reversed(model.__mro__):
-        for name, annotation in getattr(klass, "__annotations__", {}).items():
-            hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation
+        if "__annotations__" in vars(klass) and klass.__module__ == module.__name__:
+            hints.update(typing.get_type_hints(klass, globalns=namespace, localns=namespace))
     return hints
 
 
