@@ -199,7 +199,10 @@ def test_model_and_environment_are_pinned(recording: Recording) -> None:
     stack = run(recording, FULL)
     model = stack.one(f"{ML}:ModelVersion")
     assert model["version"] == REVISION[:12]
-    assert model["properties"]["modelUri"].startswith("azureml://datastores/workspaceblobstore/")
+    assert model["properties"]["modelUri"].startswith("azureml://datastores/models/paths/")
+    store = stack.one(f"{ML}:Datastore")["properties"]
+    assert store["containerName"] == "models"
+    assert store["credentials"] == {"credentialsType": "None"}  # the identity, no stored key
     assert REVISION in model["properties"]["modelUri"]
     env = stack.one(f"{ML}:EnvironmentVersion")["properties"]
     assert ".azurecr.io/vllm/vllm-openai:v0.11.0@sha256:" in env["image"]

@@ -60,7 +60,7 @@ def test_prod_plan_follows_the_spec() -> None:
     assert result.hbi is True
     assert result.log_retention_days == 545
     assert result.model_version == REVISION[:12]
-    assert result.model_uri.endswith(f"/paths/models/{LLAMA}/{REVISION}/")
+    assert result.model_uri == f"azureml://datastores/models/paths/{LLAMA}/{REVISION}/"
     assert result.image_path.startswith("vllm/vllm-openai:v0.11.0@sha256:")
     assert result.environment["MODEL_NAME"].endswith(LLAMA)
     assert "--max-model-len 8192" in result.environment["VLLM_ARGS"]

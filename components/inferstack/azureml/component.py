@@ -140,7 +140,8 @@ class OnlineEndpoint(InferenceComponent):
         )
         network.private_endpoint(ctx, net, "workspace", mlw.id, "amlworkspace")
         monitoring.diagnostics(ctx, "workspace", mlw.id, logs)
-        model = serving.model(ctx, mlw)
+        store = serving.datastore(ctx, mlw, account.name, storage.MODELS_CONTAINER)
+        model = serving.model(ctx, mlw, store)
         env = serving.environment(ctx, mlw, images.login_server)
         endpoint = serving.endpoint(ctx, mlw, uai.id)
         monitoring.diagnostics(

@@ -22,7 +22,7 @@ DEPLOYMENT_NAMESPACE = f"{ENDPOINT_NAMESPACE}/deployments"
 # Log Analytics keeps data interactively for 30 to 730 days.
 LOG_ANALYTICS_DAYS = (30, 730)
 MODEL_MOUNT = "/var/azureml-app/model"
-WORKSPACE_DATASTORE = "workspaceblobstore"
+MODELS_DATASTORE = "models"
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ class AzureMLPlan:
     vnet_name: str
     endpoint_name: str
     deployment_name: str
+    datastore_name: str
     model_name: str
     model_version: str
     model_uri: str
@@ -156,11 +157,10 @@ def build_plan(
         vnet_name=f"vnet-{component}",
         endpoint_name=f"{component[:25].rstrip('-')}-{token}",
         deployment_name=args.deployment_name,
+        datastore_name=MODELS_DATASTORE,
         model_name=model_name,
         model_version=revision[:12],
-        model_uri=(
-            f"azureml://datastores/{WORKSPACE_DATASTORE}/paths/models/{spec.model.id}/{revision}/"
-        ),
+        model_uri=(f"azureml://datastores/{MODELS_DATASTORE}/paths/{spec.model.id}/{revision}/"),
         environment_name=f"{spec.serving.runtime}-{component}",
         environment_version=image_version,
         image_path=image_path,

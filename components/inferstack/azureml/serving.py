@@ -9,7 +9,29 @@ from inferstack.azureml.context import Context, iso_seconds
 from inferstack.azureml.plan import MODEL_MOUNT, Probe
 
 
-def model(ctx: Context, workspace: ml.Workspace) -> ml.ModelVersion:
+def datastore(
+    ctx: Context, workspace: ml.Workspace, account_name: pulumi.Input[str], container: str
+) -> ml.Datastore:
+    """The staged-weights container as a datastore reached with the workspace's identity (no
+    account key or SAS is stored in the workspace)."""
+    return ml.Datastore(
+        ctx.child("datastore"),
+        name=ctx.plan.datastore_name,
+        workspace_name=workspace.name,
+        resource_group_name=ctx.resource_group,
+        properties=ml.AzureBlobDatastoreArgs(
+            datastore_type="AzureBlob",
+            account_name=account_name,
+            container_name=container,
+            credentials=ml.NoneDatastoreCredentialsArgs(credentials_type="None"),
+            service_data_access_auth_identity="WorkspaceUserAssignedIdentity",
+            description="Model weights staged for serving, read with the workspace identity",
+        ),
+        opts=ctx.opts(),
+    )
+
+
+def model(ctx: Context, workspace: ml.Workspace, store: ml.Datastore) -> ml.ModelVersion:
     plan = ctx.plan
     revision = plan.model_uri.rstrip("/").rsplit("/", 1)[-1]
     return ml.ModelVersion(
@@ -25,7 +47,7 @@ def model(ctx: Context, workspace: ml.Workspace) -> ml.ModelVersion:
             is_archived=False,
             tags={"source": ctx.spec.model.source or f"hf://{ctx.spec.model.id}"},
         ),
-        opts=ctx.opts(),
+        opts=ctx.opts(depends_on=[store]),
     )
 
 
