@@ -12,16 +12,16 @@ import re
 from dataclasses import dataclass
 
 from inferstack import catalog
+from inferstack.azureml import container
 from inferstack.azureml.args import AzureMLArgs
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import Hardware, model_info, serving_context
+from inferstack.deployment.targets import Hardware, model_info
 from inferstack.errors import SpecError
 
 ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENT_NAMESPACE = f"{ENDPOINT_NAMESPACE}/deployments"
 # Log Analytics keeps data interactively for 30 to 730 days.
 LOG_ANALYTICS_DAYS = (30, 730)
-MODEL_MOUNT = "/var/azureml-app/model"
 MODELS_DATASTORE = "models"
 
 
@@ -132,7 +132,7 @@ def build_plan(
     revision = _revision(spec)
     model_name = re.sub(r"[^A-Za-z0-9._-]", "-", spec.model.id)
     runtime = catalog.runtime(spec.serving.runtime)
-    image_path, image_version = _image(spec)
+    image_path, image_version = container.image(spec)
     liveness, readiness = probes(spec)
     retention = _retention(spec)
     key = spec.security.encryption
@@ -166,7 +166,7 @@ def build_plan(
         image_path=image_path,
         port=spec.serving.port if spec.serving.image else runtime.port,
         health_path=runtime.health_path,
-        environment=runtime_environment(spec, hardware),
+        environment=container.environment(spec, hardware),
         instance_type=hardware.name,
         gpu_count=hardware.gpu_count,
         instance_count=spec.min_replicas,
@@ -310,38 +310,6 @@ def alerts(spec: DeploymentSpec, args: AzureMLArgs) -> tuple[Alert, ...]:
     )
 
 
-def runtime_environment(spec: DeploymentSpec, hardware: Hardware) -> dict[str, str]:
-    """Runtime settings as environment variables; weights come from the mounted model."""
-    model_dir = f"{MODEL_MOUNT}/{spec.model.id}"
-    context = str(serving_context(spec))
-    concurrency = str(spec.serving.max_concurrency)
-    if spec.serving.runtime == "tgi":
-        # The TGI launcher reads each flag from an environment variable of the same name.
-        return {
-            "MODEL_ID": model_dir,
-            "NUM_SHARD": str(hardware.gpu_count),
-            "MAX_TOTAL_TOKENS": context,
-            "MAX_CONCURRENT_REQUESTS": concurrency,
-            "HF_HUB_OFFLINE": "1",
-        }
-    flags = [
-        f"--tensor-parallel-size {hardware.gpu_count}",
-        f"--max-model-len {context}",
-        f"--max-num-seqs {concurrency}",
-        f"--dtype {'auto' if spec.model.dtype != 'bf16' else 'bfloat16'}",
-        *spec.serving.extra_args,
-    ]
-    if spec.serving.gpu_memory_utilization is not None:
-        flags.append(f"--gpu-memory-utilization {spec.serving.gpu_memory_utilization}")
-    # MODEL_NAME and VLLM_ARGS are what the vLLM wrapper image reads (docs/targets/azureml.md).
-    return {
-        "MODEL_NAME": model_dir,
-        "VLLM_ARGS": " ".join(flags),
-        "HF_HUB_OFFLINE": "1",
-        "VLLM_NO_USAGE_STATS": "1",
-    }
-
-
 def _revision(spec: DeploymentSpec) -> str:
     source = spec.model.source
     if source is not None and not source.startswith("hf://"):
@@ -362,28 +330,6 @@ def _revision(spec: DeploymentSpec) -> str:
             )
         return "main"
     return revision
-
-
-def _image(spec: DeploymentSpec) -> tuple[str, str]:
-    """(repository:tag@digest inside the workspace registry, environment version)."""
-    runtime = catalog.runtime(spec.serving.runtime)
-    reference = spec.serving.image or (
-        f"{runtime.image}@{runtime.digest}" if runtime.digest else runtime.image
-    )
-    name, _, digest = reference.partition("@")
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first):
-        name = rest  # re-homed: the workspace pulls only from its own registry
-    if not digest and spec.environment == "prod":
-        raise SpecError(
-            "serving.image",
-            f"no digest is known for {reference}, and prod pins images by digest",
-            "import the image into the registry and set serving.image to "
-            "<repository>:<tag>@sha256:<digest>",
-        )
-    version = digest.removeprefix("sha256:")[:12] if digest else name.rsplit(":", 1)[-1]
-    path = f"{name}@{digest}" if digest else name
-    return path, re.sub(r"[^A-Za-z0-9._-]", "-", version)
 
 
 def _retention(spec: DeploymentSpec) -> int:

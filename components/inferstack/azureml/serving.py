@@ -5,8 +5,9 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
+from inferstack.azureml.container import MODEL_MOUNT
 from inferstack.azureml.context import Context, iso_seconds
-from inferstack.azureml.plan import MODEL_MOUNT, Probe
+from inferstack.azureml.plan import Probe
 
 
 def datastore(
