@@ -41,7 +41,7 @@ FULL: dict[str, Any] = {
         "scale_out_cooldown_seconds": 120,
         "scale_in_cooldown_seconds": 1200,
     },
-    "observability": {"log_retention_days": 731 - 186, "alarms": {"email": "oncall@example.com"}},
+    "observability": {"log_retention_days": 545, "alarms": {"email": "oncall@example.com"}},
     "compliance": {
         "frameworks": ["hipaa", "gdpr"],
         "phi": True,
@@ -227,10 +227,22 @@ def test_endpoint_and_deployment(recording: Recording) -> None:
     assert "--enable-prefix-caching" in props["environmentVariables"]["VLLM_ARGS"]
 
 
+def test_captured_payloads_expire(recording: Recording) -> None:
+    stack = run(recording, FULL)
+    (rule,) = stack.one("azure-native:storage:ManagementPolicy")["policy"]["rules"]
+    definition = rule["definition"]
+    assert definition["actions"]["baseBlob"]["delete"] == {"daysAfterModificationGreaterThan": 45}
+    (prefix,) = definition["filters"]["prefixMatch"]
+    endpoint = stack.one(f"{ML}:OnlineEndpoint")["endpointName"]
+    assert prefix.startswith("azureml-blobstore-")
+    assert prefix.endswith(f"/modelDataCollector/{endpoint}/")
+
+
 def test_defaults_capture_nothing(recording: Recording) -> None:
     props = run(recording, DEFAULTS).one(f"{ML}:OnlineDeployment")["properties"]
     assert "dataCollector" not in props
     assert props["egressPublicNetworkAccess"] == "Disabled"
+    assert not run(recording, DEFAULTS).all("azure-native:storage:ManagementPolicy")
 
 
 def test_autoscale_tracks_llm_load_on_the_deployment(stack: Stack) -> None:

@@ -139,6 +139,8 @@ class OnlineEndpoint(InferenceComponent):
             depends_on=[crypto],
         )
         network.private_endpoint(ctx, net, "workspace", mlw.id, "amlworkspace")
+        if plan.capture:
+            storage.capture_retention(ctx, account, mlw.workspace_id)
         monitoring.diagnostics(ctx, "workspace", mlw.id, logs)
         store = serving.datastore(ctx, mlw, account.name, storage.MODELS_CONTAINER)
         model = serving.model(ctx, mlw, store)

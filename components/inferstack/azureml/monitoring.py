@@ -51,7 +51,7 @@ def app_insights(
         disable_local_auth=True,
         disable_ip_masking=False,
         public_network_access_for_query="Disabled",
-        retention_in_days=ctx.plan.log_retention_days,
+        # Retention is the Log Analytics workspace's: a workspace-based component keeps nothing.
         tags=ctx.tags(),
         opts=ctx.opts(),
     )

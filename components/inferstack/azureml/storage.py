@@ -57,3 +57,47 @@ def models_container(ctx: Context, account: storage.StorageAccount) -> storage.B
         public_access=storage.PublicAccess.NONE,
         opts=ctx.opts(),
     )
+
+
+def capture_retention(
+    ctx: Context, account: storage.StorageAccount, workspace_guid: pulumi.Input[str]
+) -> storage.ManagementPolicy:
+    """Delete captured requests and responses after ``data_capture.retention_days``.
+
+    Azure ML's data collector writes to the workspace's default blob store, the container
+    ``azureml-blobstore-<workspace id>``, under ``modelDataCollector/<endpoint>/``.
+    """
+    plan = ctx.plan
+    prefix = pulumi.Output.from_input(workspace_guid).apply(
+        lambda guid: f"azureml-blobstore-{guid}/modelDataCollector/{plan.endpoint_name}/"
+    )
+    return storage.ManagementPolicy(
+        ctx.child("capture-retention"),
+        management_policy_name="default",
+        account_name=account.name,
+        resource_group_name=ctx.resource_group,
+        policy=storage.ManagementPolicySchemaArgs(
+            rules=[
+                storage.ManagementPolicyRuleArgs(
+                    name="captured-payloads",
+                    enabled=True,
+                    type="Lifecycle",
+                    definition=storage.ManagementPolicyDefinitionArgs(
+                        filters=storage.ManagementPolicyFilterArgs(
+                            blob_types=["blockBlob", "appendBlob"], prefix_match=[prefix]
+                        ),
+                        actions=storage.ManagementPolicyActionArgs(
+                            base_blob=storage.ManagementPolicyBaseBlobArgs(
+                                delete=storage.DateAfterModificationArgs(
+                                    days_after_modification_greater_than=(
+                                        plan.capture_retention_days
+                                    )
+                                )
+                            )
+                        ),
+                    ),
+                )
+            ]
+        ),
+        opts=ctx.opts(),
+    )

@@ -259,6 +259,8 @@ class InferstackMocks(Mocks):
         elif module == "machinelearningservices" and kind == "OnlineEndpoint":
             host = f"{physical}.{inputs.get('location', 'westeurope')}.inference.ml.azure.com"
             inputs["properties"] = {"scoringUri": f"https://{host}/score", **properties}
+        elif module == "machinelearningservices" and kind == "Workspace":
+            inputs.setdefault("workspaceId", _uuid(resource_id, "workspace"))
         elif module == "managedidentity" and kind == "UserAssignedIdentity":
             inputs.setdefault("principalId", _uuid(resource_id, "principal"))
             inputs.setdefault("clientId", _uuid(resource_id, "client"))
