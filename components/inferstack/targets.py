@@ -128,7 +128,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             name="azureml",
             title="Azure ML",
             token_module="azureml",
-            component=None,
+            component="inferstack.azureml:OnlineEndpoint",
             args_key="inferstack:azureml",
             sdk_modules=("pulumi_azure_native",),
             hardware="sku",
@@ -141,7 +141,8 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             ),
             no_scale_to_zero=Refusal(
                 "Azure ML managed online endpoints keep at least 1 instance",
-                "set scale_to_zero: false",
+                "set scale_to_zero: false; batch endpoints scale their compute cluster to zero "
+                "between jobs, for work that can wait",
             ),
         ),
         "vertex": Target(

@@ -82,6 +82,23 @@ def _residency_cases() -> list[Case]:
         ),
         bad(RESIDENCY, "provider-resource", aws_provider("us-west-2"), "us-west-2", **gdpr),
         bad(RESIDENCY, "azure-us", workspace((("location",), "eastus")), "eastus", **gdpr),
+        ok(
+            RESIDENCY,
+            "azure-dns-zone-is-global",
+            Res(
+                "azure-native:privatedns:PrivateZone",
+                "zone",
+                {"location": "global", "privateZoneName": "privatelink.api.azureml.ms"},
+            ),
+            **gdpr,
+        ),
+        bad(
+            RESIDENCY,
+            "azure-global-workspace",
+            workspace((("location",), "global")),
+            "global",
+            **gdpr,
+        ),
         bad(
             RESIDENCY,
             "vertex-us",

@@ -130,7 +130,7 @@ def test_outputs_of_each_cloud_are_plausible(recording: Recording) -> None:
     assert bucket_arn == "arn:aws:s3:::svc-art"
     assert workspace_id == (
         "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-svc"
-        "/providers/Microsoft.machinelearningservices/workspaces/svc-ws"
+        "/providers/Microsoft.MachineLearningServices/workspaces/svc-ws"
     )
     assert self_link == (
         "https://vertex.googleapis.com/v1/projects/acme-ml/locations/europe-west4/aiEndpoints/svc-ep"

@@ -36,7 +36,7 @@ from inferstack.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 PACKS = ROOT / "policy_packs"
-TARGETS = ("onprem", "sagemaker", "jetson", "vertex")
+TARGETS = ("onprem", "sagemaker", "azureml", "vertex", "jetson")
 _HEADER = re.compile(r"^# ([a-z-]+): (.*)$")
 
 

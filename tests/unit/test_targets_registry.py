@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,7 +16,6 @@ from inferstack.errors import SpecError
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD_SDKS = {"pulumi_aws", "pulumi_azure_native", "pulumi_gcp", "pulumi_kubernetes"}
 WITH_COMPONENT = [t for t in targets.REGISTRY.values() if t.component is not None]
-WITHOUT_COMPONENT = [t for t in targets.REGISTRY.values() if t.component is None]
 
 
 def loaded_roots(code: str) -> set[str]:
@@ -63,8 +63,9 @@ def test_reading_the_registry_loads_no_sdk_nor_pulumi() -> None:
     assert not roots & (CLOUD_SDKS | {"pulumi"})
 
 
-@pytest.mark.parametrize("target", WITHOUT_COMPONENT, ids=lambda t: t.name)
-def test_a_target_without_component_is_a_spec_error(target: targets.Target) -> None:
+def test_a_target_without_component_is_a_spec_error() -> None:
+    # Every target has a component today; a descriptor added before its folder must not import.
+    target = dataclasses.replace(targets.get("vertex"), name="next", component=None)
     with pytest.raises(SpecError) as caught:
         target.component_class()
     assert caught.value.path == "inferstack:target"

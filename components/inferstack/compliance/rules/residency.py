@@ -52,6 +52,14 @@ PROVIDER_OF_CLOUD: Final = {
     "azure-native:": "pulumi:providers:azure-native",
     "gcp:": "pulumi:providers:gcp",
 }
+# Azure resources whose only location is "global": DNS zones and alert rules, holding no
+# customer data. A "global" location on any other type is still checked.
+AZURE_GLOBAL_LOCATION_TYPES: Final = (
+    "azure-native:privatedns:",
+    "azure-native:monitor:ActionGroup",
+    "azure-native:monitor:MetricAlert",
+    "azure-native:monitor:ActivityLogAlert",
+)
 _ZONE: Final = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
 
 
@@ -84,6 +92,10 @@ def _locations(res: Resource) -> list[tuple[str, Any]]:
         for field in _cloud_fields(res.resource_type)
         if (value := get(res.props, field)) not in (MISSING, None, "")
     ]
+    if res.resource_type.startswith(AZURE_GLOBAL_LOCATION_TYPES):
+        found = [(f, v) for f, v in found if not (isinstance(v, str) and normalize(v) == "global")]
+        if not found:
+            return []
     if found or _global(res.resource_type):
         return found
     cloud = next((p for p in PROVIDER_OF_CLOUD if res.resource_type.startswith(p)), None)

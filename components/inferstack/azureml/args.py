@@ -1,0 +1,72 @@
+"""Azure ML settings beside the DeploymentSpec: the optional ``inferstack:azureml`` config object.
+
+The spec says what to serve and how securely; these say where in the subscription it lives.
+Every default is the secure one: a new resource group, VNet, vault and key, all private.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from inferstack.args import ComponentArgs
+
+_RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,89}[-\w()]$")
+_SUBNET_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/"
+    r"virtualNetworks/[^/]+/subnets/[^/]+$",
+    re.IGNORECASE,
+)
+
+
+class AzureMLArgs(ComponentArgs):
+    config_key = "inferstack:azureml"
+
+    resource_group: str | None = None
+    """An existing resource group to deploy into; default: create ``rg-<name>``."""
+    subnet_id: str | None = None
+    """An existing subnet for the private endpoints (full ARM id); default: a VNet is created.
+    Private DNS zones are still created and linked to that subnet's VNet."""
+    address_space: str = "10.42.0.0/16"
+    """Address space of the created VNet (ignored with subnet_id)."""
+    private_endpoint_prefix: str = "10.42.1.0/24"
+    """Subnet of the created VNet that holds the private endpoints."""
+    key_rotation_days: Annotated[int, Field(ge=7, le=730)] = 90
+    """Days after which a created key rotates (and expiry is twice that)."""
+    soft_delete_retention_days: Annotated[int, Field(ge=7, le=90)] = 90
+    """Days a deleted vault or its keys stay recoverable."""
+    log_analytics_sku: str = "PerGB2018"
+    """Pricing tier of the Log Analytics workspace."""
+    expected_request_seconds: Annotated[float, Field(gt=0, le=180)] = 10.0
+    """Typical seconds per request, converting scaling.target (concurrency) into the requests
+    per minute Azure Monitor publishes (Little's law: rate = concurrency / latency)."""
+    request_timeout_seconds: Annotated[int, Field(ge=1, le=180)] = 120
+    """Scoring request timeout; managed online endpoints allow at most 180 seconds."""
+    deployment_name: str = "blue"
+    """Name of the online deployment behind the endpoint (blue/green by name)."""
+
+    @field_validator("resource_group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        if value is not None and not _RESOURCE_GROUP.match(value):
+            raise ValueError(f"'{value}' is not a resource group name")
+        return value
+
+    @field_validator("subnet_id")
+    @classmethod
+    def _subnet(cls, value: str | None) -> str | None:
+        if value is not None and not _SUBNET_ID.match(value):
+            raise ValueError(
+                f"'{value}' is not a subnet id; use /subscriptions/<id>/resourceGroups/<rg>/"
+                "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>"
+            )
+        return value
+
+    @field_validator("deployment_name")
+    @classmethod
+    def _deployment(cls, value: str) -> str:
+        if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,31}$", value):
+            raise ValueError(f"'{value}' is not a deployment name (letters, digits, '-', <= 32)")
+        return value

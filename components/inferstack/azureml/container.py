@@ -1,0 +1,66 @@
+"""The serving container: the digest-pinned image and the runtime's settings as environment."""
+
+from __future__ import annotations
+
+import re
+
+from inferstack import catalog
+from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.targets import Hardware, serving_context
+from inferstack.errors import SpecError
+
+MODEL_MOUNT = "/var/azureml-app/model"
+
+
+def image(spec: DeploymentSpec) -> tuple[str, str]:
+    """(repository:tag@digest inside the workspace registry, environment version)."""
+    runtime = catalog.runtime(spec.serving.runtime)
+    reference = spec.serving.image or (
+        f"{runtime.image}@{runtime.digest}" if runtime.digest else runtime.image
+    )
+    name, _, digest = reference.partition("@")
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first):
+        name = rest  # re-homed: the workspace pulls only from its own registry
+    if not digest and spec.environment == "prod":
+        raise SpecError(
+            "serving.image",
+            f"no digest is known for {reference}, and prod pins images by digest",
+            "import the image into the registry and set serving.image to "
+            "<repository>:<tag>@sha256:<digest>",
+        )
+    version = digest.removeprefix("sha256:")[:12] if digest else name.rsplit(":", 1)[-1]
+    path = f"{name}@{digest}" if digest else name
+    return path, re.sub(r"[^A-Za-z0-9._-]", "-", version)
+
+
+def environment(spec: DeploymentSpec, hardware: Hardware) -> dict[str, str]:
+    """Runtime settings as environment variables; weights come from the mounted model."""
+    model_dir = f"{MODEL_MOUNT}/{spec.model.id}"
+    context = str(serving_context(spec))
+    concurrency = str(spec.serving.max_concurrency)
+    if spec.serving.runtime == "tgi":
+        # The TGI launcher reads each flag from an environment variable of the same name.
+        return {
+            "MODEL_ID": model_dir,
+            "NUM_SHARD": str(hardware.gpu_count),
+            "MAX_TOTAL_TOKENS": context,
+            "MAX_CONCURRENT_REQUESTS": concurrency,
+            "HF_HUB_OFFLINE": "1",
+        }
+    flags = [
+        f"--tensor-parallel-size {hardware.gpu_count}",
+        f"--max-model-len {context}",
+        f"--max-num-seqs {concurrency}",
+        f"--dtype {'auto' if spec.model.dtype != 'bf16' else 'bfloat16'}",
+        *spec.serving.extra_args,
+    ]
+    if spec.serving.gpu_memory_utilization is not None:
+        flags.append(f"--gpu-memory-utilization {spec.serving.gpu_memory_utilization}")
+    # MODEL_NAME and VLLM_ARGS are what the vLLM wrapper image reads (docs/targets/azureml.md).
+    return {
+        "MODEL_NAME": model_dir,
+        "VLLM_ARGS": " ".join(flags),
+        "HF_HUB_OFFLINE": "1",
+        "VLLM_NO_USAGE_STATS": "1",
+    }

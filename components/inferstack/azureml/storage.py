@@ -1,0 +1,103 @@
+"""The workspace's storage account: CMK through the identity, private, no shared keys."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import storage
+
+from inferstack.azureml.context import Context
+from inferstack.azureml.encryption import Key
+
+MODELS_CONTAINER = "models"
+
+
+def account(
+    ctx: Context, key: Key, identity_id: pulumi.Input[str], depends_on: list[pulumi.Resource]
+) -> storage.StorageAccount:
+    encrypted = storage.EncryptionServiceArgs(enabled=True, key_type="Account")
+    return storage.StorageAccount(
+        ctx.child("st"),
+        account_name=ctx.plan.storage_name,
+        resource_group_name=ctx.resource_group,
+        location=ctx.region,
+        kind="StorageV2",
+        sku=storage.SkuArgs(name="Standard_ZRS"),
+        identity=storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[identity_id]),
+        encryption=storage.EncryptionArgs(
+            key_source="Microsoft.Keyvault",
+            key_vault_properties=storage.KeyVaultPropertiesArgs(
+                key_name=key.key_name, key_vault_uri=key.vault_uri
+            ),
+            encryption_identity=storage.EncryptionIdentityArgs(
+                encryption_user_assigned_identity=identity_id
+            ),
+            require_infrastructure_encryption=True,
+            services=storage.EncryptionServicesArgs(blob=encrypted, file=encrypted),
+        ),
+        minimum_tls_version="TLS1_2",
+        enable_https_traffic_only=True,
+        allow_blob_public_access=False,
+        allow_shared_key_access=False,
+        public_network_access="Disabled",
+        network_rule_set=storage.NetworkRuleSetArgs(
+            default_action=storage.DefaultAction.DENY, bypass="AzureServices"
+        ),
+        tags=ctx.tags(),
+        opts=ctx.opts(depends_on=depends_on),
+    )
+
+
+def models_container(ctx: Context, account: storage.StorageAccount) -> storage.BlobContainer:
+    """Where staged weights live; the identity reads this container and nothing else."""
+    return storage.BlobContainer(
+        ctx.child("models"),
+        container_name=MODELS_CONTAINER,
+        account_name=account.name,
+        resource_group_name=ctx.resource_group,
+        public_access=storage.PublicAccess.NONE,
+        opts=ctx.opts(),
+    )
+
+
+def capture_retention(
+    ctx: Context, account: storage.StorageAccount, workspace_guid: pulumi.Input[str]
+) -> storage.ManagementPolicy:
+    """Delete captured requests and responses after ``data_capture.retention_days``.
+
+    Azure ML's data collector writes to the workspace's default blob store, the container
+    ``azureml-blobstore-<workspace id>``, under ``modelDataCollector/<endpoint>/``.
+    """
+    plan = ctx.plan
+    prefix = pulumi.Output.from_input(workspace_guid).apply(
+        lambda guid: f"azureml-blobstore-{guid}/modelDataCollector/{plan.endpoint_name}/"
+    )
+    return storage.ManagementPolicy(
+        ctx.child("capture-retention"),
+        management_policy_name="default",
+        account_name=account.name,
+        resource_group_name=ctx.resource_group,
+        policy=storage.ManagementPolicySchemaArgs(
+            rules=[
+                storage.ManagementPolicyRuleArgs(
+                    name="captured-payloads",
+                    enabled=True,
+                    type="Lifecycle",
+                    definition=storage.ManagementPolicyDefinitionArgs(
+                        filters=storage.ManagementPolicyFilterArgs(
+                            blob_types=["blockBlob", "appendBlob"], prefix_match=[prefix]
+                        ),
+                        actions=storage.ManagementPolicyActionArgs(
+                            base_blob=storage.ManagementPolicyBaseBlobArgs(
+                                delete=storage.DateAfterModificationArgs(
+                                    days_after_modification_greater_than=(
+                                        plan.capture_retention_days
+                                    )
+                                )
+                            )
+                        ),
+                    ),
+                )
+            ]
+        ),
+        opts=ctx.opts(),
+    )

@@ -1,0 +1,205 @@
+"""The azureml-dev and azureml-prod stacks: valid configs, offline preview and update, packs.
+
+These run the real program (``stacks/__main__.py``) under the recording mocks, evaluate the
+baseline, HIPAA and GDPR packs over the analyzer protocol, and drive the ``inferstack`` CLI the
+way CI does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from inferstack import catalog
+from inferstack.deployment import load_stack_config
+from inferstack.preview import CapturedResource, PreviewRun, evaluate, run_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = ROOT / "stacks"
+PACKS = [ROOT / "policy_packs" / pack for pack in ("baseline", "hipaa", "gdpr")]
+CLI = [sys.executable, "-m", "inferstack"]
+ML = "azure-native:machinelearningservices"
+# What the issue's "Done when" names, as resource types with the least count of each.
+REQUIRED = {
+    "azure-native:keyvault:Vault": 1,
+    "azure-native:keyvault:Key": 1,
+    "azure-native:managedidentity:UserAssignedIdentity": 1,
+    "azure-native:authorization:RoleAssignment": 3,
+    "azure-native:storage:StorageAccount": 1,
+    "azure-native:containerregistry:Registry": 1,
+    "azure-native:operationalinsights:Workspace": 1,
+    f"{ML}:Workspace": 1,
+    "azure-native:network:PrivateEndpoint": 5,
+    f"{ML}:OnlineEndpoint": 1,
+    f"{ML}:OnlineDeployment": 1,
+    "azure-native:monitor:AutoscaleSetting": 1,
+    "azure-native:monitor:DiagnosticSetting": 2,
+    "azure-native:monitor:MetricAlert": 3,
+    "azure-native:monitor:ActionGroup": 1,
+    "azure-native:consumption:Budget": 1,
+}
+
+
+def config(stack: str) -> Path:
+    return STACKS / f"Pulumi.{stack}.yaml"
+
+
+@pytest.fixture(scope="module", params=["azureml-dev", "azureml-prod"])
+def runs(request: pytest.FixtureRequest) -> dict[bool, PreviewRun]:
+    path = config(request.param)
+    return {preview: run_stack(path, preview=preview) for preview in (True, False)}
+
+
+def of(run: PreviewRun, token: str) -> list[CapturedResource]:
+    return [r for r in run.resources if r.type == token]
+
+
+@pytest.mark.parametrize("stack", ["azureml-dev", "azureml-prod"])
+def test_configs(stack: str) -> None:
+    loaded = load_stack_config(config(stack))
+    spec = loaded.deployment
+    assert loaded.target == "azureml"
+    assert loaded.region in catalog.residency_regions("azureml", ["eu"])
+    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr"}
+    assert spec.compliance.residency == ["eu"]
+    assert spec.model.id == "meta-llama/Llama-3.1-8B-Instruct"
+    assert spec.model.revision is not None and len(spec.model.revision) == 40
+    assert spec.compute.spot is False and not spec.scaling.scale_to_zero
+    assert spec.alarms_enabled and spec.observability.alarms.email
+    assert spec.cost.monthly_budget_usd is not None
+
+
+def test_prod_is_an_eu_phi_workload_on_a100_or_h100_with_two_or_more_instances() -> None:
+    loaded = load_stack_config(config("azureml-prod"))
+    spec = loaded.deployment
+    assert spec.environment == "prod" and spec.compliance.phi is True
+    assert loaded.region in ("westeurope", "swedencentral")
+    assert spec.compute.instance_type is not None
+    gpu = catalog.instance_types("azureml")[spec.compute.instance_type].gpu
+    assert gpu.startswith(("A100", "H100"))
+    assert spec.min_replicas >= 2
+
+
+def test_preview_lists_what_the_issue_requires(runs: dict[bool, PreviewRun]) -> None:
+    for run in runs.values():
+        for token, least in REQUIRED.items():
+            assert len(of(run, token)) >= least, token
+        (workspace,) = of(run, f"{ML}:Workspace")
+        assert workspace.inputs["encryption"]["status"] == "Enabled"
+        assert workspace.inputs["publicNetworkAccess"] == "Disabled"
+        assert workspace.inputs["hbiWorkspace"] is True
+
+
+def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -> None:
+    verdicts = {}
+    for preview, run in runs.items():
+        violations = evaluate(run, PACKS)
+        mandatory = [v for v in violations if v.enforcement == "mandatory"]
+        assert mandatory == [], [(v.policy, v.urn, v.message) for v in mandatory]
+        verdicts[preview] = sorted((v.policy, v.urn) for v in violations)
+    assert verdicts[True] == verdicts[False]
+
+
+def test_cli_preview_of_prod_exits_zero_and_lists_the_resources() -> None:
+    packs = [arg for pack in PACKS for arg in ("--policy-pack", str(pack))]
+    result = subprocess.run(
+        [*CLI, "preview", "--stack", "azureml-prod", *packs, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    types = [r["type"] for r in report["resources"]]
+    for token, least in REQUIRED.items():
+        assert types.count(token) >= least, token
+    assert report["summary"]["mandatory"] == 0
+
+
+def _variant(tmp_path: Path, stack: str, region: str | None = None, **changes: Any) -> Path:
+    document = yaml.safe_load(config(stack).read_text(encoding="utf-8"))
+    values = document["config"]
+    if region is not None:
+        values["azure-native:location"] = region
+    deployment = values["inferstack:deployment"]
+    for section, value in changes.items():
+        deployment[section] = {**deployment.get(section, {}), **value}
+    path = tmp_path / "Pulumi.variant.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("stack", "region", "changes", "key", "words"),
+    [
+        (
+            "azureml-prod",
+            None,
+            {"compute": {"spot": True}},
+            "inferstack:deployment.compute.spot",
+            "batch endpoints",
+        ),
+        (
+            "azureml-dev",
+            None,
+            {"scaling": {"min_replicas": 0, "scale_to_zero": True}},
+            "inferstack:deployment.scaling.scale_to_zero",
+            "at least 1 instance",
+        ),
+        (
+            "azureml-prod",
+            "eastus",
+            {},
+            "inferstack:deployment.compliance.data_residency",
+            "residency",
+        ),
+        (
+            "azureml-prod",
+            None,
+            {"compute": {"instance_type": "Standard_NC24ads_A100"}},
+            "inferstack:deployment.compute.instance_type",
+            "Standard_NC24ads_A100_v4",
+        ),
+    ],
+)
+def test_cli_refuses_bad_specs_with_exit_2(
+    tmp_path: Path, stack: str, region: str | None, changes: dict[str, Any], key: str, words: str
+) -> None:
+    result = subprocess.run(
+        [*CLI, "preview", "--config", str(_variant(tmp_path, stack, region, **changes))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert key in result.stderr and words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_preview_loads_neither_the_aws_nor_the_gcp_sdk() -> None:
+    program = (
+        "import sys\n"
+        "from inferstack.preview import run_stack\n"
+        f"run = run_stack({str(config('azureml-prod'))!r})\n"
+        "assert any(r.type.startswith('azure-native:machinelearningservices') "
+        "for r in run.resources)\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('pulumi_aws', 'pulumi_gcp', "
+        "'pulumi_kubernetes')))\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
