@@ -16,6 +16,9 @@ from typing import Any, Final, Literal, Protocol
 Framework = Literal["baseline", "hipaa", "gdpr"]
 FRAMEWORKS: Final[tuple[Framework, ...]] = ("baseline", "hipaa", "gdpr")
 
+# An unverifiable finding's message: this marker, the property path, ": ", the explanation.
+UNVERIFIABLE_MARKER: Final = "unverifiable at preview: "
+
 NAME_PATTERN: Final = re.compile(
     r"^(kubernetes|aws|azure|gcp|all)-[a-z0-9]+-[a-z0-9]+"
     r"-(require|disallow|restrict|limit)-[a-z0-9]+(-[a-z0-9]+)*$"
