@@ -1,7 +1,8 @@
 """The ``inferstack`` command: preview a stack offline, render manifests, size a model.
 
 Exit codes: 0 no mandatory violation (or the model fits); 1 a mandatory violation, or with
-``--strict`` a finding unverifiable at preview (or the model does not fit); 2 invalid input, reported as one ``error:`` line. ``INFERSTACK_DEBUG=1`` re-raises.
+``--strict`` a finding unverifiable at preview (or the model does not fit); 2 invalid input,
+reported as one ``error:`` line. ``INFERSTACK_DEBUG=1`` re-raises.
 Heavy modules (Pulumi, the cloud SDKs) load inside the commands, so ``--help`` stays fast.
 """
 
