@@ -52,7 +52,7 @@ FULL: dict[str, Any] = {
         "data_capture": {"enabled": True, "sampling_percentage": 15, "retention_days": 45},
     },
     "cost": {"monthly_budget_usd": 25000},
-    "tags": {"team": "ml-platform", "inferstack/environment": "production"},
+    "tags": {"team": "ml-platform", "cost-center": "llm-42"},
 }
 ASYNC: dict[str, Any] = {
     "name": "batch-bot",
@@ -170,8 +170,9 @@ def test_tags_are_merged_on_every_taggable_child(recording: Recording, preview: 
     expected = {
         "app.kubernetes.io/managed-by": "inferstack",
         "inferstack/deployment": "support-bot",
-        "inferstack/environment": "production",
+        "inferstack/environment": "prod",
         "team": "ml-platform",
+        "cost-center": "llm-42",
     }
     tagged = [r for r in stack.children() if r.type in TAGGABLE]
     assert {r.type for r in tagged} == TAGGABLE
