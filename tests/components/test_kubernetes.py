@@ -64,7 +64,6 @@ FULL: dict[str, Any] = {
     },
     "observability": {"alarms": {"email": "oncall@example.com"}},
     "compliance": {"frameworks": ["hipaa", "gdpr"], "phi": True},
-    "cost": {"monthly_budget_usd": 9000},
     "tags": {"team": "ml-platform", "cost-center": "llm-42"},
 }
 FULL_ARGS = LLMServiceArgs(

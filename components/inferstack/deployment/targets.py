@@ -10,6 +10,7 @@ import difflib
 from dataclasses import dataclass
 
 from inferstack import catalog, sizing
+from inferstack.deployment.applicability import check_applicable
 from inferstack.deployment.models import SUPPORTED_AUTH, DeploymentSpec
 from inferstack.errors import SpecError
 
@@ -144,6 +145,7 @@ def validate_for_target(spec: DeploymentSpec, target: str, region: str | None = 
     if target != "onprem" and (spec.compute.gpu_type or spec.compute.gpu_count):
         field = "compute.gpu_type" if spec.compute.gpu_type else "compute.gpu_count"
         raise SpecError(field, "is for on-prem Kubernetes only", "set compute.instance_type")
+    check_applicable(spec, target)
     hardware = resolve_hardware(spec, target)
     _check_fit(spec, hardware)
     _check_spot(spec, target, hardware)
