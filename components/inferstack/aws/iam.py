@@ -9,14 +9,16 @@ import pulumi_aws as aws
 
 from inferstack.aws import names, storage
 from inferstack.aws.context import Context
-from inferstack.aws.front_door import STAGE_PATH
 from inferstack.aws.names import Arns
+from inferstack.aws.network import Network
 from inferstack.aws.policies import (
     Document,
     ExecutionGrants,
+    NetworkGrants,
     assume_role,
     execution_policy,
     invoke_policy,
+    network_policy,
 )
 
 
@@ -55,11 +57,6 @@ def grant_execution(
 
     def build(arns: Arns, bucket: str) -> Document:
         source = plan.source
-        # Subnets and the security group that this stack creates get their ids only at
-        # deploy; the grant names them by account and region instead, so the whole document
-        # is known (and checked by the policy packs) at preview.
-        subnets = plan.subnet_ids or ("*",)
-        groups = plan.security_group_ids or ("*",)
         return execution_policy(
             ExecutionGrants(
                 repository_arn=plan.image_repository_arn,
@@ -72,9 +69,6 @@ def grant_execution(
                 read_prefixes=read_prefixes,
                 write_prefixes=write_prefixes,
                 topic_arns=tuple(arns.topic(name) for name in topic_names),
-                subnet_arns=tuple(arns.subnet(s) for s in subnets),
-                security_group_arns=tuple(arns.security_group(g) for g in groups),
-                network_interface_arn=arns.network_interfaces(),
                 secret_arn=arns.secret(plan.token_secret) if plan.token_secret else None,
             )
         )
@@ -84,6 +78,36 @@ def grant_execution(
         role=role.id,
         name="inferstack-execution",
         policy=ctx.policy(build, bucket_name),
+        opts=ctx.opts(),
+    )
+
+
+def grant_network(ctx: Context, role: aws.iam.Role, net: Network) -> aws.iam.RolePolicy:
+    """The endpoint's network interfaces, in its subnets only (see ``network_policy``).
+
+    Apart from the execution policy because it names the subnets and security group by id:
+    ones you give are known at preview; ones this stack creates get their ids at deploy, so
+    the policy packs judge this document then (at preview they report it unverifiable).
+    """
+    plan = ctx.plan
+    count = len(net.subnet_ids)
+
+    def build(arns: Arns, *ids: str) -> Document:
+        subnets, groups = ids[:count], ids[count:]
+        return network_policy(
+            NetworkGrants(
+                network_interface_arn=arns.network_interfaces(),
+                subnet_arns=tuple(arns.subnet(s) for s in subnets),
+                security_group_arns=tuple(arns.security_group(g) for g in groups),
+                vpc_arn=arns.vpc(plan.vpc_id) if plan.vpc_id else None,
+            )
+        )
+
+    return aws.iam.RolePolicy(
+        ctx.child("network-policy"),
+        role=role.id,
+        name="inferstack-network",
+        policy=ctx.policy(build, *net.subnet_ids, *net.security_group_ids),
         opts=ctx.opts(),
     )
 
@@ -103,7 +127,6 @@ def caller_policy(
             key_arn=key_arn,
             key_alias=key_alias if plan.create_key else None,
             s3_service=arns.service("s3"),
-            api_arn=arns.front_door(STAGE_PATH) if plan.front_door else None,
         )
 
     return aws.iam.Policy(
