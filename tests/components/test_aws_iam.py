@@ -220,9 +220,9 @@ def _breadth_problems(statement: dict[str, Any], kind: str, actions: list[Any]) 
             yield f"grants {needless} on Resource '*'"
 
 
-# Documents that name ids AWS assigns at deploy (the front door's API id, the subnets and
-# security group the stack creates): unknown at preview, judged by the packs at update.
-DEPLOY_TIME = ("-api-callers-policy", "-network-policy")
+# Documents that name ids AWS assigns at deploy (the front door's API id): unknown at
+# preview, judged by the packs at update.
+DEPLOY_TIME = ("-api-callers-policy",)
 
 
 def deploy_time(resource: CapturedResource) -> bool:
@@ -284,16 +284,20 @@ def test_documents_are_known_at_preview(captured: list[CapturedResource]) -> Non
 
 
 def test_network_interfaces_are_granted_in_the_endpoint_subnets_only(
-    deployed: list[CapturedResource],
+    captured: list[CapturedResource],
 ) -> None:
-    [network] = [r for r in deployed if r.name.endswith("-network-policy")]
+    [network] = [r for r in captured if r.name.endswith("-network-policy")]
     sids = _sids(json.loads(network.inputs["policy"]))
-    manage = sids["ManageEndpointInterfaces"]
-    subnets = manage["Condition"]["ArnEquals"]["ec2:Subnet"]
-    assert subnets and all(re.search(r":subnet/[^*]+$", arn) for arn in subnets)
-    attach = as_list(sids["AttachToEndpointSubnets"]["Resource"])
-    assert set(subnets) <= set(attach)
-    assert all("*" not in arn for arn in attach)
+    # Every grant of an interface names its subnets: by ARN, or by the deployment's tag.
+    for sid in ("AttachToEndpointSubnets", "AttachToDeploymentNetwork"):
+        if sid in sids:
+            assert sids[sid]["Action"] == "ec2:CreateNetworkInterface"
+    if "AttachToDeploymentNetwork" in sids:
+        tag = sids["AttachToDeploymentNetwork"]["Condition"]["StringEquals"]
+        assert list(tag) == ["aws:ResourceTag/inferstack/deployment"]
+    else:
+        condition = sids["ManageEndpointInterfaces"]["Condition"]["ArnEquals"]
+        assert condition["ec2:Subnet"] == as_list(sids["AttachToEndpointSubnets"]["Resource"])[:2]
 
 
 def test_the_front_door_invoke_grant_names_its_api_and_stage(
@@ -458,7 +462,7 @@ def test_resource_documents_are_valid() -> None:
     assert problems(assume_role("sagemaker.amazonaws.com"), "trust") == []
     network = network_policy(
         NetworkGrants(
-            network_interface_arn="arn:aws:ec2:eu-central-1:123456789012:network-interface/*",
+            account_pattern="arn:aws:ec2:eu-central-1:123456789012",
             subnet_arns=("arn:aws:ec2:eu-central-1:123456789012:subnet/s-1",),
             security_group_arns=("arn:aws:ec2:eu-central-1:123456789012:security-group/sg-1",),
             vpc_arn="arn:aws:ec2:eu-central-1:123456789012:vpc/vpc-1",
@@ -470,6 +474,23 @@ def test_resource_documents_are_valid() -> None:
             "ec2:Subnet": ["arn:aws:ec2:eu-central-1:123456789012:subnet/s-1"],
             "ec2:Vpc": "arn:aws:ec2:eu-central-1:123456789012:vpc/vpc-1",
         }
+    }
+    created = network_policy(
+        NetworkGrants(
+            account_pattern="arn:aws:ec2:eu-central-1:123456789012",
+            tag=("inferstack/deployment", "bot"),
+        )
+    )
+    assert problems(created, "identity") == []
+    assert _sids(created)["AttachToDeploymentNetwork"] == {
+        "Sid": "AttachToDeploymentNetwork",
+        "Effect": "Allow",
+        "Action": "ec2:CreateNetworkInterface",
+        "Resource": [
+            "arn:aws:ec2:eu-central-1:123456789012:subnet/*",
+            "arn:aws:ec2:eu-central-1:123456789012:security-group/*",
+        ],
+        "Condition": {"StringEquals": {"aws:ResourceTag/inferstack/deployment": "bot"}},
     }
     publishers = _sids(key)["PublishToEncryptedTopics"]
     assert publishers["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}

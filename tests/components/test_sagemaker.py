@@ -203,7 +203,7 @@ def test_update_mode_gives_the_same_inputs_as_preview(recording: Recording) -> N
     assert {r.urn for r in previewed.resources} == {r.urn for r in updated.resources}
     # Every policy document but those naming ids AWS assigns at deploy (the subnets this
     # stack creates, the front door's API id) is complete before deploy: both modes agree.
-    deploy_time = ("-network-policy", "-api-callers-policy")
+    deploy_time = ("-api-callers-policy",)
     for token in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
         before = [r for r in previewed.all(token) if not r.name.endswith(deploy_time)]
         after = [r for r in updated.all(token) if not r.name.endswith(deploy_time)]
@@ -467,18 +467,15 @@ def test_execution_grants_name_their_resources(recording: Recording) -> None:
 def test_network_interfaces_are_granted_in_the_created_subnets_only(
     recording: Recording,
 ) -> None:
-    stack = run(recording, FULL, preview=False)
+    stack = run(recording, FULL, preview=True)
     grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-network-policy")["policy"])
-    assert len(stack.all("aws:ec2/subnet:Subnet")) == 2
-    condition = grants["ManageEndpointInterfaces"]["Condition"]["ArnEquals"]
-    assert len(condition["ec2:Subnet"]) == 2
-    assert all(not arn.endswith("/*") for arn in condition["ec2:Subnet"])
-    assert grants["ManageEndpointInterfaces"]["Resource"] == (
-        "arn:aws:ec2:eu-central-1:123456789012:network-interface/*"
-    )
-    attach = grants["AttachToEndpointSubnets"]["Resource"]
-    assert [arn for arn in attach if ":security-group/" in arn]
-    assert all("*" not in arn for arn in attach)
+    # The subnets and group the stack creates carry the deployment's tag, which scopes them.
+    tagged = {"aws:ResourceTag/inferstack/deployment": "support-bot"}
+    assert grants["AttachToDeploymentNetwork"]["Condition"] == {"StringEquals": tagged}
+    for subnet in stack.all("aws:ec2/subnet:Subnet"):
+        assert subnet.inputs["tags"]["inferstack/deployment"] == "support-bot"
+    group = stack.one("aws:ec2/securityGroup:SecurityGroup")
+    assert group["tags"]["inferstack/deployment"] == "support-bot"
 
 
 def test_existing_subnets_are_granted_exactly(recording: Recording) -> None:

@@ -137,7 +137,7 @@ class SageMakerEndpoint(InferenceComponent):
             log_group_name=endpoint_logs,
             topic_names=topic_names if plan.is_async else [],
         )
-        network_grants = iam.grant_network(ctx, role, net)
+        network_grants = iam.grant_network(ctx, role)
         model = hosting.model(
             ctx,
             role_arn=role.arn,

@@ -10,7 +10,6 @@ import pulumi_aws as aws
 from inferstack.aws import names, storage
 from inferstack.aws.context import Context
 from inferstack.aws.names import Arns
-from inferstack.aws.network import Network
 from inferstack.aws.policies import (
     Document,
     ExecutionGrants,
@@ -20,6 +19,9 @@ from inferstack.aws.policies import (
     invoke_policy,
     network_policy,
 )
+
+# Every resource the stack creates carries it (DeploymentSpec.own_labels).
+DEPLOYMENT_TAG = "inferstack/deployment"
 
 
 def execution_role_name(ctx: Context) -> str:
@@ -82,24 +84,18 @@ def grant_execution(
     )
 
 
-def grant_network(ctx: Context, role: aws.iam.Role, net: Network) -> aws.iam.RolePolicy:
-    """The endpoint's network interfaces, in its subnets only (see ``network_policy``).
-
-    Apart from the execution policy because it names the subnets and security group by id:
-    ones you give are known at preview; ones this stack creates get their ids at deploy, so
-    the policy packs judge this document then (at preview they report it unverifiable).
-    """
+def grant_network(ctx: Context, role: aws.iam.Role) -> aws.iam.RolePolicy:
+    """The endpoint's network interfaces, in its subnets only (see ``network_policy``)."""
     plan = ctx.plan
-    count = len(net.subnet_ids)
 
-    def build(arns: Arns, *ids: str) -> Document:
-        subnets, groups = ids[:count], ids[count:]
+    def build(arns: Arns) -> Document:
         return network_policy(
             NetworkGrants(
-                network_interface_arn=arns.network_interfaces(),
-                subnet_arns=tuple(arns.subnet(s) for s in subnets),
-                security_group_arns=tuple(arns.security_group(g) for g in groups),
+                account_pattern=arns.ec2(),
+                subnet_arns=tuple(arns.subnet(s) for s in plan.subnet_ids),
+                security_group_arns=tuple(arns.security_group(g) for g in plan.security_group_ids),
                 vpc_arn=arns.vpc(plan.vpc_id) if plan.vpc_id else None,
+                tag=(DEPLOYMENT_TAG, ctx.spec.name),
             )
         )
 
@@ -107,7 +103,7 @@ def grant_network(ctx: Context, role: aws.iam.Role, net: Network) -> aws.iam.Rol
         ctx.child("network-policy"),
         role=role.id,
         name="inferstack-network",
-        policy=ctx.policy(build, *net.subnet_ids, *net.security_group_ids),
+        policy=ctx.policy(build),
         opts=ctx.opts(),
     )
 

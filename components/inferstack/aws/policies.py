@@ -141,40 +141,67 @@ def execution_policy(grants: ExecutionGrants) -> Document:
 
 @dataclass(frozen=True)
 class NetworkGrants:
-    """The endpoint's subnets and security groups, by ARN, and the network interfaces' ARN."""
+    """Where the endpoint's interfaces may go: subnets and security groups by ARN or by tag.
 
-    network_interface_arn: str  # the account and region's network-interface/* pattern
-    subnet_arns: tuple[str, ...]
-    security_group_arns: tuple[str, ...]
+    Subnets and groups you give are named by ARN. Those the stack creates get their ids only at
+    deploy; they carry the deployment's tag (``tag``), which scopes them instead, so the
+    document is complete at preview and the policy packs read it.
+    """
+
+    account_pattern: str  # arn:<partition>:ec2:<region>:<account>
+    subnet_arns: tuple[str, ...] = ()
+    security_group_arns: tuple[str, ...] = ()
     vpc_arn: str | None = None
+    tag: tuple[str, str] | None = None
+
+    @property
+    def network_interfaces(self) -> str:
+        return f"{self.account_pattern}:network-interface/*"
 
 
 def network_policy(grants: NetworkGrants) -> Document:
     """SageMaker attaches the endpoint to its subnets: interfaces there, and nowhere else.
 
-    A new interface needs the interface, the subnet and the security group authorized: the
-    subnet and group are named by ARN. Every interface action is conditioned on the subnets
-    (``ec2:Subnet``) and, when known, the VPC (``ec2:Vpc``), so the role cannot create, share or
-    delete an interface in any other network of the account.
+    A new interface needs the interface, its subnet and its security group authorized: the
+    subnet and group are named by ARN, or by the deployment's tag when the stack creates them.
+    With known subnets every interface action is also conditioned on them (``ec2:Subnet``) and
+    on the VPC when given (``ec2:Vpc``).
     """
-    condition: dict[str, dict[str, Any]] = {"ArnEquals": {"ec2:Subnet": list(grants.subnet_arns)}}
-    if grants.vpc_arn is not None:
-        condition["ArnEquals"]["ec2:Vpc"] = grants.vpc_arn
-    return document(
+    tagged = (
+        {"StringEquals": {f"aws:ResourceTag/{grants.tag[0]}": grants.tag[1]}}
+        if grants.tag
+        else None
+    )
+    statements = []
+    condition: dict[str, dict[str, Any]] = {}
+    if grants.subnet_arns:
+        condition["ArnEquals"] = {"ec2:Subnet": list(grants.subnet_arns)}
+        if grants.vpc_arn is not None:
+            condition["ArnEquals"]["ec2:Vpc"] = grants.vpc_arn
+    statements.append(
         statement(
             "ManageEndpointInterfaces",
             ENI_ACTIONS,
-            grants.network_interface_arn,
-            condition=condition,
-        ),
-        statement(
-            "AttachToEndpointSubnets",
-            "ec2:CreateNetworkInterface",
-            [*grants.subnet_arns, *grants.security_group_arns],
-        ),
-        # EC2 Describe calls have no resource-level permissions.
-        statement("DescribeNetwork", ENI_DESCRIBE_ACTIONS, "*"),
+            grants.network_interfaces,
+            condition=condition or None,
+        )
     )
+    named = [*grants.subnet_arns, *grants.security_group_arns]
+    if named:
+        statements.append(statement("AttachToEndpointSubnets", "ec2:CreateNetworkInterface", named))
+    created = [f"{grants.account_pattern}:subnet/*"] if not grants.subnet_arns else []
+    if not grants.security_group_arns:
+        created.append(f"{grants.account_pattern}:security-group/*")
+    if created:
+        assert tagged is not None, "created subnets or groups are scoped by the deployment's tag"
+        statements.append(
+            statement(
+                "AttachToDeploymentNetwork", "ec2:CreateNetworkInterface", created, condition=tagged
+            )
+        )
+    # EC2 Describe calls have no resource-level permissions.
+    statements.append(statement("DescribeNetwork", ENI_DESCRIBE_ACTIONS, "*"))
+    return document(*statements)
 
 
 def _model_read(bucket_arn: str, key: str) -> list[Document]:
