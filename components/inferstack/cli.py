@@ -1,7 +1,8 @@
 """The ``inferstack`` command: preview a stack offline, render manifests, size a model.
 
-Exit codes: 0 no mandatory violation (or the model fits); 1 a mandatory violation (or it does
-not fit); 2 invalid input, reported as one ``error:`` line. ``INFERSTACK_DEBUG=1`` re-raises.
+Exit codes: 0 no mandatory violation (or the model fits); 1 a mandatory violation, or with
+``--strict`` a finding unverifiable at preview (or the model does not fit); 2 invalid input,
+reported as one ``error:`` line. ``INFERSTACK_DEBUG=1`` re-raises.
 Heavy modules (Pulumi, the cloud SDKs) load inside the commands, so ``--help`` stays fast.
 """
 
@@ -96,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--format", choices=REPORT_FORMATS, default="table")
     preview.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    preview.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on findings unverifiable at preview: sets every policy's 'unverifiable' "
+        "config to 'mandatory' and exits 1 when any is found (for pull-request gates)",
+    )
     preview.add_argument(
         "--update",
         action="store_true",
@@ -215,16 +222,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
     pack_configs = [load_pack_config(path) for path in args.policy_pack_config]
     with models_lock_beside(config_path):
         run = run_stack(config_path, preview=not args.update)
-    evaluation = analyze(run, args.policy_pack, pack_configs or None)
-    report = Report(run, evaluation)
+    evaluation = analyze(run, args.policy_pack, pack_configs or None, strict=args.strict)
+    report = Report(run, evaluation, strict=args.strict)
     _emit(render_report(report, args.format), args.output)
     if args.output:
-        verdict = "FAIL" if report.mandatory else "PASS"
         print(
-            f"{verdict}: {report.mandatory} mandatory, {report.advisory} advisory violations "
-            f"in {len(run.resources)} resources; report written to {args.output}"
+            f"{report.verdict}: {report.counts_line()} in {len(run.resources)} resources; "
+            f"report written to {args.output}"
         )
-    return EXIT_VIOLATION if report.mandatory else EXIT_OK
+    return EXIT_VIOLATION if report.failed else EXIT_OK
 
 
 def stack_config_path(args: argparse.Namespace) -> Path:

@@ -19,6 +19,7 @@ from inferstack.aws import SageMakerEndpoint
 from inferstack.aws.policies import (
     ExecutionGrants,
     KeyGrants,
+    NetworkGrants,
     api_resource_policy,
     artifact_bucket_policy,
     assume_role,
@@ -27,6 +28,7 @@ from inferstack.aws.policies import (
     invoke_policy,
     key_policy,
     log_bucket_policy,
+    network_policy,
     topic_policy,
 )
 from inferstack.preview import CapturedResource
@@ -218,31 +220,53 @@ def _breadth_problems(statement: dict[str, Any], kind: str, actions: list[Any]) 
             yield f"grants {needless} on Resource '*'"
 
 
-def documents(resources: list[CapturedResource]) -> Iterator[tuple[str, str, Any]]:
+# Documents that name ids AWS assigns at deploy (the front door's API id): unknown at
+# preview, judged by the packs at update.
+DEPLOY_TIME = ("-api-callers-policy",)
+
+
+def deploy_time(resource: CapturedResource) -> bool:
+    return resource.name.endswith(DEPLOY_TIME)
+
+
+def documents(
+    resources: list[CapturedResource], *, preview: bool = False
+) -> Iterator[tuple[str, str, Any]]:
     for resource in resources:
         for field, kind in DOCUMENT_FIELDS.get(resource.type, []):
             if field in resource.inputs:
                 value = resource.inputs[field]
+                if preview and deploy_time(resource) and not isinstance(value, str):
+                    continue
                 assert isinstance(value, str), f"{resource.name}.{field} is not JSON text"
                 yield f"{resource.name}.{field}", kind, json.loads(value)
 
 
-@pytest.fixture(scope="module", params=sorted(SPECS))
-def captured(request: pytest.FixtureRequest) -> list[CapturedResource]:
+def record_spec(name: str, *, preview: bool) -> list[CapturedResource]:
     from inferstack.preview import record
 
-    spec, kwargs = SPECS[request.param]
+    spec, kwargs = SPECS[name]
     return record(
         lambda: SageMakerEndpoint(spec["name"], spec, **kwargs),
-        preview=True,
+        preview=preview,
         config={"aws:region": REGION},
     )
 
 
+@pytest.fixture(scope="module", params=sorted(SPECS))
+def captured(request: pytest.FixtureRequest) -> list[CapturedResource]:
+    return record_spec(request.param, preview=True)
+
+
+@pytest.fixture(scope="module", params=sorted(SPECS))
+def deployed(request: pytest.FixtureRequest) -> list[CapturedResource]:
+    return record_spec(request.param, preview=False)
+
+
 def test_every_document_the_stack_writes_is_valid_and_narrow(
-    captured: list[CapturedResource],
+    deployed: list[CapturedResource],
 ) -> None:
-    found = list(documents(captured))
+    found = list(documents(deployed))
     kinds = {kind for _, kind, _ in found}
     assert {"trust", "identity", "resource"} <= kinds
     for where, kind, document in found:
@@ -250,11 +274,42 @@ def test_every_document_the_stack_writes_is_valid_and_narrow(
 
 
 def test_documents_are_known_at_preview(captured: list[CapturedResource]) -> None:
-    # Preview runs with every computed output unknown; the documents must not depend on one.
+    # Preview runs with every computed output unknown; only documents naming ids AWS assigns
+    # at deploy may depend on one.
     for resource in captured:
         for field, _ in DOCUMENT_FIELDS.get(resource.type, []):
-            if field in resource.inputs:
+            if field in resource.inputs and not deploy_time(resource):
                 assert isinstance(resource.inputs[field], str), f"{resource.name}.{field}"
+    assert list(documents(captured, preview=True))
+
+
+def test_network_interfaces_are_granted_in_the_endpoint_subnets_only(
+    captured: list[CapturedResource],
+) -> None:
+    [network] = [r for r in captured if r.name.endswith("-network-policy")]
+    sids = _sids(json.loads(network.inputs["policy"]))
+    # Every grant of an interface names its subnets: by ARN, or by the deployment's tag.
+    for sid in ("AttachToEndpointSubnets", "AttachToDeploymentNetwork"):
+        if sid in sids:
+            assert sids[sid]["Action"] == "ec2:CreateNetworkInterface"
+    if "AttachToDeploymentNetwork" in sids:
+        tag = sids["AttachToDeploymentNetwork"]["Condition"]["StringEquals"]
+        assert list(tag) == ["aws:ResourceTag/inferstack/deployment"]
+    else:
+        condition = sids["ManageEndpointInterfaces"]["Condition"]["ArnEquals"]
+        assert condition["ec2:Subnet"] == as_list(sids["AttachToEndpointSubnets"]["Resource"])[:2]
+
+
+def test_the_front_door_invoke_grant_names_its_api_and_stage(
+    deployed: list[CapturedResource],
+) -> None:
+    invoke = [r for r in deployed if r.name.endswith("-api-callers-policy")]
+    for resource in invoke:
+        [grant] = json.loads(resource.inputs["policy"])["Statement"]
+        resource_arn = grant["Resource"]
+        assert re.match(
+            r"^arn:aws:execute-api:[a-z0-9-]+:\d{12}:[^*/]+/v1/POST/invocations$", resource_arn
+        ), resource_arn
 
 
 def test_no_broad_managed_policy_is_attached(captured: list[CapturedResource]) -> None:
@@ -362,9 +417,6 @@ def test_full_execution_policy_grants_each_resource_once() -> None:
         read_prefixes=("async-input/",),
         write_prefixes=("capture/", "async-output/"),
         topic_arns=("arn:aws:sns:eu-central-1:123456789012:t",),
-        subnet_arns=("arn:aws:ec2:eu-central-1:123456789012:subnet/s-1",),
-        security_group_arns=("arn:aws:ec2:eu-central-1:123456789012:security-group/sg-1",),
-        network_interface_arn="arn:aws:ec2:eu-central-1:123456789012:network-interface/*",
         secret_arn="arn:aws:secretsmanager:eu-central-1:123456789012:secret:hf-??????",
     )
     document = execution_policy(grants)
@@ -408,6 +460,40 @@ def test_resource_documents_are_valid() -> None:
         assert document is not None
         assert problems(document, "resource") == []
     assert problems(assume_role("sagemaker.amazonaws.com"), "trust") == []
+    network = network_policy(
+        NetworkGrants(
+            account_pattern="arn:aws:ec2:eu-central-1:123456789012",
+            subnet_arns=("arn:aws:ec2:eu-central-1:123456789012:subnet/s-1",),
+            security_group_arns=("arn:aws:ec2:eu-central-1:123456789012:security-group/sg-1",),
+            vpc_arn="arn:aws:ec2:eu-central-1:123456789012:vpc/vpc-1",
+        )
+    )
+    assert problems(network, "identity") == []
+    assert _sids(network)["ManageEndpointInterfaces"]["Condition"] == {
+        "ArnEquals": {
+            "ec2:Subnet": ["arn:aws:ec2:eu-central-1:123456789012:subnet/s-1"],
+            "ec2:Vpc": "arn:aws:ec2:eu-central-1:123456789012:vpc/vpc-1",
+        }
+    }
+    created = network_policy(
+        NetworkGrants(
+            account_pattern="arn:aws:ec2:eu-central-1:123456789012",
+            tag=("inferstack/deployment", "bot"),
+        )
+    )
+    assert problems(created, "identity") == []
+    assert _sids(created)["AttachToDeploymentNetwork"] == {
+        "Sid": "AttachToDeploymentNetwork",
+        "Effect": "Allow",
+        "Action": "ec2:CreateNetworkInterface",
+        "Resource": [
+            "arn:aws:ec2:eu-central-1:123456789012:subnet/*",
+            "arn:aws:ec2:eu-central-1:123456789012:security-group/*",
+        ],
+        "Condition": {"StringEquals": {"aws:ResourceTag/inferstack/deployment": "bot"}},
+    }
+    publishers = _sids(key)["PublishToEncryptedTopics"]
+    assert publishers["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     endpoint = "arn:aws:sagemaker:eu-central-1:123456789012:endpoint/b"
     assert problems(front_door_role_policy(endpoint, False), "identity") == []
     assert problems(invoke_policy(endpoint, is_async=False), "identity") == []

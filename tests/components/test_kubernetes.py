@@ -64,8 +64,7 @@ FULL: dict[str, Any] = {
     },
     "observability": {"alarms": {"email": "oncall@example.com"}},
     "compliance": {"frameworks": ["hipaa", "gdpr"], "phi": True},
-    "cost": {"monthly_budget_usd": 9000},
-    "tags": {"team": "ml-platform", "inferstack/environment": "production"},
+    "tags": {"team": "ml-platform", "cost-center": "llm-42"},
 }
 FULL_ARGS = LLMServiceArgs(
     namespace="llm-prod",
@@ -175,11 +174,15 @@ def test_namespaced_children_wait_for_the_namespace(defaults: list[CapturedResou
         assert namespace.urn in child.dependencies, child.urn
 
 
-def test_user_tags_merge_into_labels_and_win(full: list[CapturedResource]) -> None:
+def test_user_tags_merge_into_labels_beside_the_reserved_ones(
+    full: list[CapturedResource],
+) -> None:
     for child in [r for r in full if r.custom]:
         labels = child.inputs["metadata"]["labels"]
         assert labels["team"] == "ml-platform"
-        assert labels["inferstack/environment"] == "production"  # the user's tag wins
+        assert labels["cost-center"] == "llm-42"
+        assert labels["inferstack/environment"] == "prod"
+        assert labels["app.kubernetes.io/managed-by"] == "inferstack"
 
 
 def test_defaults_register_the_expected_children(defaults: list[CapturedResource]) -> None:

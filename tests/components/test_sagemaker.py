@@ -52,7 +52,7 @@ FULL: dict[str, Any] = {
         "data_capture": {"enabled": True, "sampling_percentage": 15, "retention_days": 45},
     },
     "cost": {"monthly_budget_usd": 25000},
-    "tags": {"team": "ml-platform", "inferstack/environment": "production"},
+    "tags": {"team": "ml-platform", "cost-center": "llm-42"},
 }
 ASYNC: dict[str, Any] = {
     "name": "batch-bot",
@@ -103,6 +103,12 @@ class Stack:
     def one(self, token: str, name: str | None = None) -> dict[str, Any]:
         found = [r for r in self.all(token) if name is None or r.name == name]
         assert len(found) == 1, f"{token} {name}: {[r.name for r in found]}"
+        return found[0].inputs
+
+    def named(self, token: str, suffix: str) -> dict[str, Any]:
+        """The one resource of ``token`` whose name ends in ``suffix``."""
+        found = [r for r in self.all(token) if r.name.endswith(suffix)]
+        assert len(found) == 1, f"{token} *{suffix}: {[r.name for r in found]}"
         return found[0].inputs
 
     @property
@@ -170,8 +176,9 @@ def test_tags_are_merged_on_every_taggable_child(recording: Recording, preview: 
     expected = {
         "app.kubernetes.io/managed-by": "inferstack",
         "inferstack/deployment": "support-bot",
-        "inferstack/environment": "production",
+        "inferstack/environment": "prod",
         "team": "ml-platform",
+        "cost-center": "llm-42",
     }
     tagged = [r for r in stack.children() if r.type in TAGGABLE]
     assert {r.type for r in tagged} == TAGGABLE
@@ -194,10 +201,14 @@ def test_update_mode_gives_the_same_inputs_as_preview(recording: Recording) -> N
     updated = run(recording, FULL, preview=False, front_door=True)
     assert [r.urn for r in previewed.resources] != []
     assert {r.urn for r in previewed.resources} == {r.urn for r in updated.resources}
-    # Every policy document is complete before deploy, so preview and update agree on it.
+    # Every policy document but those naming ids AWS assigns at deploy (the subnets this
+    # stack creates, the front door's API id) is complete before deploy: both modes agree.
+    deploy_time = ("-api-callers-policy",)
     for token in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
-        assert [r.inputs["policy"] for r in previewed.all(token)] == [
-            r.inputs["policy"] for r in updated.all(token)
+        before = [r for r in previewed.all(token) if not r.name.endswith(deploy_time)]
+        after = [r for r in updated.all(token) if not r.name.endswith(deploy_time)]
+        assert before and [r.inputs["policy"] for r in before] == [
+            r.inputs["policy"] for r in after
         ]
 
 
@@ -219,6 +230,7 @@ def test_outputs(recording: Recording) -> None:
         "log_group_name",
         "invoke_policy_arn",
         "front_door_url",
+        "front_door_invoke_policy_arn",
     }
     assert seen["endpoint_name"] == "support-bot"
     assert seen["endpoint_arn"].startswith("arn:aws:sagemaker:eu-central-1:")
@@ -307,7 +319,7 @@ def test_existing_key_is_used_and_not_created(recording: Recording) -> None:
     config = stack.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
     assert config["dataCaptureConfig"]["kmsKeyId"] == arn
     assert stack.one("aws:cloudwatch/logGroup:LogGroup")["kmsKeyId"] == arn
-    grants = statements(stack.one("aws:iam/rolePolicy:RolePolicy")["policy"])
+    grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-execution-policy")["policy"])
     assert grants["UseDeploymentKey"]["Resource"] == arn
 
 
@@ -398,7 +410,7 @@ def test_existing_artifact_bucket_is_used_and_not_created(recording: Recording) 
     assert stack.all("aws:s3/bucket:Bucket") == []
     config = stack.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
     assert config["dataCaptureConfig"]["destinationS3Uri"] == "s3://acme-inference-data/capture/"
-    grants = statements(stack.one("aws:iam/rolePolicy:RolePolicy")["policy"])
+    grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-execution-policy")["policy"])
     assert grants["WriteResults"]["Resource"] == "arn:aws:s3:::acme-inference-data/capture/*"
 
 
@@ -443,31 +455,57 @@ def test_execution_grants_name_their_resources(recording: Recording) -> None:
     assert grants["PublishOwnMetrics"]["Condition"] == {
         "StringLike": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints*"}
     }
-    assert grants["ManageEndpointInterfaces"]["Resource"] == [
-        "arn:aws:ec2:eu-central-1:123456789012:network-interface/*",
-        "arn:aws:ec2:eu-central-1:123456789012:subnet/*",
-        "arn:aws:ec2:eu-central-1:123456789012:security-group/*",
-    ]
+    # Network interfaces are granted apart, in the endpoint's subnets only.
+    assert "ManageEndpointInterfaces" not in grants
     # The created key's policy already names the role; no second grant is needed.
     assert "UseDeploymentKey" not in grants
     # Resource "*" only where AWS has no resource-level permission.
     starred = {sid for sid, s in grants.items() if "*" in as_list(s["Resource"])}
-    assert starred == {"GetRegistryToken", "PublishOwnMetrics", "DescribeNetwork"}
+    assert starred == {"GetRegistryToken", "PublishOwnMetrics"}
+
+
+def test_network_interfaces_are_granted_in_the_created_subnets_only(
+    recording: Recording,
+) -> None:
+    stack = run(recording, FULL, preview=True)
+    grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-network-policy")["policy"])
+    # The subnets and group the stack creates carry the deployment's tag, which scopes them.
+    tagged = {"aws:ResourceTag/inferstack/deployment": "support-bot"}
+    assert grants["AttachToDeploymentNetwork"]["Condition"] == {"StringEquals": tagged}
+    for subnet in stack.all("aws:ec2/subnet:Subnet"):
+        assert subnet.inputs["tags"]["inferstack/deployment"] == "support-bot"
+    group = stack.one("aws:ec2/securityGroup:SecurityGroup")
+    assert group["tags"]["inferstack/deployment"] == "support-bot"
 
 
 def test_existing_subnets_are_granted_exactly(recording: Recording) -> None:
-    network = {"vpc_id": "vpc-0abc", "subnet_ids": ["subnet-0a", "subnet-0b"]}
+    network = {
+        "vpc_id": "vpc-0abc",
+        "subnet_ids": ["subnet-0a", "subnet-0b"],
+        "security_group_ids": ["sg-0c"],
+    }
     stack = run(recording, with_changes(FULL, security={"network": network}), preview=True)
-    grants = statements(stack.one("aws:iam/rolePolicy:RolePolicy")["policy"])
-    resources = grants["ManageEndpointInterfaces"]["Resource"]
-    assert "arn:aws:ec2:eu-central-1:123456789012:subnet/subnet-0a" in resources
-    assert "arn:aws:ec2:eu-central-1:123456789012:subnet/subnet-0b" in resources
-    assert "arn:aws:ec2:eu-central-1:123456789012:subnet/*" not in resources
+    grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-network-policy")["policy"])
+    subnets = [
+        "arn:aws:ec2:eu-central-1:123456789012:subnet/subnet-0a",
+        "arn:aws:ec2:eu-central-1:123456789012:subnet/subnet-0b",
+    ]
+    # Known at preview: the subnets are yours, named in the stack config.
+    assert grants["ManageEndpointInterfaces"]["Condition"] == {
+        "ArnEquals": {
+            "ec2:Subnet": subnets,
+            "ec2:Vpc": "arn:aws:ec2:eu-central-1:123456789012:vpc/vpc-0abc",
+        }
+    }
+    assert grants["AttachToEndpointSubnets"]["Resource"] == [
+        *subnets,
+        "arn:aws:ec2:eu-central-1:123456789012:security-group/sg-0c",
+    ]
 
 
 def test_invoke_policy_grants_only_this_endpoint(recording: Recording) -> None:
     stack = run(recording, FULL, preview=True, front_door=True)
-    invoke = stack.one("aws:iam/policy:Policy")
+    invoke = stack.named("aws:iam/policy:Policy", "-invoke-policy")
     assert invoke["path"] == "/inferstack/"
     grants = statements(invoke["policy"])
     assert grants["InvokeEndpoint"]["Action"] == [
@@ -477,9 +515,16 @@ def test_invoke_policy_grants_only_this_endpoint(recording: Recording) -> None:
     assert grants["InvokeEndpoint"]["Resource"] == (
         "arn:aws:sagemaker:eu-central-1:123456789012:endpoint/support-bot"
     )
-    assert grants["InvokeFrontDoor"]["Resource"] == (
-        "arn:aws:execute-api:eu-central-1:123456789012:*/v1/POST/invocations"
-    )
+    assert "InvokeFrontDoor" not in grants
+    # The front door has its own caller policy: this API's id, stage, method and path only.
+    updated = run(recording, FULL, preview=False, front_door=True)
+    door = statements(updated.named("aws:iam/policy:Policy", "-api-callers-policy")["policy"])
+    api_id = updated.one("aws:apigateway/restApi:RestApi")
+    assert door["InvokeFrontDoor"]["Action"] == "execute-api:Invoke"
+    resource = door["InvokeFrontDoor"]["Resource"]
+    assert resource.startswith("arn:aws:execute-api:eu-central-1:123456789012:")
+    assert resource.endswith("/v1/POST/invocations")
+    assert "*" not in resource and api_id is not None
 
 
 # -- model -----------------------------------------------------------------------------------
@@ -594,7 +639,7 @@ def test_no_secret_value_reaches_the_model(recording: Recording) -> None:
     assert env["INFERSTACK_HF_TOKEN_SECRET_ID"] == "hf-token"
     assert env["INFERSTACK_HF_TOKEN_SECRET_KEY"] == "token"
     assert not {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"} & set(env)
-    grants = statements(stack.one("aws:iam/rolePolicy:RolePolicy")["policy"])
+    grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-execution-policy")["policy"])
     assert grants["ReadHubToken"] == {
         "Sid": "ReadHubToken",
         "Effect": "Allow",
@@ -772,13 +817,13 @@ def test_async_output_is_encrypted_and_notified(recording: Recording) -> None:
     assert config["asyncInferenceConfig"]["clientConfig"] == {
         "maxConcurrentInvocationsPerInstance": 8
     }
-    grants = statements(stack.one("aws:iam/rolePolicy:RolePolicy")["policy"])
+    grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-execution-policy")["policy"])
     assert grants["NotifyResults"]["Resource"] == [
         "arn:aws:sns:eu-central-1:123456789012:batch-bot-async-success",
         "arn:aws:sns:eu-central-1:123456789012:batch-bot-async-error",
     ]
     assert grants["ReadRequests"]["Resource"] == f"arn:aws:s3:::{bucket}/async-input/*"
-    invoke = statements(stack.one("aws:iam/policy:Policy")["policy"])
+    invoke = statements(stack.named("aws:iam/policy:Policy", "-invoke-policy")["policy"])
     assert invoke["InvokeEndpoint"]["Action"] == "sagemaker:InvokeEndpointAsync"
     assert invoke["EncryptPayloads"]["Condition"]["ForAnyValue:StringEquals"] == {
         "kms:ResourceAliases": "alias/inferstack/batch-bot"
@@ -945,7 +990,17 @@ def test_api_key_auth_needs_the_front_door_and_gets_a_usage_plan(recording: Reco
     assert caught.value.path == "security.auth"
     stack = run(recording, spec, preview=True, front_door=True)
     method = stack.one("aws:apigateway/method:Method")
-    assert (method["authorization"], method["apiKeyRequired"]) == ("NONE", True)
+    # The API key meters; a Cognito token with the invoke scope authenticates.
+    assert (method["authorization"], method["apiKeyRequired"]) == ("COGNITO_USER_POOLS", True)
+    assert method["authorizationScopes"] == ["inferstack/bot/invoke"]
+    authorizer = stack.one("aws:apigateway/authorizer:Authorizer")
+    assert authorizer["type"] == "COGNITO_USER_POOLS"
+    assert authorizer["identitySource"] == "method.request.header.Authorization"
+    client = stack.one("aws:cognito/userPoolClient:UserPoolClient")
+    assert client["allowedOauthFlows"] == ["client_credentials"]
+    assert client["generateSecret"] is True
+    pool = stack.one("aws:cognito/userPool:UserPool")
+    assert pool["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": True}
     plan = stack.one("aws:apigateway/usagePlan:UsagePlan")
     assert plan["throttleSettings"] == {"rateLimit": 20, "burstLimit": 40}
     assert stack.one("aws:apigateway/apiKey:ApiKey")["enabled"] is True

@@ -74,15 +74,17 @@ def test_mandatory_violation_carries_policy_metadata(dev_evaluation: Evaluation)
     assert evaluation.packs[0].version == "1.2.3"  # PulumiPolicy.yaml wins, as in the CLI
 
 
-def test_presence_checks_pass_in_preview_and_value_reads_are_reported_as_skipped(
+def test_presence_checks_pass_in_preview_and_value_reads_are_unverifiable_not_violations(
     dev_evaluation: Evaluation,
 ) -> None:
     found = by_policy(dev_evaluation.violations)
 
     assert BUCKET_KMS not in found  # `"kmsKeyArn" in list(props)` works on an unknown value
-    skipped = found[BUCKET_KMS_READ]
+    assert BUCKET_KMS_READ not in found  # could not run: not a verdict
+    skipped = by_policy(dev_evaluation.unverifiable)[BUCKET_KMS_READ]
     assert [v.enforcement for v in skipped] == ["advisory"]
     assert skipped[0].skipped_in_preview
+    # pulumi_policy leaves the urn empty; the analyzer gives it the request's resource.
     assert skipped[0].urn.endswith("aws:s3/bucket:Bucket::app-bucket")
 
 
@@ -140,10 +142,10 @@ def test_all_level_raises_every_policy(dev_preview: PreviewRun, tiny_pack: Path)
     mandatory = {v.policy for v in evaluation.violations if v.enforcement == "mandatory"}
     # The remediation now runs as a validation, so the key stays untagged.
     assert mandatory == {ROTATION, STACK_LIMIT, KEY_TAGS}
-    # A policy that could not run in preview is reported as advisory whatever its level.
-    assert [v.enforcement for v in by_policy(evaluation.violations)[BUCKET_KMS_READ]] == [
-        "advisory"
-    ]
+    # A policy that could not run in preview is unverifiable, advisory whatever its level.
+    [unknown] = by_policy(evaluation.unverifiable)[BUCKET_KMS_READ]
+    assert unknown.enforcement == "advisory"
+    assert unknown.path == "kmsKeyArn"
 
 
 def test_not_applicable_narrows_the_resources_a_policy_checked(

@@ -26,7 +26,14 @@ def report(offline_project: Path, tiny_pack: Path) -> Report:
 def test_json_follows_the_contract(report: Report) -> None:
     document = json.loads(render_report(report, "json"))
 
-    assert set(document) == {"stack", "target", "resources", "violations", "summary"}
+    assert set(document) == {
+        "stack",
+        "target",
+        "resources",
+        "violations",
+        "unverifiable",
+        "summary",
+    }
     assert (document["stack"], document["target"]) == ("dev", "sagemaker")
     resource_keys = {"urn", "type", "name", "parent", "custom", "inputs"}
     assert all(set(r) == resource_keys for r in document["resources"])
@@ -36,13 +43,21 @@ def test_json_follows_the_contract(report: Report) -> None:
     assert key["inputs"]["deletionWindowInDays"] == 30
     assert isinstance(key["inputs"]["deletionWindowInDays"], int)
     violation_keys = {"pack", "policy", "enforcement", "severity", "urn", "message", "controls"}
-    assert all(set(v) == violation_keys for v in document["violations"])
+    assert all(set(v) == {*violation_keys, "packs"} for v in document["violations"])
+    [unknown] = document["unverifiable"]
+    assert (unknown["pack"], unknown["policy"], unknown["path"]) == (
+        "tiny",
+        "aws-s3-bucket-check-kms-arn",
+        "kmsKeyArn",
+    )
+    assert unknown["urn"].endswith("aws:s3/bucket:Bucket::app-bucket")
     rotation = next(v for v in document["violations"] if v["policy"].endswith("rotation"))
     assert rotation["controls"] == ["HIPAA 164.312(a)(2)(iv)", "GDPR Art. 32"]
     assert document["summary"] == {
         "resources": 4,
         "mandatory": 1,
         "advisory": len(document["violations"]) - 1,
+        "unverifiable": 1,
     }
 
 
@@ -67,7 +82,11 @@ def test_sarif_rules_results_and_locations(report: Report) -> None:
     assert rotation["defaultConfiguration"]["level"] == "error"
     levels = {r["ruleId"]: r["level"] for r in run["results"]}
     assert levels["aws-kms-key-enable-rotation"] == "error"
-    assert levels["aws-s3-bucket-check-kms-arn"] == "warning"
+    assert levels["aws-kms-key-add-tags"] == "note"
+    # Could not run in preview: a result for a reviewer, not a pass and not a failure.
+    review = next(r for r in run["results"] if r["ruleId"] == "aws-s3-bucket-check-kms-arn")
+    assert (review["kind"], review["level"]) == ("review", "none")
+    assert review["properties"]["path"] == "kmsKeyArn"
     result = next(r for r in run["results"] if r["ruleId"] == "aws-kms-key-enable-rotation")
     assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
     [location] = result["locations"]
@@ -80,12 +99,17 @@ def test_sarif_rules_results_and_locations(report: Report) -> None:
 def test_table_groups_by_severity_with_remediation(report: Report) -> None:
     text = render_report(report, "table")
 
-    assert text.index("HIGH (") < text.index("MEDIUM (") < text.index("LOW (")
+    assert text.index("HIGH (") < text.index("MEDIUM (") < text.index("UNVERIFIABLE AT PREVIEW")
+    assert "LOW (" not in text  # the low-severity policy could not run: not a violation
     assert "x mandatory aws-kms-key-enable-rotation  [tiny]" in text
     assert "fix: Set enableKeyRotation: true on the key." in text
     assert "resource: aws:kms/key:Key::app-key" in text
+    unknown = text[text.index("UNVERIFIABLE AT PREVIEW (1)") :]
+    assert "aws-s3-bucket-check-kms-arn  [tiny]" in unknown
+    assert "unknown: kmsKeyArn" in unknown
     last = text.rstrip().splitlines()[-1]
     assert last.startswith("FAIL: 1 mandatory, ")
+    assert ", 1 unverifiable at preview in " in last
     assert "in 4 resources" in last
 
 
@@ -140,10 +164,10 @@ def test_markdown_maps_controls_to_policies_resources_and_status(report: Report)
     assert "| **HIPAA 164.312(a)(2)(iv) Encryption** | `aws-kms-key-enable-rotation` |" in hipaa
     assert "| tiny | mandatory | 1 | FAIL (1) |" in hipaa
     assert "| `aws-s3-bucket-require-kms` | tiny | mandatory | 1 | PASS |" in hipaa
-    assert "### HIPAA findings" in hipaa
     gdpr = text[text.index("## GDPR") : text.index("## OWASP")]
-    assert "NOT EVALUATED (unknown in preview)" in gdpr
-    owasp = text[text.index("## OWASP") : text.index("## Controls with no automated rule")]
+    assert "| `aws-s3-bucket-check-kms-arn` | tiny | advisory | 1 | UNVERIFIABLE (1) |" in gdpr
+    assert "Controls with rules that ran: 1 (1 fail)." in gdpr
+    owasp = text[text.index("## OWASP") : text.index("## Findings")]
     # The rule's scope (from the catalog) holds no resource of this stack.
     assert (
         "| **OWASP LLM10 Unbounded consumption** | 1 rule, none for this stack's resource types"

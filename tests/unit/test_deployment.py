@@ -175,13 +175,37 @@ def test_gdpr_implies_eu_residency() -> None:
     assert spec(compliance={"frameworks": ["hipaa"]}).compliance.residency == []
 
 
-def test_tags_merge_user_over_inferstack_defaults() -> None:
-    s = spec(tags={"team": "ml", "inferstack/environment": "sandbox"})
+def test_user_tags_merge_under_the_labels_inferstack_sets() -> None:
+    s = spec(tags={"team": "ml"})
     labels = s.labels()
     assert labels["team"] == "ml"
-    assert labels["inferstack/environment"] == "sandbox"
+    assert labels["inferstack/environment"] == "dev"
     assert labels["app.kubernetes.io/managed-by"] == "inferstack"
     assert s.merged_tags({"component": "kms"})["component"] == "kms"
+    # A component's own extra never replaces the labels the policies trust.
+    assert s.merged_tags({"inferstack/environment": "prod"})["inferstack/environment"] == "dev"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "inferstack/environment",
+        "inferstack/anything",
+        "inferstack.io/secure-boot",
+        "node-restriction.kubernetes.io/inferstack-attested",
+        "app.kubernetes.io/managed-by",
+        "app.kubernetes.io/part-of",
+        "app.kubernetes.io/instance",
+    ],
+)
+def test_a_tag_with_a_reserved_key_is_refused_naming_it(key: str) -> None:
+    err = error(tags={"team": "ml", key: "x"})
+    assert err.path == f"tags.{key}"
+    assert "inferstack sets itself" in str(err)
+
+
+def test_other_kubernetes_recommended_labels_stay_open_to_users() -> None:
+    assert spec(tags={"app.kubernetes.io/version": "1.4"}).labels()["app.kubernetes.io/version"]
 
 
 def test_wrong_type_shows_the_value() -> None:

@@ -151,12 +151,13 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
             log_group_name=endpoint_logs,
             topic_names=topic_names if plan.is_async else [],
         )
+        network_grants = iam.grant_network(ctx, role)
         model = hosting.model(
             ctx,
             role_arn=role.arn,
             subnet_ids=net.subnet_ids,
             security_group_ids=net.security_group_ids,
-            depends_on=[grants, *net.ready],
+            depends_on=[grants, network_grants, *net.ready],
         )
         config = hosting.endpoint_configuration(
             ctx,
@@ -203,6 +204,10 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
                 ),
             )
             outputs["front_door_url"] = front.url
+            outputs["front_door_invoke_policy_arn"] = front.invoke_policy_arn
+            if front.token_url is not None and front.client_id is not None:
+                outputs["front_door_token_url"] = front.token_url
+                outputs["front_door_client_id"] = front.client_id
         invoke = iam.caller_policy(
             ctx, bucket_name=bucket.name, key_alias=key_alias(plan.endpoint_name)
         )

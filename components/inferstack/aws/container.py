@@ -161,6 +161,8 @@ def _tgi(
         env["HF_MODEL_QUANTIZE"] = RUNTIME_QUANTIZATION[spec.model.dtype]
     if fraction is not None:
         env["CUDA_MEMORY_FRACTION"] = str(fraction)
+    if spec.serving.kv_cache_dtype == "fp8":
+        env["KV_CACHE_DTYPE"] = "fp8"
     return env
 
 
@@ -186,6 +188,8 @@ def _lmi(
         env["OPTION_QUANTIZE"] = RUNTIME_QUANTIZATION[spec.model.dtype]
     if fraction is not None:
         env["OPTION_GPU_MEMORY_UTILIZATION"] = str(fraction)
+    if spec.serving.kv_cache_dtype == "fp8":
+        env["OPTION_KV_CACHE_DTYPE"] = "fp8"
     return env
 
 

@@ -1,9 +1,17 @@
 """An optional front door: API Gateway (REST, regional) with a WAF web ACL in front.
 
 For callers that cannot reach the SageMaker runtime API directly. The method keeps IAM
-(SigV4) authentication, or requires an API key when ``security.auth`` is ``api_key``; the
-stage throttles to ``security.rate_limit``; WAF blocks bodies over
-``security.max_request_bytes`` and clients over the same rate. Access logs carry no bodies.
+(SigV4) authentication; with ``security.auth: api_key`` it authenticates callers with a Cognito
+user pool instead (OAuth 2.0 client credentials: a client id and secret buy a short-lived
+token with the ``invoke`` scope), and the API key only meters the caller against the usage
+plan, as API Gateway intends: an API key is an identifier, not a credential. Cognito rather
+than a Lambda authorizer: no code of ours in the authentication path, tokens expire within
+the hour, and a leaked client secret is revoked by rotating the app client. The stage
+throttles to ``security.rate_limit``; WAF blocks bodies over ``security.max_request_bytes``
+and clients over the same rate. Access logs carry no bodies.
+
+Callers get a managed policy for ``execute-api:Invoke`` on this API's id and stage only;
+the id exists after deploy, so the policy packs judge that document then.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import pulumi_aws as aws
 
 from inferstack.aws import names
 from inferstack.aws.context import Context
+from inferstack.aws.documents import document, statement
+from inferstack.aws.front_door_auth import token_issuer
 from inferstack.aws.names import Arns
 from inferstack.aws.policies import (
     Document,
@@ -62,6 +72,9 @@ def waf_log_group_name(endpoint_name: str) -> str:
 @dataclass(frozen=True)
 class FrontDoor:
     url: pulumi.Output[str]
+    invoke_policy_arn: pulumi.Output[str]
+    token_url: pulumi.Output[str] | None = None
+    client_id: pulumi.Output[str] | None = None
 
 
 def front_door(
@@ -103,12 +116,15 @@ def front_door(
         region=ctx.region,
         opts=ctx.opts(),
     )
+    tokens = token_issuer(ctx, api) if plan.api_key_auth else None
     method = aws.apigateway.Method(
         ctx.child("api-post"),
         rest_api=api.id,
         resource_id=resource.id,
         http_method="POST",
-        authorization="NONE" if plan.api_key_auth else "AWS_IAM",
+        authorization="COGNITO_USER_POOLS" if tokens else "AWS_IAM",
+        authorizer_id=tokens.authorizer.id if tokens else None,
+        authorization_scopes=[tokens.scope] if tokens else None,
         api_key_required=plan.api_key_auth,
         region=ctx.region,
         opts=ctx.opts(),
@@ -172,7 +188,30 @@ def front_door(
     if plan.api_key_auth:
         _usage_plan(ctx, api, stage)
     _firewall(ctx, stage, waf_logs)
-    return FrontDoor(url=stage.invoke_url.apply(lambda url: f"{url}/invocations"))
+    return FrontDoor(
+        url=stage.invoke_url.apply(lambda url: f"{url}/invocations"),
+        invoke_policy_arn=_invoke_policy(ctx, api).arn,
+        token_url=tokens.token_url if tokens else None,
+        client_id=tokens.client_id if tokens else None,
+    )
+
+
+def _invoke_policy(ctx: Context, api: aws.apigateway.RestApi) -> aws.iam.Policy:
+    """What a caller attaches to use the front door: this API's stage and method only."""
+
+    def build(arns: Arns, api_id: str) -> Document:
+        arn = arns.execute_api(api_id, STAGE_PATH)
+        return document(statement("InvokeFrontDoor", "execute-api:Invoke", arn))
+
+    return aws.iam.Policy(
+        ctx.child("api-callers-policy"),
+        name=names.role_name(ctx.plan.endpoint_name, "front-door-invoke", ctx.region),
+        path="/inferstack/",
+        description=f"Invoke the front door of the inferstack endpoint {ctx.plan.endpoint_name}",
+        policy=ctx.policy(build, api.id),
+        tags=ctx.tags(),
+        opts=ctx.opts(),
+    )
 
 
 def _integration_role(ctx: Context) -> aws.iam.Role:

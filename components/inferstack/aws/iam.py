@@ -9,15 +9,19 @@ import pulumi_aws as aws
 
 from inferstack.aws import names, storage
 from inferstack.aws.context import Context
-from inferstack.aws.front_door import STAGE_PATH
 from inferstack.aws.names import Arns
 from inferstack.aws.policies import (
     Document,
     ExecutionGrants,
+    NetworkGrants,
     assume_role,
     execution_policy,
     invoke_policy,
+    network_policy,
 )
+
+# Every resource the stack creates carries it (DeploymentSpec.own_labels).
+DEPLOYMENT_TAG = "inferstack/deployment"
 
 
 def execution_role_name(ctx: Context) -> str:
@@ -55,11 +59,6 @@ def grant_execution(
 
     def build(arns: Arns, bucket: str) -> Document:
         source = plan.source
-        # Subnets and the security group that this stack creates get their ids only at
-        # deploy; the grant names them by account and region instead, so the whole document
-        # is known (and checked by the policy packs) at preview.
-        subnets = plan.subnet_ids or ("*",)
-        groups = plan.security_group_ids or ("*",)
         return execution_policy(
             ExecutionGrants(
                 repository_arn=plan.image_repository_arn,
@@ -72,9 +71,6 @@ def grant_execution(
                 read_prefixes=read_prefixes,
                 write_prefixes=write_prefixes,
                 topic_arns=tuple(arns.topic(name) for name in topic_names),
-                subnet_arns=tuple(arns.subnet(s) for s in subnets),
-                security_group_arns=tuple(arns.security_group(g) for g in groups),
-                network_interface_arn=arns.network_interfaces(),
                 secret_arn=arns.secret(plan.token_secret) if plan.token_secret else None,
             )
         )
@@ -84,6 +80,30 @@ def grant_execution(
         role=role.id,
         name="inferstack-execution",
         policy=ctx.policy(build, bucket_name),
+        opts=ctx.opts(),
+    )
+
+
+def grant_network(ctx: Context, role: aws.iam.Role) -> aws.iam.RolePolicy:
+    """The endpoint's network interfaces, in its subnets only (see ``network_policy``)."""
+    plan = ctx.plan
+
+    def build(arns: Arns) -> Document:
+        return network_policy(
+            NetworkGrants(
+                account_pattern=arns.ec2(),
+                subnet_arns=tuple(arns.subnet(s) for s in plan.subnet_ids),
+                security_group_arns=tuple(arns.security_group(g) for g in plan.security_group_ids),
+                vpc_arn=arns.vpc(plan.vpc_id) if plan.vpc_id else None,
+                tag=(DEPLOYMENT_TAG, ctx.spec.name),
+            )
+        )
+
+    return aws.iam.RolePolicy(
+        ctx.child("network-policy"),
+        role=role.id,
+        name="inferstack-network",
+        policy=ctx.policy(build),
         opts=ctx.opts(),
     )
 
@@ -103,7 +123,6 @@ def caller_policy(
             key_arn=key_arn,
             key_alias=key_alias if plan.create_key else None,
             s3_service=arns.service("s3"),
-            api_arn=arns.front_door(STAGE_PATH) if plan.front_door else None,
         )
 
     return aws.iam.Policy(

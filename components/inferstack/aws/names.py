@@ -99,12 +99,18 @@ class Arns:
     def topic(self, name: str) -> str:
         return f"arn:{self.partition}:sns:{self.region}:{self.account}:{name}"
 
-    def front_door(self, stage_path: str) -> str:
-        # The API's id exists only after deploy; the stage, method and path pin the grant.
-        return f"arn:{self.partition}:execute-api:{self.region}:{self.account}:*/{stage_path}"
+    def execute_api(self, api_id: str, stage_path: str) -> str:
+        """``execute-api:Invoke`` on one API's stage, method and path."""
+        return (
+            f"arn:{self.partition}:execute-api:{self.region}:{self.account}:{api_id}/{stage_path}"
+        )
 
-    def network_interfaces(self) -> str:
-        return f"arn:{self.partition}:ec2:{self.region}:{self.account}:network-interface/*"
+    def ec2(self) -> str:
+        """The prefix of this account and region's EC2 resource ARNs."""
+        return f"arn:{self.partition}:ec2:{self.region}:{self.account}"
+
+    def vpc(self, vpc_id: str) -> str:
+        return f"arn:{self.partition}:ec2:{self.region}:{self.account}:vpc/{vpc_id}"
 
     def subnet(self, subnet_id: str) -> str:
         return f"arn:{self.partition}:ec2:{self.region}:{self.account}:subnet/{subnet_id}"

@@ -1,44 +1,53 @@
-"""IAM, KMS, S3 and SNS policy documents, built from plain ARNs.
+"""Identity policies (the execution role, its network grants, callers) and the policy index.
 
 Every grant names its resources. ``"Resource": "*"`` appears only where AWS has no
 resource-level permission for the action (``ecr:GetAuthorizationToken``, ``ec2:Describe*``,
 ``cloudwatch:PutMetricData`` scoped by namespace instead) and in key policies, where it means
-"this key".
+"this key". Resource policies live in :mod:`inferstack.aws.resource_policies`, the language in
+:mod:`inferstack.aws.documents`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Document = dict[str, Any]
-VERSION = "2012-10-17"
+from inferstack.aws.documents import VERSION, Document, assume_role, document, statement
+from inferstack.aws.resource_policies import (
+    KEY_ADMIN_ACTIONS,
+    KEY_USE_ACTIONS,
+    KeyGrants,
+    api_resource_policy,
+    artifact_bucket_policy,
+    key_policy,
+    log_bucket_policy,
+    topic_policy,
+)
 
-KEY_ADMIN_ACTIONS = (
-    "kms:Create*",
-    "kms:Describe*",
-    "kms:Enable*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
-    "kms:Get*",
-    "kms:Delete*",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:ScheduleKeyDeletion",
-    "kms:CancelKeyDeletion",
-    "kms:RotateKeyOnDemand",
-)
-KEY_USE_ACTIONS = (
-    "kms:Encrypt",
-    "kms:Decrypt",
-    "kms:ReEncrypt*",
-    "kms:GenerateDataKey*",
-    "kms:DescribeKey",
-)
+__all__ = [
+    "ENI_ACTIONS",
+    "ENI_DESCRIBE_ACTIONS",
+    "KEY_ADMIN_ACTIONS",
+    "KEY_USE_ACTIONS",
+    "VERSION",
+    "Document",
+    "ExecutionGrants",
+    "KeyGrants",
+    "NetworkGrants",
+    "api_resource_policy",
+    "artifact_bucket_policy",
+    "assume_role",
+    "document",
+    "execution_policy",
+    "front_door_role_policy",
+    "invoke_policy",
+    "key_policy",
+    "log_bucket_policy",
+    "network_policy",
+    "statement",
+    "topic_policy",
+]
+
 # SageMaker creates and removes the endpoint's network interfaces in the given subnets.
 ENI_ACTIONS = (
     "ec2:CreateNetworkInterface",
@@ -55,50 +64,6 @@ ENI_DESCRIBE_ACTIONS = (
 )
 
 
-def document(*statements: Document) -> Document:
-    return {"Version": VERSION, "Statement": list(statements)}
-
-
-def statement(
-    sid: str,
-    actions: str | Sequence[str],
-    resources: str | Sequence[str],
-    *,
-    effect: str = "Allow",
-    principal: str | dict[str, Any] | None = None,
-    condition: dict[str, dict[str, Any]] | None = None,
-) -> Document:
-    body: Document = {"Sid": sid, "Effect": effect}
-    if principal is not None:
-        body["Principal"] = principal
-    body["Action"] = _one_or_list(actions)
-    body["Resource"] = _one_or_list(resources)
-    if condition:
-        body["Condition"] = condition
-    return body
-
-
-def _one_or_list(values: str | Sequence[str]) -> str | list[str]:
-    if isinstance(values, str):
-        return values
-    items = list(dict.fromkeys(values))
-    return items[0] if len(items) == 1 else items
-
-
-def assume_role(service: str) -> Document:
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Sid": "AssumedByService",
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-
-
 @dataclass(frozen=True)
 class ExecutionGrants:
     """What the endpoint's execution role may touch, as ARNs."""
@@ -113,9 +78,6 @@ class ExecutionGrants:
     read_prefixes: tuple[str, ...] = ()
     write_prefixes: tuple[str, ...] = ()
     topic_arns: tuple[str, ...] = ()
-    subnet_arns: tuple[str, ...] = ()
-    security_group_arns: tuple[str, ...] = ()
-    network_interface_arn: str | None = None
     secret_arn: str | None = None
 
 
@@ -170,24 +132,75 @@ def execution_policy(grants: ExecutionGrants) -> Document:
         )
     if grants.topic_arns:
         statements.append(statement("NotifyResults", "sns:Publish", grants.topic_arns))
-    if grants.network_interface_arn is not None:
-        statements.append(
-            statement(
-                "ManageEndpointInterfaces",
-                ENI_ACTIONS,
-                [
-                    grants.network_interface_arn,
-                    *grants.subnet_arns,
-                    *grants.security_group_arns,
-                ],
-            )
-        )
-        # EC2 Describe calls have no resource-level permissions.
-        statements.append(statement("DescribeNetwork", ENI_DESCRIBE_ACTIONS, "*"))
     if grants.secret_arn is not None:
         statements.append(
             statement("ReadHubToken", "secretsmanager:GetSecretValue", grants.secret_arn)
         )
+    return document(*statements)
+
+
+@dataclass(frozen=True)
+class NetworkGrants:
+    """Where the endpoint's interfaces may go: subnets and security groups by ARN or by tag.
+
+    Subnets and groups you give are named by ARN. Those the stack creates get their ids only at
+    deploy; they carry the deployment's tag (``tag``), which scopes them instead, so the
+    document is complete at preview and the policy packs read it.
+    """
+
+    account_pattern: str  # arn:<partition>:ec2:<region>:<account>
+    subnet_arns: tuple[str, ...] = ()
+    security_group_arns: tuple[str, ...] = ()
+    vpc_arn: str | None = None
+    tag: tuple[str, str] | None = None
+
+    @property
+    def network_interfaces(self) -> str:
+        return f"{self.account_pattern}:network-interface/*"
+
+
+def network_policy(grants: NetworkGrants) -> Document:
+    """SageMaker attaches the endpoint to its subnets: interfaces there, and nowhere else.
+
+    A new interface needs the interface, its subnet and its security group authorized: the
+    subnet and group are named by ARN, or by the deployment's tag when the stack creates them.
+    With known subnets every interface action is also conditioned on them (``ec2:Subnet``) and
+    on the VPC when given (``ec2:Vpc``).
+    """
+    tagged = (
+        {"StringEquals": {f"aws:ResourceTag/{grants.tag[0]}": grants.tag[1]}}
+        if grants.tag
+        else None
+    )
+    statements = []
+    condition: dict[str, dict[str, Any]] = {}
+    if grants.subnet_arns:
+        condition["ArnEquals"] = {"ec2:Subnet": list(grants.subnet_arns)}
+        if grants.vpc_arn is not None:
+            condition["ArnEquals"]["ec2:Vpc"] = grants.vpc_arn
+    statements.append(
+        statement(
+            "ManageEndpointInterfaces",
+            ENI_ACTIONS,
+            grants.network_interfaces,
+            condition=condition or None,
+        )
+    )
+    named = [*grants.subnet_arns, *grants.security_group_arns]
+    if named:
+        statements.append(statement("AttachToEndpointSubnets", "ec2:CreateNetworkInterface", named))
+    created = [f"{grants.account_pattern}:subnet/*"] if not grants.subnet_arns else []
+    if not grants.security_group_arns:
+        created.append(f"{grants.account_pattern}:security-group/*")
+    if created:
+        assert tagged is not None, "created subnets or groups are scoped by the deployment's tag"
+        statements.append(
+            statement(
+                "AttachToDeploymentNetwork", "ec2:CreateNetworkInterface", created, condition=tagged
+            )
+        )
+    # EC2 Describe calls have no resource-level permissions.
+    statements.append(statement("DescribeNetwork", ENI_DESCRIBE_ACTIONS, "*"))
     return document(*statements)
 
 
@@ -204,164 +217,6 @@ def _model_read(bucket_arn: str, key: str) -> list[Document]:
     return [read, listing]
 
 
-@dataclass(frozen=True)
-class KeyGrants:
-    account: str
-    partition: str
-    role_arns: tuple[str, ...]
-    log_group_arns: tuple[str, ...]
-    logs_service: str
-    via_services: tuple[str, ...]
-    publishers: tuple[str, ...] = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
-    log_delivery: bool = True  # S3 server access logs land in a bucket encrypted with the key
-
-
-def key_policy(grants: KeyGrants) -> Document:
-    root = f"arn:{grants.partition}:iam::{grants.account}:root"
-    statements = [
-        # The account administers the key through IAM, but reads data only through the
-        # services below: nobody decrypts with it directly except the roles named here.
-        statement("AdministerKey", KEY_ADMIN_ACTIONS, "*", principal={"AWS": root}),
-        statement(
-            "UseThroughDeploymentServices",
-            KEY_USE_ACTIONS,
-            "*",
-            principal={"AWS": root},
-            condition={
-                "StringEquals": {
-                    "kms:CallerAccount": grants.account,
-                    "kms:ViaService": list(grants.via_services),
-                }
-            },
-        ),
-        statement(
-            "UseByDeploymentRoles",
-            ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-            "*",
-            principal={"AWS": list(grants.role_arns)},
-        ),
-        statement(
-            "EncryptDeploymentLogs",
-            [
-                "kms:Encrypt*",
-                "kms:Decrypt*",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:Describe*",
-            ],
-            "*",
-            principal={"Service": grants.logs_service},
-            condition={
-                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": list(grants.log_group_arns)}
-            },
-        ),
-    ]
-    if grants.log_delivery:
-        statements.append(
-            statement(
-                "DeliverS3AccessLogs",
-                ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "*",
-                principal={"Service": "logging.s3.amazonaws.com"},
-                condition={"StringEquals": {"aws:SourceAccount": grants.account}},
-            )
-        )
-    if grants.publishers:
-        # CloudWatch alarms and budget alerts publish to the encrypted notification topic.
-        statements.append(
-            statement(
-                "PublishToEncryptedTopics",
-                ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "*",
-                principal={"Service": list(grants.publishers)},
-            )
-        )
-    return document(*statements)
-
-
-def _deny_insecure(bucket_arn: str) -> list[Document]:
-    resources = [bucket_arn, f"{bucket_arn}/*"]
-    return [
-        statement(
-            "DenyInsecureTransport",
-            "s3:*",
-            resources,
-            effect="Deny",
-            principal="*",
-            condition={"Bool": {"aws:SecureTransport": "false"}},
-        ),
-        statement(
-            "DenyOutdatedTls",
-            "s3:*",
-            resources,
-            effect="Deny",
-            principal="*",
-            condition={"NumericLessThan": {"s3:TlsVersion": "1.2"}},
-        ),
-    ]
-
-
-def _deny_non_kms(bucket_arn: str) -> Document:
-    # Uploads without an encryption header get the bucket's SSE-KMS default; uploads asking
-    # for anything but KMS are refused.
-    return statement(
-        "DenyNonKmsEncryption",
-        "s3:PutObject",
-        f"{bucket_arn}/*",
-        effect="Deny",
-        principal="*",
-        condition={
-            "Null": {"s3:x-amz-server-side-encryption": "false"},
-            "StringNotEquals": {"s3:x-amz-server-side-encryption": ["aws:kms", "aws:kms:dsse"]},
-        },
-    )
-
-
-def artifact_bucket_policy(bucket_arn: str) -> Document:
-    return document(*_deny_insecure(bucket_arn), _deny_non_kms(bucket_arn))
-
-
-def log_bucket_policy(
-    log_bucket_arn: str, source_bucket_arns: Sequence[str], account: str
-) -> Document:
-    deliver = statement(
-        "AllowServerAccessLogDelivery",
-        "s3:PutObject",
-        f"{log_bucket_arn}/*",
-        principal={"Service": "logging.s3.amazonaws.com"},
-        condition={
-            "ArnLike": {"aws:SourceArn": list(source_bucket_arns)},
-            "StringEquals": {"aws:SourceAccount": account},
-        },
-    )
-    return document(*_deny_insecure(log_bucket_arn), _deny_non_kms(log_bucket_arn), deliver)
-
-
-def topic_policy(topic_arn: str, account: str, publishers: Sequence[str] = ()) -> Document:
-    statements = []
-    if publishers:
-        statements.append(
-            statement(
-                "AllowAccountPublishers",
-                "sns:Publish",
-                topic_arn,
-                principal={"Service": list(publishers)},
-                condition={"StringEquals": {"aws:SourceAccount": account}},
-            )
-        )
-    statements.append(
-        statement(
-            "DenyInsecureTransport",
-            "sns:Publish",
-            topic_arn,
-            effect="Deny",
-            principal="*",
-            condition={"Bool": {"aws:SecureTransport": "false"}},
-        )
-    )
-    return document(*statements)
-
-
 def invoke_policy(
     endpoint_arn: str,
     *,
@@ -370,7 +225,6 @@ def invoke_policy(
     key_arn: str | None = None,
     key_alias: str | None = None,
     s3_service: str | None = None,
-    api_arn: str | None = None,
 ) -> Document:
     """What a caller needs: invoke this endpoint, and for async, hand over and fetch payloads.
 
@@ -401,54 +255,9 @@ def invoke_policy(
                 condition=key_condition,
             ),
         ]
-    if api_arn is not None:
-        statements.append(statement("InvokeFrontDoor", "execute-api:Invoke", api_arn))
     return document(*statements)
 
 
 def front_door_role_policy(endpoint_arn: str, is_async: bool) -> Document:
     action = "sagemaker:InvokeEndpointAsync" if is_async else "sagemaker:InvokeEndpoint"
     return document(statement("InvokeEndpoint", action, endpoint_arn))
-
-
-def api_resource_policy(
-    api_arn: str, account_root: str, allowed_cidrs: Sequence[str], *, signed: bool = True
-) -> Document | None:
-    """Who may call the front door at all, before its authentication runs.
-
-    ``signed`` (IAM auth): only this account's principals, and from ``allowed_cidrs`` when
-    given. Unsigned callers (API keys) have no principal to name, so they are admitted by
-    network only; with no ``allowed_cidrs`` there is nothing to restrict and no policy.
-    """
-    if not signed:
-        if not allowed_cidrs:
-            return None
-        return document(
-            statement(
-                "AllowAllowedNetworks",
-                "execute-api:Invoke",
-                api_arn,
-                principal="*",
-                condition={"IpAddress": {"aws:SourceIp": list(allowed_cidrs)}},
-            )
-        )
-    statements = [
-        statement(
-            "AllowAccountCallers",
-            "execute-api:Invoke",
-            api_arn,
-            principal={"AWS": account_root},
-        )
-    ]
-    if allowed_cidrs:
-        statements.append(
-            statement(
-                "DenyOutsideAllowedNetworks",
-                "execute-api:Invoke",
-                api_arn,
-                effect="Deny",
-                principal="*",
-                condition={"NotIpAddress": {"aws:SourceIp": list(allowed_cidrs)}},
-            )
-        )
-    return document(*statements)

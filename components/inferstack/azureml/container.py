@@ -47,6 +47,7 @@ def environment(spec: DeploymentSpec, hardware: Hardware) -> dict[str, str]:
             "MAX_TOTAL_TOKENS": context,
             "MAX_CONCURRENT_REQUESTS": concurrency,
             "HF_HUB_OFFLINE": "1",
+            **({"KV_CACHE_DTYPE": "fp8"} if spec.serving.kv_cache_dtype == "fp8" else {}),
         }
     flags = [
         f"--tensor-parallel-size {hardware.gpu_count}",
@@ -57,6 +58,8 @@ def environment(spec: DeploymentSpec, hardware: Hardware) -> dict[str, str]:
     ]
     if spec.serving.gpu_memory_utilization is not None:
         flags.append(f"--gpu-memory-utilization {spec.serving.gpu_memory_utilization}")
+    if spec.serving.kv_cache_dtype == "fp8":
+        flags.append("--kv-cache-dtype fp8")
     # MODEL_NAME and VLLM_ARGS are what the vLLM wrapper image reads (docs/targets/azureml.md).
     return {
         "MODEL_NAME": model_dir,

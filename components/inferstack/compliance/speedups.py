@@ -15,7 +15,11 @@ a Deployment) and a fixed cost per policy that bounds a pack to a few hundred re
   policies whose rule applies to the request's resource type. Skipped policies would have
   returned at once without a diagnostic, so the response is the same.
 
-The tests run every fixture with and without these changes and compare the verdicts.
+Both reach into pulumi_policy's internals (module globals, a name-mangled attribute, servicer
+methods), so each change first checks that every internal it patches is there, in the shape it
+expects; a pulumi_policy that differs keeps its own code for that change, slower and with the
+same verdicts. The tests run every fixture with and without these changes, and with an
+internal missing, and compare the verdicts.
 """
 
 from __future__ import annotations
@@ -106,43 +110,106 @@ class _PolicySelection:
             return hit[1]
 
 
+# Module globals Analyze reads per policy (decoding), and the servicer's own members.
+_DECODERS = ("json_format", "deserialize_properties", "unknown_checking_proxy")
+
+
+def _code_names(function: Any) -> set[str]:
+    code = getattr(function, "__code__", None)
+    return set(code.co_names) if code is not None else set()
+
+
+def can_memoize() -> bool:
+    """pulumi_policy decodes through the module globals this change wraps."""
+    servicer = getattr(_policy, "_PolicyAnalyzerServicer", None)
+    decoders = (
+        callable(getattr(_policy, "deserialize_properties", None))
+        and callable(getattr(_policy, "unknown_checking_proxy", None))
+        and callable(getattr(getattr(_policy, "json_format", None), "MessageToDict", None))
+    )
+    if servicer is None or not decoders:
+        return False
+    configure = getattr(servicer, "_configure_runtime_settings", None)
+    analyze = getattr(servicer, "Analyze", None)
+    # Each request starts in _configure_runtime_settings (where the memo is reset), and Analyze
+    # reads the decoders as globals (so the wrapped ones are the ones it calls).
+    return callable(configure) and set(_DECODERS) <= _code_names(analyze)
+
+
+def can_select() -> bool:
+    """Analyze loops over the name-mangled policy list that a per-request view replaces."""
+    servicer = getattr(_policy, "_PolicyAnalyzerServicer", None)
+    if servicer is None or not isinstance(getattr(_policy, "ResourceValidationPolicy", None), type):
+        return False
+    analyze = getattr(servicer, "Analyze", None)
+    init = getattr(servicer, "__init__", None)
+    return (
+        callable(analyze) and _POLICIES in _code_names(analyze) and _POLICIES in _code_names(init)
+    )
+
+
 def install() -> Callable[[], None]:
-    """Apply both changes to pulumi_policy; returns a function that undoes them."""
+    """Apply each change whose internals are present; returns a function that undoes them."""
     servicer = _policy._PolicyAnalyzerServicer
+    undo: list[Callable[[], None]] = []
+    if can_memoize():
+        undo.append(_memoize(servicer))
+    if can_select():
+        undo.append(_select(servicer))
+
+    def uninstall() -> None:
+        for step in reversed(undo):
+            step()
+        _local.cache = {}
+
+    return uninstall
+
+
+def _memoize(servicer: Any) -> Callable[[], None]:
     saved = (
         _policy.json_format,
         _policy.deserialize_properties,
         _policy.unknown_checking_proxy,
-        servicer._configure_runtime_settings,
-        servicer.Analyze,
+        servicer.__dict__.get("_configure_runtime_settings"),
     )
-    configure, analyze = saved[3], saved[4]
-    select = _PolicySelection()
+    configure = servicer._configure_runtime_settings
 
     def configure_request(self: Any) -> Any:
         # Analyze, AnalyzeStack and Remediate all start here: a new request, a fresh cache.
         _local.cache = {}
         return configure(self)
 
+    _policy.json_format = _JsonFormat()
+    _policy.deserialize_properties = _memoized("deserialized", saved[1])
+    _policy.unknown_checking_proxy = _memoized("proxy", saved[2])
+    servicer._configure_runtime_settings = configure_request
+
+    def undo() -> None:
+        _policy.json_format, _policy.deserialize_properties, _policy.unknown_checking_proxy = saved[
+            :3
+        ]
+        _restore(servicer, "_configure_runtime_settings", saved[3])
+
+    return undo
+
+
+def _select(servicer: Any) -> Callable[[], None]:
+    saved = servicer.__dict__.get("Analyze")
+    analyze = servicer.Analyze
+    select = _PolicySelection()
+
     def analyze_applicable(self: Any, request: Any, context: Any) -> Any:
         view = copy.copy(self)  # shares config with self; only the policy list differs
         setattr(view, _POLICIES, select(self, request.type))
         return analyze(view, request, context)
 
-    _policy.json_format = _JsonFormat()
-    _policy.deserialize_properties = _memoized("deserialized", saved[1])
-    _policy.unknown_checking_proxy = _memoized("proxy", saved[2])
-    servicer._configure_runtime_settings = configure_request
     servicer.Analyze = analyze_applicable
+    return lambda: _restore(servicer, "Analyze", saved)
 
-    def uninstall() -> None:
-        (
-            _policy.json_format,
-            _policy.deserialize_properties,
-            _policy.unknown_checking_proxy,
-            servicer._configure_runtime_settings,
-            servicer.Analyze,
-        ) = saved
-        _local.cache = {}
 
-    return uninstall
+def _restore(owner: Any, name: str, saved: Any) -> None:
+    if saved is None:
+        if name in owner.__dict__:
+            delattr(owner, name)
+    else:
+        setattr(owner, name, saved)

@@ -50,7 +50,7 @@ class DeploymentSpec(Section):
     cost: CostSpec = Field(default_factory=CostSpec)
     """Budget."""
     tags: dict[str, str] = Field(default_factory=dict)
-    """Tags/labels merged onto every resource (user wins over inferstack's own)."""
+    """Tags/labels on every resource; keys inferstack sets itself (inferstack/*) are refused."""
 
     @field_validator("name")
     @classmethod
@@ -120,6 +120,16 @@ class DeploymentSpec(Section):
             raise _field_error(
                 "security.allow_insecure", "is for local dev clusters only", "remove it in prod"
             )
+        for key in self.tags:
+            if is_reserved_tag(key):
+                raise _field_error(
+                    f"tags.{key}",
+                    "is a key inferstack sets itself and its policies trust, so no tag may set it",
+                    "remove the tag or rename it; reserved: inferstack/*, inferstack.io/*, "
+                    "node-restriction.kubernetes.io/* and app.kubernetes.io/{"
+                    + ",".join(RESERVED_TAG_KEYS_SHORT)
+                    + "}",
+                )
         return self
 
     # Resolved values: what the components use.
@@ -141,17 +151,44 @@ class DeploymentSpec(Section):
             return self.security.auth
         return DEFAULT_AUTH[target]
 
-    def labels(self) -> dict[str, str]:
-        """Tags every resource carries: inferstack's own, then the user's (user wins)."""
-        base = {
+    def own_labels(self) -> dict[str, str]:
+        """The labels inferstack sets on every resource; rules trust them."""
+        return {
             "app.kubernetes.io/managed-by": "inferstack",
             "inferstack/deployment": self.name,
             "inferstack/environment": self.environment,
         }
-        return {**base, **self.tags}
+
+    def labels(self) -> dict[str, str]:
+        """Tags every resource carries: the user's, then inferstack's own (reserved keys win)."""
+        return {**self.tags, **self.own_labels()}
 
     def merged_tags(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return {**self.labels(), **(extra or {})}
+        """The user's tags, then the component's ``extra``, then inferstack's own labels."""
+        return {**self.tags, **(extra or {}), **self.own_labels()}
+
+
+# Label and tag keys the components set and the policy packs read: a user tag may not set them.
+RESERVED_TAG_PREFIXES: tuple[str, ...] = (
+    "inferstack/",
+    "inferstack.io/",
+    "node-restriction.kubernetes.io/",
+)
+RESERVED_TAG_KEYS_SHORT: tuple[str, ...] = (
+    "managed-by",
+    "part-of",
+    "instance",
+    "component",
+    "name",
+)
+RESERVED_TAG_KEYS: frozenset[str] = frozenset(
+    f"app.kubernetes.io/{key}" for key in RESERVED_TAG_KEYS_SHORT
+)
+
+
+def is_reserved_tag(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in RESERVED_TAG_KEYS or lowered.startswith(RESERVED_TAG_PREFIXES)
 
 
 DEFAULT_AUTH: dict[str, str] = {

@@ -15,6 +15,10 @@ from inferstack.deployment.base import (
 )
 from inferstack.deployment.types import DType, Runtime
 
+# Runtimes that store the KV cache in fp8 when asked (vLLM and LMI --kv-cache-dtype, TGI
+# --kv-cache-dtype); llama.cpp and Ollama keep f16 unless their own quantized caches are set.
+FP8_KV_RUNTIMES = ("vllm", "lmi", "tgi")
+
 
 class ModelSpec(Section):
     id: Annotated[str, Field(min_length=1, max_length=200)]
@@ -110,6 +114,16 @@ class ServingSpec(Section):
     tokens, vLLM's --kv-cache-dtype fp8)."""
     extra_args: list[str] = Field(default_factory=list)
     """Extra command-line flags passed to the runtime as-is."""
+
+    @model_validator(mode="after")
+    def _kv_cache_dtype_runtime(self) -> ServingSpec:
+        if self.kv_cache_dtype == "fp8" and self.runtime not in FP8_KV_RUNTIMES:
+            raise _FieldError(
+                "serving.kv_cache_dtype",
+                f"'fp8' is not a KV-cache format of {self.runtime} (it keeps an f16 cache)",
+                f"use kv_cache_dtype: auto, or runtime {' or '.join(FP8_KV_RUNTIMES)}",
+            )
+        return self
 
     @field_validator("image")
     @classmethod

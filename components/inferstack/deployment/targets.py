@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inferstack import catalog, sizing, targets
+from inferstack.deployment.applicability import check_applicable
 from inferstack.deployment.models import SUPPORTED_AUTH, DeploymentSpec
 from inferstack.errors import SpecError
 from inferstack.targets import HardwareKind, Target
@@ -128,6 +129,7 @@ def validate_for_target(spec: DeploymentSpec, target: str, region: str | None = 
     if descriptor.hardware != "gpu" and (spec.compute.gpu_type or spec.compute.gpu_count):
         field = "compute.gpu_type" if spec.compute.gpu_type else "compute.gpu_count"
         raise SpecError(field, "is for on-prem Kubernetes only", "set compute.instance_type")
+    check_applicable(spec, target)
     hardware = resolve_hardware(spec, target)
     _check_fit(spec, hardware)
     _check_spot(spec, descriptor, hardware)

@@ -57,7 +57,11 @@ class Names:
 
 
 def object_labels(spec_labels: dict[str, str], instance: str) -> dict[str, str]:
-    """Labels on every object: the spec's (inferstack's, then the user's) plus the instance."""
+    """Labels on every object: the spec's (the user's, then inferstack's), then the instance.
+
+    The component's own keys come last, so no tag can replace them (the spec refuses a tag
+    with a reserved key in the first place).
+    """
     return {
         **spec_labels,
         "app.kubernetes.io/instance": instance,

@@ -60,6 +60,7 @@ class ServingPlan:
     image_pull_secrets: tuple[str, ...] = ()
     priority_class_name: str | None = None
     termination_grace_period_seconds: int = 120
+    kv_cache_dtype: str = "auto"
 
     @classmethod
     def for_runtime(
@@ -78,6 +79,7 @@ class ServingPlan:
             health_path=info.health_path,
             metrics_path=info.metrics_path if runtime in RUNTIME_METRICS else None,
             gpu_memory_utilization=spec.serving.gpu_memory_utilization or gpu_memory_fraction,
+            kv_cache_dtype=spec.serving.kv_cache_dtype,
             hf_token=spec.model.hf_token_secret,
             extra_args=tuple(spec.serving.extra_args),
             max_request_bytes=spec.security.max_request_bytes,

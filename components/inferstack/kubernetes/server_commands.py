@@ -43,6 +43,8 @@ def _vllm(plan: ServingPlan) -> ServerCommand:
     ]  # fmt: skip
     if ref.revision:
         args += ["--revision", ref.revision]
+    if plan.kv_cache_dtype == "fp8":
+        args += ["--kv-cache-dtype", "fp8"]
     variables = [*_OFFLINE, env("VLLM_NO_USAGE_STATS", "1"), env("HF_HUB_CACHE", HUB_CACHE)]
     if plan.api_key is not None:
         variables.append(secret_env("VLLM_API_KEY", plan.api_key))
@@ -87,6 +89,8 @@ def _tgi(plan: ServingPlan) -> ServerCommand:
     ]  # fmt: skip
     if ref.revision:
         args += ["--revision", ref.revision]
+    if plan.kv_cache_dtype == "fp8":
+        args += ["--kv-cache-dtype", "fp8"]
     variables = [*_OFFLINE, env("HF_HUB_CACHE", HUB_CACHE), env("HUGGINGFACE_HUB_CACHE", HUB_CACHE)]
     if plan.api_key is not None:
         variables.append(secret_env("API_KEY", plan.api_key))

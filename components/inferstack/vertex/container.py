@@ -189,6 +189,8 @@ def _vllm_args(spec: DeploymentSpec, hardware: Hardware, source: ModelSource) ->
         args.append("--quantization=fp8")
     if spec.serving.gpu_memory_utilization is not None:
         args.append(f"--gpu-memory-utilization={spec.serving.gpu_memory_utilization}")
+    if spec.serving.kv_cache_dtype == "fp8":
+        args.append("--kv-cache-dtype=fp8")
     return args
 
 
@@ -208,4 +210,6 @@ def _tgi_args(spec: DeploymentSpec, hardware: Hardware) -> list[str]:
         args.append(f"--dtype={TGI_DTYPES[spec.model.dtype]}")
     if spec.model.dtype == "fp8":
         args.append("--quantize=fp8")
+    if spec.serving.kv_cache_dtype == "fp8":
+        args.append("--kv-cache-dtype=fp8")
     return args

@@ -5,20 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from inferstack.preview.analyzer import Evaluation, Violation
 from inferstack.preview.program import PreviewRun, find_project_root
+from inferstack.preview.results import Evaluation, Finding
 
 
 @dataclass(frozen=True)
 class Report:
-    """A run and what the policy packs said about it: the input of every format."""
+    """A run and what the policy packs said about it: the input of every format.
+
+    Every format counts the same things: one finding per (policy, resource) whichever packs
+    raised it, and unverifiable findings apart from violations, never as passes. ``strict``
+    (``--strict``) makes any unverifiable finding fail the run.
+    """
 
     run: PreviewRun
     evaluation: Evaluation
+    strict: bool = False
 
     @property
-    def violations(self) -> tuple[Violation, ...]:
-        return self.evaluation.violations
+    def violations(self) -> tuple[Finding, ...]:
+        return self.evaluation.findings
+
+    @property
+    def unverifiable(self) -> tuple[Finding, ...]:
+        return self.evaluation.unverifiable_findings
 
     @property
     def mandatory(self) -> int:
@@ -29,12 +39,29 @@ class Report:
         # Remediations do not block a deployment: they count with the advisories.
         return len(self.violations) - self.mandatory
 
+    @property
+    def failed(self) -> bool:
+        """The run blocks a deployment (exit 1)."""
+        return self.evaluation.blocking or (self.strict and bool(self.unverifiable))
+
+    @property
+    def verdict(self) -> str:
+        return "FAIL" if self.failed else "PASS"
+
     def summary(self) -> dict[str, int]:
         return {
             "resources": len(self.run.resources),
             "mandatory": self.mandatory,
             "advisory": self.advisory,
+            "unverifiable": len(self.unverifiable),
         }
+
+    def counts_line(self) -> str:
+        """``N mandatory, N advisory violations, N unverifiable at preview``."""
+        return (
+            f"{self.mandatory} mandatory, {self.advisory} advisory violations, "
+            f"{len(self.unverifiable)} unverifiable at preview"
+        )
 
 
 def resource_label(urn: str) -> str:

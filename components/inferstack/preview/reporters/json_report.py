@@ -1,4 +1,8 @@
-"""``--format json``: one object, in the shape DESIGN.md fixes for tools that read it."""
+"""``--format json``: one object, in the shape DESIGN.md fixes for tools that read it.
+
+``violations`` and ``unverifiable`` hold one entry per (policy, resource); ``pack`` is the first
+pack that raised it and ``packs`` all of them.
+"""
 
 from __future__ import annotations
 
@@ -27,15 +31,30 @@ def json_document(report: Report) -> dict[str, Any]:
         ],
         "violations": [
             {
-                "pack": violation.pack,
-                "policy": violation.policy,
-                "enforcement": violation.enforcement,
-                "severity": violation.severity,
-                "urn": violation.urn,
-                "message": violation.message,
-                "controls": list(violation.controls),
+                "pack": finding.pack,
+                "packs": list(finding.packs),
+                "policy": finding.policy,
+                "enforcement": finding.enforcement,
+                "severity": finding.severity,
+                "urn": finding.urn,
+                "message": finding.message,
+                "controls": list(finding.controls),
             }
-            for violation in report.violations
+            for finding in report.violations
+        ],
+        "unverifiable": [
+            {
+                "pack": finding.pack,
+                "packs": list(finding.packs),
+                "policy": finding.policy,
+                "urn": finding.urn,
+                "path": finding.path,
+                "enforcement": finding.enforcement,
+                "severity": finding.severity,
+                "message": finding.message,
+                "controls": list(finding.controls),
+            }
+            for finding in report.unverifiable
         ],
         "summary": report.summary(),
     }

@@ -1,7 +1,10 @@
 """``--format markdown``: a compliance report, framework by framework.
 
-For each control: the policies that serve it, how many resources each checked, pass or fail;
-then the findings; then the controls no automated rule serves (they need process evidence).
+For each control: the policies that serve it, how many resources each checked, and the result:
+FAIL, UNVERIFIABLE (a value the policy reads is unknown at preview), PASS, or N/A (no resource
+in scope, or the pack declared the policy not applicable, with its reason: a rule its
+configuration makes a no-op is N/A, never PASS). Then every finding once, then the unverifiable
+ones, then the controls no automated rule serves (they need process evidence).
 The control catalog comes from ``inferstack.compliance`` when it is installed; without it the
 report lists the controls the packs' policies are tagged with.
 """
@@ -13,12 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferstack.preview.analyzer import PolicyInfo, Violation
 from inferstack.preview.reporters.common import Report, resource_label
+from inferstack.preview.results import Finding, PolicyInfo
 
 FRAMEWORKS = ("HIPAA", "GDPR", "OWASP")
 LEVEL_ORDER = ("mandatory", "remediate", "advisory", "disabled")
-CONTROL_STATUSES = ("PASS", "FAIL", "NOT EVALUATED", "N/A")
+CONTROL_STATUSES = ("PASS", "FAIL", "UNVERIFIABLE", "N/A")
 Scope = Callable[[str], bool]
 
 
@@ -87,6 +90,8 @@ def render_markdown(report: Report, catalog: Catalog | None = None) -> str:
     for framework in frameworks:
         controls = [c for c in catalog.controls if c.framework == framework]
         lines.extend(_framework_section(framework, controls, rows))
+    lines.extend(_findings_section(report))
+    lines.extend(_unverifiable_section(report))
     lines.extend(_uncovered_section(catalog, policies))
     return "\n".join(lines).rstrip() + "\n"
 
@@ -94,7 +99,6 @@ def render_markdown(report: Report, catalog: Catalog | None = None) -> str:
 def _header(report: Report) -> list[str]:
     run = report.run
     packs = ", ".join(f"{p.name} {p.version}" for p in report.evaluation.packs) or "none"
-    verdict = "FAIL" if report.mandatory else "PASS"
     mode = "preview (values the cloud computes are unknown)" if run.preview else "update (mocked)"
     return [
         f"# Compliance report: stack `{run.stack}`",
@@ -105,12 +109,12 @@ def _header(report: Report) -> list[str]:
         f"| Mode | {mode} |",
         f"| Resources | {len(run.resources)} |",
         f"| Policy packs | {packs} |",
-        f"| Result | {verdict}: {report.mandatory} mandatory, "
-        f"{report.advisory} advisory violations |",
+        f"| Result | {report.verdict}: {report.counts_line()} |",
         "",
         "Resources checked: the resources of the types a rule covers (per the rule catalog), "
         "less those its pack declared out of scope (`args.not_applicable()`). A rule with none "
-        "is N/A.",
+        "is N/A, with the pack's reason when it gave one. A rule that could not read a value "
+        "unknown at preview is UNVERIFIABLE, never PASS.",
         "",
     ]
 
@@ -124,23 +128,32 @@ class PolicyRow:
     enforcement: str
     checked: int
     status: str
-    findings: tuple[Violation, ...]
+    findings: tuple[Finding, ...]
     controls: tuple[str, ...]
+    unverifiable: tuple[Finding, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def not_applicable(self) -> bool:
+        return self.status.startswith("N/A")
 
 
 def policy_rows(report: Report, policies: list[PolicyInfo], catalog: Catalog) -> list[PolicyRow]:
     rows = []
     for name in dict.fromkeys(policy.name for policy in policies):
         same = [policy for policy in policies if policy.name == name]
-        found = [v for v in report.violations if v.policy == name]
-        failures = tuple(v for v in found if not v.skipped_in_preview)
+        failures = tuple(f for f in report.violations if f.policy == name)
+        unknown = tuple(f for f in report.unverifiable if f.policy == name)
         checked = _checked(report, same, catalog.scopes.get(name))
+        reasons = tuple(r for r in report.evaluation.reasons(name) if r)
         if failures:
             status = f"FAIL ({len(failures)})"
-        elif found:
-            status = "NOT EVALUATED (unknown in preview)"
+        elif unknown:
+            status = f"UNVERIFIABLE ({len(unknown)})"
+        elif checked:
+            status = "PASS"
         else:
-            status = "PASS" if checked else "N/A"
+            status = f"N/A: {'; '.join(reasons)}" if reasons else "N/A"
         strictest = min(same, key=lambda p: LEVEL_ORDER.index(p.enforcement))
         rows.append(
             PolicyRow(
@@ -149,8 +162,10 @@ def policy_rows(report: Report, policies: list[PolicyInfo], catalog: Catalog) ->
                 enforcement=strictest.enforcement,
                 checked=checked,
                 status=status,
-                findings=failures or tuple(found),
+                findings=failures,
                 controls=strictest.controls,
+                unverifiable=unknown,
+                reasons=reasons,
             )
         )
     return rows
@@ -168,15 +183,16 @@ def _checked(report: Report, same: list[PolicyInfo], scope: Scope | None) -> int
 
 def _framework_section(framework: str, controls: list[Control], rows: list[PolicyRow]) -> list[str]:
     table: list[str] = []
-    findings: list[str] = []
     statuses: list[str] = []
     for control in controls:
         serving = [row for row in rows if control.id in row.controls]
         if not serving:
             continue
         title = f"**{control.id} {control.title}**".replace(" **", "**")
-        applicable = [row for row in serving if row.status != "N/A"]
-        if not applicable:
+        applicable = [row for row in serving if not row.not_applicable]
+        # A rule declared not applicable, with the reason, is shown: it checked nothing.
+        shown = [row for row in serving if not row.not_applicable or row.reasons]
+        if not applicable and not shown:
             statuses.append("N/A")
             table.append(
                 f"| {title} | {_count(len(serving), 'rule')}, none for this stack's resource "
@@ -184,19 +200,18 @@ def _framework_section(framework: str, controls: list[Control], rows: list[Polic
             )
             continue
         statuses.append(_control_status([row.status for row in applicable]))
-        for position, row in enumerate(applicable):
+        for position, row in enumerate(shown):
             label = title if position == 0 else ""
             table.append(
                 f"| {label} | `{row.name}` | {', '.join(row.packs)} | {row.enforcement} "
                 f"| {row.checked} | {row.status} |"
             )
-            findings.extend(_finding(control, v) for v in row.findings)
     if not table:
         return []
     counts = ", ".join(
         f"{statuses.count(s)} {s.lower()}" for s in CONTROL_STATUSES if statuses.count(s)
     )
-    lines = [
+    return [
         f"## {framework}",
         "",
         f"Controls with rules that ran: {len(statuses)} ({counts}).",
@@ -206,9 +221,6 @@ def _framework_section(framework: str, controls: list[Control], rows: list[Polic
         *table,
         "",
     ]
-    if findings:
-        lines.extend([f"### {framework} findings", "", *findings, ""])
-    return lines
 
 
 def _count(n: int, noun: str) -> str:
@@ -218,19 +230,53 @@ def _count(n: int, noun: str) -> str:
 def _control_status(statuses: list[str]) -> str:
     if any(s.startswith("FAIL") for s in statuses):
         return "FAIL"
+    if any(s.startswith("UNVERIFIABLE") for s in statuses):
+        return "UNVERIFIABLE"
     if any(s == "PASS" for s in statuses):
         return "PASS"
-    return "NOT EVALUATED"
+    return "N/A"
 
 
-def _finding(control: Control, violation: Violation) -> str:
-    where = resource_label(violation.urn)
+def _findings_section(report: Report) -> list[str]:
+    """Every violation once, whichever packs and controls it concerns."""
+    if not report.violations:
+        return []
+    return [
+        f"## Findings ({len(report.violations)})",
+        "",
+        *(_finding(f) for f in report.violations),
+        "",
+    ]
+
+
+def _unverifiable_section(report: Report) -> list[str]:
+    if not report.unverifiable:
+        return []
+    level = "they fail this run (--strict)" if report.strict else "a reviewer must check them"
+    return [
+        f"## Unverifiable at preview ({len(report.unverifiable)})",
+        "",
+        "A value these policies read is unknown until deploy, so preview could not judge it; "
+        f"{level}, and `pulumi up` enforces them on the known values.",
+        "",
+        *(_finding(f) for f in report.unverifiable),
+        "",
+    ]
+
+
+def _finding(finding: Finding) -> str:
+    where = resource_label(finding.urn)
     text = (
-        f"- {control.id}: `{violation.policy}` ({violation.pack}, {violation.enforcement}, "
-        f"{violation.severity}) on `{where}`: {_sentence(violation.message)}"
+        f"- `{finding.policy}` ({', '.join(finding.packs)}, {finding.enforcement}, "
+        f"{finding.severity}) on `{where}`: "
     )
-    if violation.remediation:
-        text += f" Fix: {_sentence(violation.remediation)}"
+    if finding.unverifiable:
+        text += f"`{finding.path or 'a value the policy reads'}` is unknown. "
+    text += _sentence(finding.message)
+    if finding.controls:
+        text += f" Controls: {', '.join(finding.controls)}."
+    if finding.remediation and not finding.unverifiable:
+        text += f" Fix: {_sentence(finding.remediation)}"
     return text
 
 

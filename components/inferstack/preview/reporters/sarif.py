@@ -1,7 +1,9 @@
 """``--format sarif``: SARIF 2.1.0 for code-scanning upload in pull requests.
 
 Every result points at line 1 of the stack config (the file a reviewer changes to fix it) and
-names the resource by URN as its logical location.
+names the resource by URN as its logical location. One result per (policy, resource), with every
+pack that raised it; an unverifiable finding is a result of kind ``review`` (level ``none``, as
+SARIF requires for a kind other than ``fail``): a reviewer must check it, nothing passed.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import json
 from typing import Any
 
 import inferstack
-from inferstack.preview.analyzer import PolicyInfo, Violation, severity_rank
 from inferstack.preview.reporters.common import Report, config_location
+from inferstack.preview.results import Finding, PolicyInfo
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"mandatory": "error", "advisory": "warning", "remediate": "note"}
@@ -24,7 +26,8 @@ def sarif_document(report: Report) -> dict[str, Any]:
     rules = _rules(report)
     index = {rule["id"]: position for position, rule in enumerate(rules)}
     location = config_location(report.run)
-    results = [_result(v, index, location) for v in _unique(report.violations)]
+    results = [_result(f, index, location) for f in report.violations]
+    results += [_result(f, index, location) for f in report.unverifiable]
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -63,21 +66,21 @@ def _rules(report: Report) -> list[dict[str, Any]]:
     for policy in report.evaluation.policies:
         if policy.enforcement != "disabled":
             policies.setdefault(policy.name, policy)
-    for violation in report.violations:
-        if violation.policy not in policies:
-            policies[violation.policy] = _policy_of(violation)
+    for finding in (*report.violations, *report.unverifiable):
+        if finding.policy not in policies:
+            policies[finding.policy] = _policy_of(finding)
     return [_rule(policy) for policy in sorted(policies.values(), key=lambda p: p.name)]
 
 
-def _policy_of(violation: Violation) -> PolicyInfo:
+def _policy_of(finding: Finding) -> PolicyInfo:
     return PolicyInfo(
-        pack=violation.pack,
-        name=violation.policy,
-        description=violation.description or violation.policy,
-        enforcement=violation.enforcement,
-        severity=violation.severity,
-        tags=violation.controls,
-        remediation=violation.remediation,
+        pack=finding.pack,
+        name=finding.policy,
+        description=finding.description or finding.policy,
+        enforcement=finding.enforcement,
+        severity=finding.severity,
+        tags=finding.controls,
+        remediation=finding.remediation,
     )
 
 
@@ -103,28 +106,13 @@ def _rule(policy: PolicyInfo) -> dict[str, Any]:
     return rule
 
 
-def _unique(violations: tuple[Violation, ...]) -> list[Violation]:
-    """One result per (policy, resource): the strictest, when several packs report it."""
-    chosen: dict[tuple[str, str, str], Violation] = {}
-    for violation in violations:
-        key = (violation.policy, violation.urn, violation.message)
-        current = chosen.get(key)
-        if current is None or _strictness(violation) < _strictness(current):
-            chosen[key] = violation
-    return list(chosen.values())
-
-
-def _strictness(violation: Violation) -> tuple[int, int]:
-    return (0 if violation.enforcement == "mandatory" else 1, severity_rank(violation.severity))
-
-
-def _result(violation: Violation, index: dict[str, int], location: str) -> dict[str, Any]:
-    fingerprint = hashlib.sha256(f"{violation.policy}\n{violation.urn}".encode()).hexdigest()
-    return {
-        "ruleId": violation.policy,
-        "ruleIndex": index[violation.policy],
-        "level": LEVELS.get(violation.enforcement, "warning"),
-        "message": {"text": _message(violation)},
+def _result(finding: Finding, index: dict[str, int], location: str) -> dict[str, Any]:
+    fingerprint = hashlib.sha256(f"{finding.policy}\n{finding.urn}".encode()).hexdigest()
+    result: dict[str, Any] = {
+        "ruleId": finding.policy,
+        "ruleIndex": index[finding.policy],
+        "level": LEVELS.get(finding.enforcement, "warning"),
+        "message": {"text": _message(finding)},
         "locations": [
             {
                 "physicalLocation": {
@@ -132,25 +120,35 @@ def _result(violation: Violation, index: dict[str, int], location: str) -> dict[
                     "region": {"startLine": 1},
                 },
                 "logicalLocations": [
-                    {"fullyQualifiedName": violation.urn, "kind": "resource"},
+                    {"fullyQualifiedName": finding.urn, "kind": "resource"},
                 ],
             }
         ],
         "partialFingerprints": {"inferstackResource/v1": fingerprint},
         "properties": {
-            "pack": violation.pack,
-            "enforcement": violation.enforcement,
-            "severity": violation.severity,
-            "controls": list(violation.controls),
+            "pack": finding.pack,
+            "packs": list(finding.packs),
+            "enforcement": finding.enforcement,
+            "severity": finding.severity,
+            "controls": list(finding.controls),
         },
     }
+    if finding.unverifiable:
+        result["kind"] = "review"
+        result["level"] = "none"
+        result["properties"]["path"] = finding.path
+    return result
 
 
-def _message(violation: Violation) -> str:
-    resource = violation.urn.rsplit("::", 1)[-1]
-    text = f"{violation.message} (resource {resource})"
-    if violation.controls:
-        text += f" [{', '.join(violation.controls)}]"
+def _message(finding: Finding) -> str:
+    resource = finding.urn.rsplit("::", 1)[-1]
+    text = finding.message
+    if finding.unverifiable:
+        unknown = finding.path or "a value the policy reads"
+        text = f"unverifiable at preview ({unknown} is unknown): {text}"
+    text += f" (resource {resource})"
+    if finding.controls:
+        text += f" [{', '.join(finding.controls)}]"
     return text
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from itertools import groupby
 
-from inferstack.preview.analyzer import SEVERITIES, Violation, severity_rank
 from inferstack.preview.reporters.common import Report, resource_label
+from inferstack.preview.results import SEVERITIES, Finding, level_rank, severity_rank
 
 WIDTH = 100
 INDENT = "      "
@@ -22,32 +22,51 @@ def render_table(report: Report) -> str:
         "",
     ]
     ordered = sorted(
-        report.violations,
-        key=lambda v: (severity_rank(v.severity), v.enforcement != "mandatory"),
+        report.violations, key=lambda f: (severity_rank(f.severity), level_rank(f.enforcement))
     )
-    for severity, group in groupby(ordered, key=lambda v: v.severity):
+    for severity, group in groupby(ordered, key=lambda f: f.severity):
         items = list(group)
         lines.append(f"{severity.upper()} ({len(items)})")
-        for violation in items:
-            lines.extend(_violation_lines(violation))
+        for finding in items:
+            lines.extend(_finding_lines(finding))
         lines.append("")
     if not report.violations:
         lines.extend(["No policy violations.", ""])
+    if report.unverifiable:
+        lines.append(f"UNVERIFIABLE AT PREVIEW ({len(report.unverifiable)})")
+        for finding in report.unverifiable:
+            lines.extend(_unverifiable_lines(finding, strict=report.strict))
+        lines.append("")
     lines.append(_summary_line(report))
     return "\n".join(lines) + "\n"
 
 
-def _violation_lines(violation: Violation) -> list[str]:
-    marker = "x" if violation.enforcement == "mandatory" else "!"
+def _finding_lines(finding: Finding) -> list[str]:
+    marker = "x" if finding.enforcement == "mandatory" else "!"
     lines = [
-        f"  {marker} {violation.enforcement:<9} {violation.policy}  [{violation.pack}]",
-        f"{INDENT}resource: {resource_label(violation.urn)}",
+        f"  {marker} {finding.enforcement:<9} {finding.policy}  [{', '.join(finding.packs)}]",
+        f"{INDENT}resource: {resource_label(finding.urn)}",
     ]
-    lines.extend(_wrapped(violation.message))
-    if violation.controls:
-        lines.append(f"{INDENT}controls: {', '.join(violation.controls)}")
-    if violation.remediation:
-        lines.extend(_wrapped(violation.remediation, label="fix: "))
+    lines.extend(_wrapped(finding.message))
+    if finding.controls:
+        lines.append(f"{INDENT}controls: {', '.join(finding.controls)}")
+    if finding.remediation:
+        lines.extend(_wrapped(finding.remediation, label="fix: "))
+    return lines
+
+
+def _unverifiable_lines(finding: Finding, *, strict: bool) -> list[str]:
+    blocking = strict or finding.enforcement == "mandatory"
+    marker = "x" if blocking else "?"
+    level = "mandatory" if blocking else "advisory"
+    lines = [
+        f"  {marker} {level:<9} {finding.policy}  [{', '.join(finding.packs)}]",
+        f"{INDENT}resource: {resource_label(finding.urn)}",
+        f"{INDENT}unknown: {finding.path or 'a value the policy reads'}",
+    ]
+    lines.extend(_wrapped(finding.message))
+    if finding.controls:
+        lines.append(f"{INDENT}controls: {', '.join(finding.controls)}")
     return lines
 
 
@@ -63,12 +82,8 @@ def _wrapped(text: str, *, label: str = "") -> list[str]:
 
 def _summary_line(report: Report) -> str:
     counts = dict.fromkeys(SEVERITIES, 0)
-    for violation in report.violations:
-        counts[violation.severity] = counts.get(violation.severity, 0) + 1
+    for finding in report.violations:
+        counts[finding.severity] = counts.get(finding.severity, 0) + 1
     by_severity = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    verdict = "FAIL" if report.mandatory else "PASS"
-    text = (
-        f"{verdict}: {report.mandatory} mandatory, {report.advisory} advisory violations "
-        f"in {len(report.run.resources)} resources"
-    )
+    text = f"{report.verdict}: {report.counts_line()} in {len(report.run.resources)} resources"
     return f"{text} ({by_severity})" if by_severity else text
