@@ -222,7 +222,8 @@ def _breadth_problems(statement: dict[str, Any], kind: str, actions: list[Any]) 
 
 # Documents that name ids AWS assigns at deploy (the front door's API id): unknown at
 # preview, judged by the packs at update.
-DEPLOY_TIME = ("-api-callers-policy",)
+# The callers' grant names the API id; the interfaces' grant the VPC the stack creates.
+DEPLOY_TIME = ("-api-callers-policy", "-network-policy")
 
 
 def deploy_time(resource: CapturedResource) -> bool:
@@ -284,9 +285,9 @@ def test_documents_are_known_at_preview(captured: list[CapturedResource]) -> Non
 
 
 def test_network_interfaces_are_granted_in_the_endpoint_subnets_only(
-    captured: list[CapturedResource],
+    deployed: list[CapturedResource],
 ) -> None:
-    [network] = [r for r in captured if r.name.endswith("-network-policy")]
+    [network] = [r for r in deployed if r.name.endswith("-network-policy")]
     sids = _sids(json.loads(network.inputs["policy"]))
     # Every grant of an interface names its subnets: by ARN, or by the deployment's tag.
     for sid in ("AttachToEndpointSubnets", "AttachToDeploymentNetwork"):
@@ -295,9 +296,14 @@ def test_network_interfaces_are_granted_in_the_endpoint_subnets_only(
     if "AttachToDeploymentNetwork" in sids:
         tag = sids["AttachToDeploymentNetwork"]["Condition"]["StringEquals"]
         assert list(tag) == ["aws:ResourceTag/inferstack/deployment"]
+        within = sids["AttachToDeploymentNetwork"]["Condition"]["ArnEquals"]
+        assert within["ec2:Vpc"].startswith("arn:aws:ec2:eu-central-1:")
     else:
         condition = sids["ManageEndpointInterfaces"]["Condition"]["ArnEquals"]
         assert condition["ec2:Subnet"] == as_list(sids["AttachToEndpointSubnets"]["Resource"])[:2]
+    # Every interface action is conditioned on the deployment's VPC, given or created.
+    vpc = sids["ManageEndpointInterfaces"]["Condition"]["ArnEquals"]["ec2:Vpc"]
+    assert vpc.startswith("arn:aws:ec2:eu-central-1:") and ":vpc/" in vpc
 
 
 def test_the_front_door_invoke_grant_names_its_api_and_stage(

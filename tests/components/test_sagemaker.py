@@ -201,9 +201,9 @@ def test_update_mode_gives_the_same_inputs_as_preview(recording: Recording) -> N
     updated = run(recording, FULL, preview=False, front_door=True)
     assert [r.urn for r in previewed.resources] != []
     assert {r.urn for r in previewed.resources} == {r.urn for r in updated.resources}
-    # Every policy document but those naming ids AWS assigns at deploy (the subnets this
-    # stack creates, the front door's API id) is complete before deploy: both modes agree.
-    deploy_time = ("-api-callers-policy",)
+    # Every policy document but those naming ids AWS assigns at deploy (the VPC this stack
+    # creates, the front door's API id) is complete before deploy: both modes agree.
+    deploy_time = ("-api-callers-policy", "-network-policy")
     for token in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
         before = [r for r in previewed.all(token) if not r.name.endswith(deploy_time)]
         after = [r for r in updated.all(token) if not r.name.endswith(deploy_time)]
@@ -467,11 +467,21 @@ def test_execution_grants_name_their_resources(recording: Recording) -> None:
 def test_network_interfaces_are_granted_in_the_created_subnets_only(
     recording: Recording,
 ) -> None:
-    stack = run(recording, FULL, preview=True)
+    # The created VPC's id exists after deploy: the document is unknown at preview.
+    previewed = run(recording, FULL, preview=True)
+    policy = previewed.named("aws:iam/rolePolicy:RolePolicy", "-network-policy")["policy"]
+    assert not isinstance(policy, str)
+    stack = run(recording, FULL, preview=False)
     grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-network-policy")["policy"])
-    # The subnets and group the stack creates carry the deployment's tag, which scopes them.
+    # The subnets and group the stack creates carry the deployment's tag, which scopes them,
+    # in the VPC the stack creates.
     tagged = {"aws:ResourceTag/inferstack/deployment": "support-bot"}
-    assert grants["AttachToDeploymentNetwork"]["Condition"] == {"StringEquals": tagged}
+    vpc = grants["ManageEndpointInterfaces"]["Condition"]["ArnEquals"]["ec2:Vpc"]
+    assert vpc.startswith("arn:aws:ec2:eu-central-1:123456789012:vpc/")
+    assert grants["AttachToDeploymentNetwork"]["Condition"] == {
+        "StringEquals": tagged,
+        "ArnEquals": {"ec2:Vpc": vpc},
+    }
     for subnet in stack.all("aws:ec2/subnet:Subnet"):
         assert subnet.inputs["tags"]["inferstack/deployment"] == "support-bot"
     group = stack.one("aws:ec2/securityGroup:SecurityGroup")

@@ -190,6 +190,19 @@ def _trust_and_resource_policies() -> list[Case]:
             key_policy({"StringEquals": {"aws:SourceAccount": ACCOUNT}}),
         ),
         bad(source, "logs-for-anyone", key_policy(None), LOGS),
+        ok(
+            source,
+            "logs-for-one-accounts-log-group",
+            key_policy(
+                {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:aws:logs:eu-central-1:{ACCOUNT}:log-group:/aws/sagemaker/*"
+                        )
+                    }
+                }
+            ),
+        ),
         bad(
             source,
             "encryption-context-only",

@@ -151,7 +151,7 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
             log_group_name=endpoint_logs,
             topic_names=topic_names if plan.is_async else [],
         )
-        network_grants = iam.grant_network(ctx, role)
+        network_grants = iam.grant_network(ctx, role, net.vpc_id)
         model = hosting.model(
             ctx,
             role_arn=role.arn,

@@ -84,17 +84,24 @@ def grant_execution(
     )
 
 
-def grant_network(ctx: Context, role: aws.iam.Role) -> aws.iam.RolePolicy:
-    """The endpoint's network interfaces, in its subnets only (see ``network_policy``)."""
+def grant_network(
+    ctx: Context, role: aws.iam.Role, created_vpc_id: pulumi.Input[str] | None = None
+) -> aws.iam.RolePolicy:
+    """The endpoint's network interfaces, in its VPC and subnets only (see ``network_policy``).
+
+    A VPC the stack creates has its id only after deploy: the document is then unknown at
+    preview (the packs report it unverifiable) and conditioned on that VPC at ``pulumi up``.
+    """
     plan = ctx.plan
 
-    def build(arns: Arns) -> Document:
+    def build(arns: Arns, created: str | None) -> Document:
+        vpc_id = plan.vpc_id or created
         return network_policy(
             NetworkGrants(
                 account_pattern=arns.ec2(),
                 subnet_arns=tuple(arns.subnet(s) for s in plan.subnet_ids),
                 security_group_arns=tuple(arns.security_group(g) for g in plan.security_group_ids),
-                vpc_arn=arns.vpc(plan.vpc_id) if plan.vpc_id else None,
+                vpc_arn=arns.vpc(vpc_id) if vpc_id else None,
                 tag=(DEPLOYMENT_TAG, ctx.spec.name),
             )
         )
@@ -103,7 +110,7 @@ def grant_network(ctx: Context, role: aws.iam.Role) -> aws.iam.RolePolicy:
         ctx.child("network-policy"),
         role=role.id,
         name="inferstack-network",
-        policy=ctx.policy(build),
+        policy=ctx.policy(build, created_vpc_id),
         opts=ctx.opts(),
     )
 

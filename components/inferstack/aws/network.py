@@ -29,6 +29,7 @@ class Network:
     subnet_ids: list[pulumi.Input[str]]
     security_group_ids: list[pulumi.Input[str]]
     ready: list[pulumi.Resource]  # routes and endpoints the model download depends on
+    vpc_id: pulumi.Input[str] | None = None  # the VPC the stack created, known after deploy
 
 
 def endpoint_network(ctx: Context) -> Network:
@@ -119,7 +120,7 @@ def _private_vpc(ctx: Context) -> Network:
             )
         ]
     group = _security_group(ctx, vpc.id, egress)
-    return Network([subnet.id for subnet in subnets], [group.id], ready)
+    return Network([subnet.id for subnet in subnets], [group.id], ready, vpc_id=vpc.id)
 
 
 def _nat_gateway(ctx: Context, vpc: aws.ec2.Vpc) -> aws.ec2.NatGateway:

@@ -164,8 +164,8 @@ def network_policy(grants: NetworkGrants) -> Document:
 
     A new interface needs the interface, its subnet and its security group authorized: the
     subnet and group are named by ARN, or by the deployment's tag when the stack creates them.
-    With known subnets every interface action is also conditioned on them (``ec2:Subnet``) and
-    on the VPC when given (``ec2:Vpc``).
+    Every interface action is conditioned on the subnets when they are known (``ec2:Subnet``)
+    and on the VPC, given or created (``ec2:Vpc``; a created VPC's id exists after deploy).
     """
     tagged = (
         {"StringEquals": {f"aws:ResourceTag/{grants.tag[0]}": grants.tag[1]}}
@@ -173,11 +173,12 @@ def network_policy(grants: NetworkGrants) -> Document:
         else None
     )
     statements = []
-    condition: dict[str, dict[str, Any]] = {}
+    within: dict[str, Any] = {}
     if grants.subnet_arns:
-        condition["ArnEquals"] = {"ec2:Subnet": list(grants.subnet_arns)}
-        if grants.vpc_arn is not None:
-            condition["ArnEquals"]["ec2:Vpc"] = grants.vpc_arn
+        within["ec2:Subnet"] = list(grants.subnet_arns)
+    if grants.vpc_arn is not None:
+        within["ec2:Vpc"] = grants.vpc_arn
+    condition: dict[str, dict[str, Any]] = {"ArnEquals": within} if within else {}
     statements.append(
         statement(
             "ManageEndpointInterfaces",
@@ -194,6 +195,8 @@ def network_policy(grants: NetworkGrants) -> Document:
         created.append(f"{grants.account_pattern}:security-group/*")
     if created:
         assert tagged is not None, "created subnets or groups are scoped by the deployment's tag"
+        if grants.vpc_arn is not None:
+            tagged = {**tagged, "ArnEquals": {"ec2:Vpc": grants.vpc_arn}}
         statements.append(
             statement(
                 "AttachToDeploymentNetwork", "ec2:CreateNetworkInterface", created, condition=tagged

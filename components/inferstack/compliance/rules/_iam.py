@@ -115,6 +115,27 @@ def principals(statement: dict[str, Any]) -> tuple[bool, list[str]]:
     return anyone, services
 
 
+# CloudWatch Logs' documented guard on a key it encrypts with: the encryption context names the
+# log group, and so the account (AWS: "Encrypt log data in CloudWatch Logs using AWS KMS").
+LOGS_CONTEXT_KEY: Final = "kms:encryptioncontext:aws:logs:arn"
+_ACCOUNT_ARN: Final = re.compile(r"^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:")
+
+
+def names_an_account(statement: dict[str, Any]) -> bool:
+    """Whether a Condition pins the log-group encryption context to one account's log groups."""
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return False
+    for operator, tests in condition.items():
+        if not isinstance(tests, dict) or not NARROWING_OPERATORS.match(str(operator)):
+            continue
+        for key, value in tests.items():
+            values = as_list(value)
+            if str(key).lower() == LOGS_CONTEXT_KEY and values:
+                return all(isinstance(v, str) and _ACCOUNT_ARN.match(v) for v in values)
+    return False
+
+
 def narrowed(statement: dict[str, Any], keys: tuple[str, ...]) -> bool:
     """Whether a Condition pins one of ``keys`` with a positive operator to a real value."""
     condition = statement.get("Condition")

@@ -5,7 +5,8 @@ account unless a condition pins the caller (``aws:PrincipalOrgID``, ``aws:Princi
 ``aws:SourceAccount``, ``aws:SourceArn``, ``sts:ExternalId``...). A service principal
 (``logs.amazonaws.com``, ``sagemaker.amazonaws.com``) acts on behalf of any account's resources,
 so a key or resource policy that grants one must name the account or resource it acts for with
-``aws:SourceAccount`` or ``aws:SourceArn`` (the confused-deputy guard).
+``aws:SourceAccount`` or ``aws:SourceArn`` (the confused-deputy guard), or, for CloudWatch Logs,
+the log-group encryption context of one account.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from inferstack.compliance.rules._iam import (
     PRINCIPAL_KEYS,
     SOURCE_KEYS,
     known,
+    names_an_account,
     narrowed,
     principals,
     statements,
@@ -83,7 +85,7 @@ def _check_service_principals(res: Resource, report: Report, cfg: RuleConfig) ->
         if not _allows(path, statement, report):
             continue
         _, services = principals(statement)
-        if services and not narrowed(statement, SOURCE_KEYS):
+        if services and not (narrowed(statement, SOURCE_KEYS) or names_an_account(statement)):
             report(
                 f"{path} grants {', '.join(services)} without an aws:SourceAccount or "
                 "aws:SourceArn condition, so the service could act for another account"
