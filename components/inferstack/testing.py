@@ -54,7 +54,13 @@ class ProgramResult:
 
     @property
     def violations(self) -> list[Violation]:
+        """Verdicts: a policy judged a resource and found it wanting."""
         return list(self.evaluation.violations) if self.evaluation else []
+
+    @property
+    def unverifiable(self) -> list[Violation]:
+        """Findings a policy could not decide because a value is known only after deploy."""
+        return list(self.evaluation.unverifiable) if self.evaluation else []
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -82,7 +88,7 @@ class ProgramResult:
         raise AssertionError(f"no resource named {name!r}; registered: {known}")
 
     def policies_hit(self) -> set[str]:
-        """Names of the policies that reported anything."""
+        """Names of the policies that reported a violation."""
         return {v.policy for v in self.violations}
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 from inferstack.preview import Evaluation, PackError, PreviewRun, Violation, analyze, run_stack
@@ -267,3 +268,42 @@ def test_bad_enforcement_level_and_missing_pack_project_are_rejected(
         analyze(dev_preview, [tiny_pack], {"all": "blocking"})
     with pytest.raises(PackError, match=r"has no PulumiPolicy\.yaml"):
         analyze(dev_preview, [tmp_path])
+
+
+# -- default providers: what the engine sends for a resource that names no provider --------
+
+
+def _key_in_a_vault(config: dict[str, str]) -> Any:
+    from inferstack.testing import run_program
+
+    def program() -> None:
+        # A key has no location of its own: it lives where its vault (and the provider) does.
+        pulumi.CustomResource(
+            "azure-native:keyvault:Key",
+            "cmk",
+            {"keyName": "cmk", "vaultName": "vault", "resourceGroupName": "rg"},
+        )
+
+    gdpr = Path(__file__).resolve().parents[2] / "policy_packs" / "gdpr"
+    return run_program(program, packs=[gdpr], config=config)
+
+
+def _residency(result: Any) -> tuple[list[Any], list[Any]]:
+    rule = "all-residency-resource-restrict-region"
+    found = [v for v in result.violations if v.policy == rule]
+    return found, [u for u in result.unverifiable if u.policy == rule]
+
+
+def test_a_resource_without_location_is_judged_by_its_default_providers_config() -> None:
+    inside, unseen = _residency(_key_in_a_vault({"azure-native:location": "westeurope"}))
+    assert inside == [] and unseen == []
+
+    outside, unseen = _residency(_key_in_a_vault({"azure-native:location": "eastus"}))
+    assert [v.enforcement for v in outside] == ["mandatory"] and unseen == []
+    assert "eastus" in outside[0].message
+
+
+def test_no_location_anywhere_is_unverifiable_not_a_pass() -> None:
+    found, unseen = _residency(_key_in_a_vault({}))
+    assert found == []
+    assert [u.urn.rsplit("::", 1)[-1] for u in unseen] == ["cmk"]

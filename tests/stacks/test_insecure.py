@@ -104,6 +104,11 @@ class Outcome:
         found: list[dict[str, Any]] = self.report["violations"]
         return [v for v in found if enforcement is None or v["enforcement"] == enforcement]
 
+    def unverifiable(self) -> list[dict[str, Any]]:
+        assert self.report is not None, self.stderr
+        found: list[dict[str, Any]] = self.report["unverifiable"]
+        return found
+
     def verdicts(self) -> set[tuple[str, str, str]]:
         return {(v["policy"], v["enforcement"], v["urn"]) for v in self.violations()}
 
@@ -147,7 +152,10 @@ def test_insecure_config_exits_1_with_its_rule_and_controls(
     controls = list(compliance.rule(fixture.rule).controls)
     assert controls
     assert all(v["controls"] == controls for v in mandatory if v["policy"] == fixture.rule)
-    assert not [v for v in outcome.violations() if v["message"].startswith("can't run policy")]
+    # The finding is a verdict at preview, never downgraded to "unverifiable" on any resource.
+    assert fixture.rule not in {u["policy"] for u in outcome.unverifiable()}
+    assert outcome.report is not None
+    assert outcome.report["summary"]["unverifiable"] == len(outcome.unverifiable())
 
     updated = preview(capsys, fixture.path, fixture.pack, update=True)
     assert updated.code == 1, updated.stderr

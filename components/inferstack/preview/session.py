@@ -89,6 +89,7 @@ class _PackSession:
         self.resources = run.by_urn()
         self.violations: list[Violation] = []
         self.not_applicable: list[NotApplicable] = []
+        self.default_providers: dict[str, Any] = {}
 
     def evaluate(self, config: PackConfig, *, strict: bool = False) -> PackResult:
         self._handshake()
@@ -213,14 +214,35 @@ class _PackSession:
     def _provider(self, resource: CapturedResource) -> Any:
         urn = resource.provider_urn
         provider = self.resources.get(urn) if urn else None
-        if provider is None:
+        if provider is not None:
+            return analyzer_pb2.AnalyzerProviderResource(
+                type=provider.type,
+                properties=provider.engine_properties,
+                urn=provider.urn,
+                name=provider.name,
+            )
+        if urn or not resource.custom or resource.is_provider:
             return None
-        return analyzer_pb2.AnalyzerProviderResource(
-            type=provider.type,
-            properties=provider.engine_properties,
-            urn=provider.urn,
-            name=provider.name,
-        )
+        return self._default_provider(resource.type.split(":", 1)[0])
+
+    def _default_provider(self, package: str) -> Any:
+        """The provider the engine gives a resource that names none: the package's default one,
+        configured from the stack's ``<package>:*`` keys (``azure-native:location``, ...)."""
+        if package not in self.default_providers:
+            prefix = f"{package}:"
+            config = {
+                key.removeprefix(prefix): value
+                for key, value in self.run.config.items()
+                if key.startswith(prefix)
+            }
+            self.default_providers[package] = analyzer_pb2.AnalyzerProviderResource(
+                type=f"pulumi:providers:{package}",
+                properties=dict_to_struct(config),
+                urn=f"urn:pulumi:{self.run.stack}::{self.run.project}::pulumi:providers:"
+                f"{package}::default",
+                name="default",
+            )
+        return self.default_providers[package]
 
     def _collect(self, response: Any, *, default_urn: str) -> None:
         for diagnostic in response.diagnostics:
