@@ -226,3 +226,20 @@ def test_strict_on_the_command_line_exits_1_on_unverifiable(
     document = json.loads(capsys.readouterr().out)
     assert document["summary"] == {"resources": 4, "mandatory": 0, "advisory": 0, "unverifiable": 1}
     assert document["unverifiable"][0]["enforcement"] == "mandatory"
+
+
+def test_real_pack_rules_made_no_ops_by_their_config_are_na_with_the_reason() -> None:
+    from inferstack.preview import Report, analyze, render_report, run_stack
+
+    root = Path(__file__).resolve().parents[2]
+    run = run_stack(root / "stacks" / "Pulumi.onprem-prod.yaml")
+    report = Report(run, analyze(run, [root / "policy_packs" / "baseline"]))
+    rows = render_report(report, "markdown").splitlines()
+    for rule, reason in (
+        ("kubernetes-apps-workload-restrict-image-registry", "allowedRegistries is empty"),
+        ("all-tags-resource-require-tags", "requiredTags is empty"),
+    ):
+        mine = [row for row in rows if f"`{rule}`" in row]
+        assert mine, rule
+        assert all(f"| N/A: {reason}" in row for row in mine), mine
+        assert not any(row.rstrip().endswith("| PASS |") for row in mine)

@@ -63,6 +63,9 @@ class Resource(Protocol):
     def name(self) -> str: ...
     @property
     def provider(self) -> Provider | None: ...
+    def not_applicable(self, reason: str | None = None) -> None:
+        """Declare the policy not applicable to this resource (pulumi_policy raises here)."""
+        ...
 
 
 class StackResource(Protocol):

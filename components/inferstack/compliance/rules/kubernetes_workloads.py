@@ -216,7 +216,7 @@ def _check_latest(res: Resource, report: Report, cfg: RuleConfig) -> None:
 def _check_registry(res: Resource, report: Report, cfg: RuleConfig) -> None:
     allowed = cfg.strings("allowedRegistries")
     if not allowed:
-        return
+        res.not_applicable("allowedRegistries is empty in the pack config: no registry to enforce")
     _, items, _ = pod(res, report)
     for container, image in _images(items, report):
         if not registry_allowed(parse_image(image), allowed):

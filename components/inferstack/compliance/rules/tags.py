@@ -90,7 +90,9 @@ def _provider_default_tags(res: Resource) -> set[str]:
 def _check_tags(res: Resource, report: Report, cfg: RuleConfig) -> None:
     required = cfg.strings("requiredTags")
     field = TAG_FIELDS.get(res.resource_type)
-    if not required or field is None:
+    if not required:
+        res.not_applicable("requiredTags is empty in the pack config: no tag to require")
+    if field is None:
         return
     if get(res.props, *field) is UNKNOWN:
         report(unverifiable(".".join(field)))
