@@ -121,31 +121,30 @@ LOGS_CONTEXT_KEY: Final = "kms:encryptioncontext:aws:logs:arn"
 _ACCOUNT_ARN: Final = re.compile(r"^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:")
 
 
-def names_an_account(statement: dict[str, Any]) -> bool:
-    """Whether a Condition pins the log-group encryption context to one account's log groups."""
+def _positive_tests(statement: dict[str, Any]) -> Iterator[tuple[str, list[Any]]]:
+    """(lower-case key, values) of each Condition test whose operator can narrow."""
     condition = statement.get("Condition")
     if not isinstance(condition, dict):
-        return False
+        return
     for operator, tests in condition.items():
-        if not isinstance(tests, dict) or not NARROWING_OPERATORS.match(str(operator)):
-            continue
-        for key, value in tests.items():
-            values = as_list(value)
-            if str(key).lower() == LOGS_CONTEXT_KEY and values:
-                return all(isinstance(v, str) and _ACCOUNT_ARN.match(v) for v in values)
-    return False
+        if isinstance(tests, dict) and NARROWING_OPERATORS.match(str(operator)):
+            for key, value in tests.items():
+                yield str(key).lower(), as_list(value)
+
+
+def names_an_account(statement: dict[str, Any]) -> bool:
+    """Whether a Condition pins the log-group encryption context to one account's log groups."""
+    return any(
+        key == LOGS_CONTEXT_KEY
+        and bool(values)
+        and all(isinstance(v, str) and _ACCOUNT_ARN.match(v) for v in values)
+        for key, values in _positive_tests(statement)
+    )
 
 
 def narrowed(statement: dict[str, Any], keys: tuple[str, ...]) -> bool:
     """Whether a Condition pins one of ``keys`` with a positive operator to a real value."""
-    condition = statement.get("Condition")
-    if not isinstance(condition, dict):
-        return False
-    for operator, tests in condition.items():
-        if not isinstance(tests, dict) or not NARROWING_OPERATORS.match(str(operator)):
-            continue
-        for key, value in tests.items():
-            values = as_list(value)
-            if str(key).lower() in keys and values and "*" not in values:
-                return True
-    return False
+    return any(
+        key in keys and bool(values) and "*" not in values
+        for key, values in _positive_tests(statement)
+    )

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from inferstack.compliance.model import Report
+from inferstack.compliance.model import Report, Rule, Setting, Severity
 from inferstack.compliance.props import MISSING, UNKNOWN, dotted, get
 from inferstack.compliance.rules._common import unverifiable
 
@@ -124,3 +124,33 @@ def effective(container: Container, spec: Any, key: str) -> Any:
     if value is MISSING or value is None:
         return get(spec, "securityContext", key)
     return value
+
+
+def workload_rule(
+    name: str,
+    description: str,
+    severity: Severity,
+    controls: tuple[str, ...],
+    remediation: str,
+    check: Any,
+    reads: tuple[str, ...],
+    peers: tuple[str, ...] = (),
+    settings: tuple[Setting, ...] = (),
+    **extra: Any,
+) -> Rule:
+    """A baseline rule over every pod-template workload type."""
+    return Rule(
+        name=name,
+        description=description,
+        severity=severity,
+        resource_types=WORKLOAD_TYPES,
+        controls=controls,
+        frameworks=frozenset({"baseline"}),
+        remediation=remediation,
+        check=check,
+        peers=peers,
+        settings=settings,
+        reads=reads,
+        references=container_refs(),
+        **extra,
+    )

@@ -15,10 +15,9 @@ from typing import Any, Final
 from inferstack.compliance.model import Rule, Setting, Severity
 from inferstack.compliance.rules._common import GDPR_SECURITY, HIPAA_ACCESS
 from inferstack.compliance.rules._k8s import (
-    WORKLOAD_TYPES,
     container_reads,
-    container_refs,
     pod_reads,
+    workload_rule,
 )
 from inferstack.compliance.rules._pss import (
     APPARMOR_ANNOTATION,
@@ -52,19 +51,8 @@ def _pss_rule(
     peers: tuple[str, ...] = (),
     settings: tuple[Setting, ...] = (),
 ) -> Rule:
-    return Rule(
-        name=name,
-        description=description,
-        severity=severity,
-        resource_types=WORKLOAD_TYPES,
-        controls=_HARDENING,
-        frameworks=frozenset({"baseline"}),
-        remediation=remediation,
-        check=check,
-        peers=peers,
-        settings=settings,
-        reads=reads,
-        references=container_refs(),
+    return workload_rule(
+        name, description, severity, _HARDENING, remediation, check, reads, peers, settings
     )
 
 

@@ -19,7 +19,6 @@ from inferstack.compliance.model import (
     Rule,
     RuleConfig,
     Scope,
-    Setting,
     Severity,
     StackResource,
 )
@@ -45,6 +44,7 @@ from inferstack.compliance.rules._k8s import (
     pod,
     pod_reads,
     pod_template_labels_path,
+    workload_rule,
 )
 from inferstack.compliance.rules._stack import of_type
 
@@ -237,37 +237,8 @@ def _check_token_automount(res: Resource, report: Report, cfg: RuleConfig) -> No
 _HARDENING = (HIPAA_ACCESS, GDPR_SECURITY)
 
 
-def _workload_rule(
-    name: str,
-    description: str,
-    severity: Severity,
-    controls: tuple[str, ...],
-    remediation: str,
-    check: Any,
-    reads: tuple[str, ...],
-    peers: tuple[str, ...] = (),
-    settings: tuple[Setting, ...] = (),
-    **extra: Any,
-) -> Rule:
-    return Rule(
-        name=name,
-        description=description,
-        severity=severity,
-        resource_types=WORKLOAD_TYPES,
-        controls=controls,
-        frameworks=frozenset({"baseline"}),
-        remediation=remediation,
-        check=check,
-        peers=peers,
-        settings=settings,
-        reads=reads,
-        references=container_refs(),
-        **extra,
-    )
-
-
 RULES: Final = (
-    _workload_rule(
+    workload_rule(
         "kubernetes-apps-workload-require-readonly-rootfs",
         "Containers have a read-only root filesystem.",
         Severity.MEDIUM,
@@ -278,7 +249,7 @@ RULES: Final = (
         container_reads("securityContext.readOnlyRootFilesystem"),
         peers=("CKV_K8S_22",),
     ),
-    _workload_rule(
+    workload_rule(
         "kubernetes-apps-workload-require-resource-limits",
         "Containers declare resource limits, so one replica cannot starve the node.",
         Severity.MEDIUM,
@@ -294,7 +265,7 @@ RULES: Final = (
             ),
         ),
     ),
-    _workload_rule(
+    workload_rule(
         "kubernetes-apps-workload-disallow-secret-env-literals",
         "Credentials (HF_TOKEN, API keys, passwords) are not written into env values: a "
         "credential-named variable takes its value from a Secret.",
@@ -344,7 +315,7 @@ RULES: Final = (
             f"spec.jobTemplate.spec.template.metadata.labels.{ENVIRONMENT_LABEL}",
         ),
     ),
-    _workload_rule(
+    workload_rule(
         "kubernetes-apps-workload-disallow-latest-tag",
         "Images never float on the latest tag (or no tag at all).",
         Severity.HIGH,
@@ -354,7 +325,7 @@ RULES: Final = (
         container_reads("image"),
         peers=("CKV_K8S_14",),
     ),
-    _workload_rule(
+    workload_rule(
         "kubernetes-apps-workload-restrict-image-registry",
         "Images come only from the allowed registries (when a list is configured).",
         Severity.HIGH,
@@ -372,7 +343,7 @@ RULES: Final = (
             ),
         ),
     ),
-    _workload_rule(
+    workload_rule(
         "kubernetes-apps-workload-disallow-token-automount",
         "Pods do not mount a Kubernetes API token they do not use.",
         Severity.LOW,
