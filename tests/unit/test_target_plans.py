@@ -100,9 +100,11 @@ from inferstack.{target}.args import {args}
 from inferstack.{target}.plan import build_plan
 spec = parse_deployment({spec!r})
 hardware = validate_for_target(spec, {name!r}, {region!r})
-build_plan(spec, hardware, {args}(), name="chat", region={region!r})
+build_plan(spec, hardware, {args}({kwargs}), name="chat", region={region!r})
 import json, sys
-print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}})))
+roots = {{m.split(".")[0] for m in sys.modules}}
+roots |= {{"google.cloud.aiplatform"}} & set(sys.modules)
+print(json.dumps(sorted(roots)))
 """
 
 
@@ -112,16 +114,26 @@ print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}})))
         ("kubernetes", "onprem", "LLMServiceArgs", lambda: service_spec(), None),
         ("aws", "sagemaker", "SageMakerArgs", lambda: endpoint_spec(), REGION),
         ("jetson", "jetson", "FleetArgs", lambda: fleet_spec(), None),
+        ("azureml", "azureml", "AzureMLArgs", lambda: endpoint_spec(), "westeurope"),
+        ("vertex", "vertex", "VertexArgs", lambda: endpoint_spec(), "europe-west4"),
     ],
 )
 def test_planning_loads_neither_pulumi_nor_an_sdk(
     target: str, name: str, args: str, spec: Any, region: str | None
 ) -> None:
     data = spec().model_dump(mode="json", exclude_unset=True)
-    code = PURE.format(target=target, args=args, spec=data, name=name, region=region)
+    kwargs = "project='demo-project'" if target == "vertex" else ""
+    code = PURE.format(target=target, args=args, spec=data, name=name, region=region, kwargs=kwargs)
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
     )
     roots = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert "inferstack" in roots
-    assert not roots & {"pulumi", "pulumi_aws", "pulumi_kubernetes", "pulumi_azure_native"}
+    assert not roots & {
+        "pulumi",
+        "pulumi_aws",
+        "pulumi_kubernetes",
+        "pulumi_azure_native",
+        "pulumi_gcp",
+        "google.cloud.aiplatform",
+    }
