@@ -48,7 +48,7 @@ FULL: dict[str, Any] = {
         "data_capture": {"enabled": True, "sampling_percentage": 15, "retention_days": 45},
     },
     "cost": {"monthly_budget_usd": 25000},
-    "tags": {"team": "ml-platform", "inferstack/environment": "production"},
+    "tags": {"team": "ml-platform", "cost-center": "4711"},
 }
 TAGGABLE = {
     "azure-native:resources:ResourceGroup",
@@ -325,7 +325,8 @@ def test_tags_are_merged_onto_every_taggable_child(recording: Recording) -> None
     for resource in tagged:
         tags = resource.inputs["tags"]
         assert tags["team"] == "ml-platform", resource.name
-        assert tags["inferstack/environment"] == "production"
+        assert tags["cost-center"] == "4711", resource.name
+        assert tags["inferstack/environment"] == FULL["environment"]
         assert tags["app.kubernetes.io/managed-by"] == "inferstack"
 
 
