@@ -393,7 +393,7 @@ VENDOR_DEFAULTS = [
         source=AZUREML
         + "sdk/python/foundation-models/huggingface/inference/text-generation-streaming/"
         + "text-generation-streaming-online-endpoint.ipynb: tiiuae-falcon-40b -> "
-        + "Standard_ND96amsr_A100_v4 (Hugging Face TGI container)",
+        + "Standard_ND96amsr_A100_v4, streamed with the text-generation-inference client",
         model="tiiuae/falcon-40b",
         target="azureml",
         hardware="Standard_ND96amsr_A100_v4",
