@@ -6,11 +6,11 @@ The errors measured here are reported in docs/sizing.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
-from inferstack import sizing
+from inferstack import catalog, sizing
 from inferstack.catalog import ModelInfo
 
 GIB = 2**30 / 1e9  # GB per GiB
@@ -18,6 +18,7 @@ LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 VERTEX = (
     "GoogleCloudPlatform/vertex-ai-samples (commit cc0d791e), notebooks/community/model_garden/"
 )
+AZUREML = "Azure/azureml-examples (commit 085cd6ea), "
 
 
 @dataclass(frozen=True)
@@ -355,13 +356,84 @@ VENDOR_DEFAULTS = [
         context=4096,
         utilization=0.85,
     ),
+    # Azure ML model catalog samples: the managed online endpoint SKU each model is deployed on
+    # (deploy.yml `instance_type` and the script's `deployment_sku`, the same SKU in the SDK
+    # notebook). The samples set no context: each model's own window is evaluated.
+    VendorDefault(
+        source=AZUREML
+        + "cli/foundation-models/meta-llama-3/inference/meta-llama-3-8b-instruct/deploy.yml: "
+        + "Meta-Llama-3-8B-instruct -> Standard_NC24ads_A100_v4",
+        model="meta-llama/Meta-Llama-3-8B-Instruct",
+        target="azureml",
+        hardware="Standard_NC24ads_A100_v4",
+        dtype="bf16",
+        context=8192,
+    ),
+    VendorDefault(
+        source=AZUREML
+        + "cli/foundation-models/meta-llama-3/inference/meta-llama-3-8b/deploy.yml: "
+        + "Meta-Llama-3-8B -> Standard_NC24ads_A100_v4",
+        model="meta-llama/Meta-Llama-3-8B",
+        target="azureml",
+        hardware="Standard_NC24ads_A100_v4",
+        dtype="bf16",
+        context=8192,
+    ),
+    VendorDefault(
+        source=AZUREML
+        + "cli/foundation-models/system/inference/visual-chat-completion/deploy.yml: "
+        + "Phi-3-vision-128k-instruct -> Standard_NC48ads_A100_v4",
+        model="microsoft/Phi-3-vision-128k-instruct",
+        target="azureml",
+        hardware="Standard_NC48ads_A100_v4",
+        dtype="bf16",
+        context=131072,
+    ),
+    VendorDefault(
+        source=AZUREML
+        + "sdk/python/foundation-models/huggingface/inference/text-generation-streaming/"
+        + "text-generation-streaming-online-endpoint.ipynb: tiiuae-falcon-40b -> "
+        + "Standard_ND96amsr_A100_v4, streamed with the text-generation-inference client",
+        model="tiiuae/falcon-40b",
+        target="azureml",
+        hardware="Standard_ND96amsr_A100_v4",
+        dtype="bf16",
+        context=2048,
+        runtime="tgi",
+    ),
 ]
+
+
+# Models of the Azure rows that the catalog does not hold, from their config.json and cards.
+# Phi-3-vision-128k-instruct: the Phi-3-mini-128k language model (32 layers, 32 attention and
+# KV heads of 96, 131072 positions) with a CLIP vision tower; 4.2 B parameters in all (card).
+PHI3_VISION = replace(
+    catalog.model("microsoft/Phi-3-mini-128k-instruct"),
+    id="microsoft/Phi-3-vision-128k-instruct",
+    parameters_b=4.2,
+    aliases=(),
+)
+# falcon-40b: 60 layers, 128 query heads and 8 KV heads of 64 (new_decoder_architecture),
+# hidden 8192, vocabulary 65024, 2048 positions; 41.8 B parameters (safetensors total). It fits
+# eight A100 80GB with a wide margin, so the verdict does not hang on these numbers.
+FALCON_40B = ModelInfo(
+    id="tiiuae/falcon-40b",
+    parameters_b=41.8,
+    layers=60,
+    kv_heads=8,
+    head_dim=64,
+    default_context=2048,
+    attention_heads=128,
+    hidden_size=8192,
+    vocab_size=65024,
+)
+CUSTOM_MODELS = {model.id: model for model in (PHI3_VISION, FALCON_40B)}
 
 
 @pytest.mark.parametrize("case", VENDOR_DEFAULTS, ids=lambda case: case.hardware)
 def test_vendor_default_deployments_fit(case: VendorDefault) -> None:
     report = sizing.fit(
-        case.model,
+        CUSTOM_MODELS.get(case.model, case.model),
         case.target,
         case.hardware,
         dtype=case.dtype,
@@ -398,6 +470,31 @@ QWEN15_72B = ModelInfo(
     default_context=32768,
     attention_heads=64,
     hidden_size=8192,
+)
+# Qwen1.5 7B and 14B (config.json): no grouped-query attention below 32B (model card), 32768
+# positions; 7B: 32 layers, 32 heads of 128, hidden 4096, vocabulary 151936; 14B: 40 layers,
+# 40 heads of 128, hidden 5120, vocabulary 152064. Parameters: the lower bound the name gives.
+QWEN15_7B_GPTQ = ModelInfo(
+    id="Qwen/Qwen1.5-7B-Chat-GPTQ-Int4",
+    parameters_b=7.0,
+    layers=32,
+    kv_heads=32,
+    head_dim=128,
+    default_context=32768,
+    attention_heads=32,
+    hidden_size=4096,
+    vocab_size=151936,
+)
+QWEN15_14B = ModelInfo(
+    id="Qwen/Qwen1.5-14B-Chat",
+    parameters_b=14.0,
+    layers=40,
+    kv_heads=40,
+    head_dim=128,
+    default_context=32768,
+    attention_heads=40,
+    hidden_size=5120,
+    vocab_size=152064,
 )
 REFUSED = [
     Refused(
@@ -477,6 +574,42 @@ REFUSED = [
         dtype="bf16",
         context=32768,
     ),
+    Refused(
+        # "python -m vllm.entrypoints.openai.api_server --model data/Qwen1.5-14B-Chat --dtype half
+        # --gpu-memory-utilization 0.95" on a V100 32GB: "ValueError: No available memory for the
+        # cache blocks". No --max-model-len, so the model's 32768.
+        source="https://github.com/QwenLM/Qwen3/issues/12",
+        model=QWEN15_14B,
+        hardware="V100-32GB",
+        gpus=1,
+        dtype="fp16",
+        context=32768,
+        utilization=0.95,
+    ),
+    Refused(
+        # Qwen1.5-7B-Chat-GPTQ-Int4 with --quantization gptq on an RTX 3090 24G, default
+        # utilization: "The model's max seq len (32768) is larger than the maximum number of
+        # tokens that can be stored in KV cache (24320)".
+        source="https://github.com/QwenLM/Qwen3/issues/16",
+        model=QWEN15_7B_GPTQ,
+        hardware="RTX-3090",
+        gpus=1,
+        dtype="int4-gptq",
+        context=32768,
+    ),
+    Refused(
+        # "python -m vllm.entrypoints.openai.api_server --model
+        # 'PatronusAI/Patronus-Lynx-70B-Instruct'" (a Llama 3 70B Instruct fine-tune, 8,192
+        # positions) on a Colab T4: "torch.cuda.OutOfMemoryError: CUDA out of memory". Defaults:
+        # one GPU, utilization 0.90, fp16 (the T4 has no bf16). A gross case: the weights alone
+        # are nine times the GPU.
+        source="https://github.com/NVIDIA-NeMo/Guardrails/issues/658",
+        model="meta-llama/Meta-Llama-3-70B-Instruct",
+        hardware="T4",
+        gpus=1,
+        dtype="fp16",
+        context=8192,
+    ),
 ]
 
 
@@ -498,3 +631,11 @@ def test_published_refusals_do_not_fit(case: Refused) -> None:
 def test_the_same_l4_runs_llama_8b_at_the_context_that_worked() -> None:
     # vllm-project/vllm#6689: "run the 8B model on L4:1 with ... --max-model-len 1024".
     assert sizing.fit(LLAMA_8B, "onprem", "L4", context=1024, gpu_count=1).fits
+
+
+def test_the_calibration_set_keeps_its_coverage() -> None:
+    # At least 20 vendor defaults across SageMaker, Azure ML, Vertex AI and Jetson, and at least
+    # 10 published refusals: dropping a platform or a case must be a visible decision.
+    assert {case.target for case in VENDOR_DEFAULTS} == {"sagemaker", "azureml", "vertex", "jetson"}
+    assert len(VENDOR_DEFAULTS) >= 20
+    assert len(REFUSED) >= 10
