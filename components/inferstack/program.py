@@ -20,7 +20,6 @@ def component_class(target: str) -> Any:
 
 def main() -> None:
     import pulumi
-
     from pulumi.runtime.config import CONFIG, get_config_env
 
     check_config_keys({**get_config_env(), **CONFIG.get()})

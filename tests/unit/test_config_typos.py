@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from inferstack.cli import main
-from inferstack.deployment import parse_deployment
 from inferstack.deployment.loader import check_config_keys
 from inferstack.errors import SpecError
 

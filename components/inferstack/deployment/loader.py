@@ -79,7 +79,7 @@ PROJECT = "inferstack"
 REQUIRED_KEYS: tuple[str, ...] = ("inferstack:target", "inferstack:deployment")
 _REQUIRED_FIX = {
     "inferstack:target": f"add inferstack:target: one of {', '.join(targets.NAMES)}",
-    "inferstack:deployment": "add the deployment spec under inferstack:deployment; see docs/spec.md",
+    "inferstack:deployment": "add the spec under inferstack:deployment; see docs/spec.md",
 }
 
 
