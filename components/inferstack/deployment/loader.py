@@ -55,6 +55,8 @@ def load_stack_config(path: str | Path, *, check_target: bool = True) -> StackCo
     except StackConfigError as exc:
         raise SpecError("inferstack:target", str(exc), "see stacks/") from None
     config = stack_file.config
+    if "inferstack:target" in config:  # a wrong target first: it decides what else is checked
+        validate_target_name(config["inferstack:target"])
     check_config_keys(config, where=str(stack_file.path))
     target = validate_target_name(config["inferstack:target"])
     region_key = targets.get(target).region_key

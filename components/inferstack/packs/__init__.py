@@ -38,10 +38,11 @@ IN_REPO_REQUIREMENTS: Final = (
     "-e ../..\n"
 )
 _MAIN = (
-    '"""The inferstack {framework} policy pack: '
-    'serves Pulumi\'s analyzer protocol until stopped."""\n'
-) + '''
-
+    (
+        '"""The inferstack {framework} policy pack: '
+        'serves Pulumi\'s analyzer protocol until stopped."""\n'
+    )
+    + """
 from __future__ import annotations
 
 from typing import Final
@@ -60,7 +61,8 @@ if __name__ == "__main__":
         policies=policies_for(FRAMEWORK),
         enforcement_level=EnforcementLevel.MANDATORY,
     )
-'''
+"""
+)
 
 
 class PackError(ValueError):
