@@ -1,4 +1,4 @@
-"""Every command README.md, docs/quickstart.md and docs/testing.md show runs offline with its documented exit code.
+"""The commands README.md, docs/quickstart.md and docs/testing.md show run with their exit codes.
 
 A shell line is run when it is an ``inferstack`` command that needs no network; its expected exit
 code is 0 unless the line ends with ``# exit N``. The other lines (installs, the Pulumi CLI, the
