@@ -21,17 +21,30 @@ class SpecError(ValueError):
     ``str(error)`` is the one-line message shown to users, prefixed with the stack config key.
     """
 
-    def __init__(self, path: str, problem: str, fix: str | None = None) -> None:
+    def __init__(
+        self, path: str, problem: str, fix: str | None = None, *, argument: str | None = None
+    ) -> None:
         self.path = path
         self.problem = problem
         self.fix = fix
+        self.argument = argument
+        """Set when the spec came from code: the call that received it, e.g. ``LLMService('x')``."""
         super().__init__(self.message)
 
     @property
     def key(self) -> str:
+        if self.argument:  # a library call: the call and its argument, no stack config key
+            return f"{self.argument} {self.path}"
         if ":" in self.path:  # already a full config key, e.g. aws:region
             return self.path
         return f"{CONFIG_PREFIX}.{self.path}" if self.path else CONFIG_PREFIX
+
+    def naming(self, call: str, renames: Mapping[str, str] | None = None) -> SpecError:
+        """The same error for a spec passed to ``call`` in code: ``spec.<path>``, not config."""
+        path = (renames or {}).get(self.path)
+        if path is None:
+            path = self.path if ":" in self.path else ".".join(filter(None, ("spec", self.path)))
+        return SpecError(path, self.problem, self.fix, argument=call)
 
     @property
     def message(self) -> str:

@@ -117,3 +117,23 @@ def test_other_project_keys_are_left_alone() -> None:
             "aws:region",
         ]
     )
+
+
+def test_a_spec_written_in_code_is_named_as_the_call_and_its_arguments() -> None:
+    from inferstack.aws import SageMakerEndpoint
+    from inferstack.testing import run_program
+
+    with pytest.raises(SpecError) as typo:
+        run_program(lambda: SageMakerEndpoint("bot", {"name": "bot", "modle": {"id": "x"}}))
+    assert str(typo.value) == (
+        "SageMakerEndpoint('bot') spec.modle: is not a known field (did you mean 'model'?)"
+    )
+
+    spec = {"name": "bot", "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"}}
+    with pytest.raises(SpecError) as region:
+        run_program(lambda: SageMakerEndpoint("bot", spec, region="eu-centrl-1"))
+    assert str(region.value) == (
+        "SageMakerEndpoint('bot') region: 'eu-centrl-1' is not a SageMaker region "
+        "(did you mean 'eu-central-1'?)"
+    )
+    assert "stack config" not in str(typo.value) + str(region.value)

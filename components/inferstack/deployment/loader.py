@@ -214,7 +214,7 @@ def _to_spec_error(exc: ValidationError) -> SpecError:
         fix = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(known)}"
         return SpecError(path, "is not a known field", fix)
     if kind == "missing":
-        return SpecError(path, "is required", "add it to the stack config")
+        return SpecError(path, "is required", "add it")
     if kind == "literal_error":
         got = error.get("input")
         expected = ctx.get("expected", "")
