@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from inferstack import targets
+from inferstack.packs import command as packs_command
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1
@@ -206,32 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lock.set_defaults(handler=cmd_models_lock)
 
-    packs = commands.add_parser("packs", help="the policy packs, for use in any repository")
-    pack_actions = packs.add_subparsers(dest="packs_command", required=True, metavar="ACTION")
-    export = pack_actions.add_parser(
-        "export",
-        help="write pack directories that `pulumi preview --policy-pack DIR/<pack>` loads",
-        description="Write each pack's PulumiPolicy.yaml, __main__.py, config.example.json and "
-        "a requirements.txt pinning this inferstack release (no cloud SDK needed).",
-    )
-    export.add_argument("directory", metavar="DIR", help="where to write one directory per pack")
-    export.add_argument(
-        "--pack",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="baseline, hipaa or gdpr (repeatable); default: all three",
-    )
-    export.set_defaults(handler=cmd_packs_export)
+    packs_command.register(commands)
     return parser
-
-
-def cmd_packs_export(args: argparse.Namespace) -> int:
-    from inferstack import packs
-
-    for path in packs.export(args.directory, args.pack):
-        print(f"wrote {path}")
-    return EXIT_OK
 
 
 def _stack_arguments(parser: argparse.ArgumentParser) -> None:

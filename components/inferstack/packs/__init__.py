@@ -13,10 +13,10 @@ import json
 from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from inferstack.compliance import FRAMEWORKS, PACK_NAMES, rules_for
-from inferstack.compliance.model import Framework
+if TYPE_CHECKING:  # the rules load when a pack is written, so the CLI's start stays light
+    from inferstack.compliance.model import Framework
 
 DESCRIPTIONS: Final[Mapping[str, str]] = {
     "baseline": "inferstack baseline: security rules for every LLM inference stack (hardening, "
@@ -80,6 +80,8 @@ def installed_version() -> str:
 
 def example_config(framework: Framework) -> dict[str, Any]:
     """Every configurable policy of the pack with its defaults, plus a waiver and an override."""
+    from inferstack.compliance import rules_for
+
     config: dict[str, Any] = {}
     for rule in rules_for(framework):
         if rule.settings:
@@ -120,6 +122,8 @@ def export(
     directory: str | Path, names: Iterable[str] = (), *, requirements: str | None = None
 ) -> list[Path]:
     """Write the named packs (default: all) under ``directory``; return their directories."""
+    from inferstack.compliance import FRAMEWORKS
+
     chosen = list(names) or list(FRAMEWORKS)
     for name in chosen:
         if name not in FRAMEWORKS:
@@ -135,4 +139,4 @@ def export(
     return written
 
 
-__all__ = ["PACK_NAMES", "PackError", "example_config", "export", "pack_files"]
+__all__ = ["PackError", "example_config", "export", "pack_files"]
