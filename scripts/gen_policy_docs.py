@@ -17,17 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inferstack.compliance import FRAMEWORKS, Rule, Scope, all_rules, controls, rules_for
-from inferstack.compliance.model import Framework
+from inferstack.compliance import FRAMEWORKS, Rule, Scope, all_rules, controls
+from inferstack.packs import example_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "policies.md"
 PACKS = ROOT / "policy_packs"
 MAX_TYPES_SHOWN = 4
-EXAMPLE_EXCLUSION = {
-    "name": "legacy-triton",
-    "reason": "Triton 23.x writes to /opt/tritonserver at start; upgrade tracked in PLAT-214",
-}
 
 
 def _code(text: str) -> str:
@@ -132,20 +128,6 @@ def render_doc(text: str) -> str:
             raise SystemExit(f"{DOC}: missing the generated '{name}' markers")
         text = pattern.sub(_replacement(build() + "\n"), text)
     return text
-
-
-def example_config(framework: Framework) -> dict[str, Any]:
-    """Every configurable policy of the pack with its defaults, plus a waiver and an override."""
-    config: dict[str, Any] = {}
-    for rule in rules_for(framework):
-        if rule.settings:
-            config[rule.name] = {s.key: s.default_for(framework) for s in rule.settings}
-    config["kubernetes-apps-workload-require-readonly-rootfs"] = {"exclusions": [EXAMPLE_EXCLUSION]}
-    config["all-tags-resource-require-tags"] = {
-        "enforcementLevel": "advisory",
-        "requiredTags": ["team", "cost-center"],
-    }
-    return config
 
 
 def outputs() -> dict[Path, str]:

@@ -12,12 +12,28 @@ if [ ! -f "$config" ]; then
   exit 2
 fi
 
-# Install (again) only when the project's dependencies changed since the last install.
-stamp=.venv/.inferstack-installed
+# Install only the extra of the stack's target (onprem and jetson: kubernetes), as its descriptor
+# in components/inferstack/targets.py names it; that module needs nothing but the standard
+# library, so it is read before anything is installed.
+extra=$(PYTHONPATH=components python3 - "$config" <<'EOF'
+import re
+import sys
+
+from inferstack import targets
+
+with open(sys.argv[1], encoding="utf-8") as file:
+    found = re.search(r"^\s*inferstack:target:\s*[\"']?([\w-]+)", file.read(), re.MULTILINE)
+target = targets.REGISTRY.get(found[1]) if found else None
+print(target.extra if target else "all")  # the preview names the problem after a full install
+EOF
+)
+
+# Install (again) only when the project's dependencies changed since this extra's last install.
+stamp=".venv/.inferstack-installed-$extra"
 if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
-  echo "setting up .venv (first run: about a minute while pip installs the Pulumi SDKs)..." >&2
-  python3 -m venv .venv
-  .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -q -e . >&2
+  echo "setting up .venv: pip install -e '.[$extra]' for stack $stack (pip's progress follows)" >&2
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -e ".[$extra]" >&2
   cp pyproject.toml "$stamp"
   echo "setup done" >&2
 fi

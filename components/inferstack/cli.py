@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from inferstack import targets
+from inferstack.packs import command as packs_command
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1
@@ -95,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON config: policy name (or 'all') -> enforcement level or object; "
         "one for all packs or one per pack",
     )
-    preview.add_argument("--format", choices=REPORT_FORMATS, default="table")
+    preview.add_argument(
+        "--format", choices=REPORT_FORMATS, default="table", help="report format (default table)"
+    )
     preview.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
     preview.add_argument(
         "--strict",
@@ -203,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="FILE", help="lock file (default: models.lock.yaml beside the stacks)"
     )
     lock.set_defaults(handler=cmd_models_lock)
+
+    packs_command.register(commands)
     return parser
 
 

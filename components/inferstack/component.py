@@ -26,6 +26,7 @@ from inferstack import targets
 from inferstack.args import ComponentArgs
 from inferstack.deployment import DeploymentSpec, parse_deployment, validate_for_target
 from inferstack.deployment.targets import Hardware
+from inferstack.errors import SpecError
 
 ArgsT = TypeVar("ArgsT", bound=ComponentArgs)
 
@@ -56,12 +57,21 @@ class InferenceComponent(pulumi.ComponentResource, Generic[ArgsT]):
         args: ArgsT | None = None,
         region: str | None = None,
     ) -> None:
-        parsed = parse_deployment(spec)
-        region = self.configured_region(region)
-        settings = args if args is not None else self.args_class.from_config()
-        self.check(name, parsed, settings, region)
-        hardware = validate_for_target(parsed, self.target, region)
-        self.prepare(name, parsed, hardware, settings, region)
+        given_region = region is not None
+        try:
+            parsed = parse_deployment(spec)
+            region = self.configured_region(region)
+            settings = args if args is not None else self.args_class.from_config()
+            self.check(name, parsed, settings, region)
+            hardware = validate_for_target(parsed, self.target, region)
+            self.prepare(name, parsed, hardware, settings, region)
+        except SpecError as exc:
+            if isinstance(spec, DeploymentSpec):  # parsed from a stack config: its keys
+                raise
+            # A mapping written in code: name the constructor's arguments, not stack config keys.
+            region_key = targets.get(self.target).region_key
+            renames = {region_key: "region"} if given_region and region_key else {}
+            raise exc.naming(f"{type(self).__name__}({name!r})", renames) from None
         super().__init__(self.type_token, name, None, opts)
         self.spec = parsed
         self.hardware = hardware

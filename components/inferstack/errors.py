@@ -21,17 +21,38 @@ class SpecError(ValueError):
     ``str(error)`` is the one-line message shown to users, prefixed with the stack config key.
     """
 
-    def __init__(self, path: str, problem: str, fix: str | None = None) -> None:
+    def __init__(
+        self, path: str, problem: str, fix: str | None = None, *, shown_as: str | None = None
+    ) -> None:
         self.path = path
         self.problem = problem
         self.fix = fix
+        self.shown_as = shown_as
+        """Set when the spec came from code: the call and argument shown instead of the key."""
         super().__init__(self.message)
 
     @property
     def key(self) -> str:
+        if self.shown_as:
+            return self.shown_as
         if ":" in self.path:  # already a full config key, e.g. aws:region
             return self.path
         return f"{CONFIG_PREFIX}.{self.path}" if self.path else CONFIG_PREFIX
+
+    def naming(self, call: str, renames: Mapping[str, str] | None = None) -> SpecError:
+        """The same error for a spec passed to ``call`` in code: ``spec.<path>``, not config.
+
+        ``path`` stays the spec's field path; config keys the call read stay as they are, unless
+        ``renames`` maps them to the argument that gave the value (``aws:region`` -> ``region``).
+        """
+        renamed = (renames or {}).get(self.path)
+        if renamed is not None:
+            shown = f"{call} {renamed}"
+        elif ":" in self.path:
+            return self
+        else:
+            shown = f"{call} {'.'.join(filter(None, ('spec', self.path)))}"
+        return SpecError(self.path, self.problem, self.fix, shown_as=shown)
 
     @property
     def message(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from inferstack import targets
 from inferstack.deployment import parse_deployment
+from inferstack.deployment.loader import check_config_keys
 
 
 def component_class(target: str) -> Any:
@@ -19,7 +20,9 @@ def component_class(target: str) -> Any:
 
 def main() -> None:
     import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
 
+    check_config_keys({**get_config_env(), **CONFIG.get()})
     config = pulumi.Config("inferstack")
     target = targets.get(config.require("target"))
     spec = parse_deployment(config.require_object("deployment"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -47,6 +48,8 @@ class Target:
     """The stack config key of the target's own settings object, e.g. ``inferstack:aws``."""
     sdk_modules: tuple[str, ...]
     """The Pulumi SDK packages the component loads (and nothing else may load)."""
+    extra: str
+    """The package extra that installs ``sdk_modules``: ``pip install 'inferstack[<extra>]'``."""
     hardware: HardwareKind
     """How one replica's hardware is named: a cloud SKU, a GPU model, or a Jetson module."""
     region_key: str | None = None
@@ -82,8 +85,21 @@ class Target:
                 f"'{self.name}' has a spec and policy rules but no component yet",
                 f"use one of {', '.join(t.name for t in REGISTRY.values() if t.component)}",
             )
+        # Checked before the import: a component may load its SDK only when it registers.
+        missing = [m for m in self.sdk_modules if importlib.util.find_spec(m) is None]
+        if missing:
+            raise SpecError(
+                "inferstack:target",
+                f"'{self.name}' needs {missing[0]}, which is not installed",
+                f"run: {self.install_command}",
+            )
         module, _, cls = self.component.partition(":")
         return getattr(importlib.import_module(module), cls)
+
+    @property
+    def install_command(self) -> str:
+        """The pip command that installs what this target's component needs."""
+        return f"pip install 'inferstack[{self.extra}]'"
 
 
 REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
@@ -95,6 +111,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             component="inferstack.kubernetes:LLMService",
             args_key="inferstack:kubernetes",
             sdk_modules=("pulumi_kubernetes",),
+            extra="kubernetes",
             hardware="gpu",
             no_spot=Refusal(
                 "on-prem Kubernetes has no spot market",
@@ -109,6 +126,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             component="inferstack.aws:SageMakerEndpoint",
             args_key="inferstack:aws",
             sdk_modules=("pulumi_aws",),
+            extra="aws",
             hardware="sku",
             region_key="aws:region",
             priced=True,
@@ -131,6 +149,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             component="inferstack.azureml:OnlineEndpoint",
             args_key="inferstack:azureml",
             sdk_modules=("pulumi_azure_native",),
+            extra="azure",
             hardware="sku",
             region_key="azure-native:location",
             priced=True,
@@ -152,6 +171,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             component="inferstack.vertex:Endpoint",
             args_key="inferstack:vertex",
             sdk_modules=("pulumi_gcp",),
+            extra="gcp",
             hardware="sku",
             region_key="gcp:region",
             priced=True,
@@ -169,6 +189,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             # A fleet's sites are Kubernetes clusters: their objects are patched the same way.
             args_key="inferstack:kubernetes",
             sdk_modules=("pulumi_kubernetes",),
+            extra="kubernetes",
             hardware="module",
             no_spot=Refusal(
                 "Jetson devices are owned hardware with no spot capacity", "set spot: false"

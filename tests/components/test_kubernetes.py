@@ -905,7 +905,7 @@ def test_bad_spec_raises_before_any_resource(
 
     captured = recording(program)
     assert [e.path for e in errors] == [path]
-    assert str(errors[0]).startswith("inferstack:deployment.")
+    assert str(errors[0]).startswith("LLMService('chat') spec.")
     assert [r.type for r in captured if r.type != STACK] == []
 
 

@@ -1085,7 +1085,7 @@ def test_spot_error_names_the_cost_levers() -> None:
     with pytest.raises(SpecError) as caught:
         SageMakerEndpoint("bot", with_changes(DEFAULTS, compute={"spot": True}), region=REGION)
     message = str(caught.value)
-    assert message.startswith("inferstack:deployment.compute.spot:")
+    assert message.startswith("SageMakerEndpoint('bot') spec.compute.spot:")
     assert "async" in message and "scale_to_zero" in message
 
 

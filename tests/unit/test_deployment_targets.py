@@ -197,7 +197,7 @@ def test_load_stack_config(tmp_path: Path) -> None:
     ("config", "starts"),
     [
         ({"inferstack:target": "sagemakr"}, "inferstack:target: 'sagemakr' is not a target"),
-        ({"inferstack:target": "onprem"}, "inferstack:deployment: missing"),
+        ({"inferstack:target": "onprem"}, "inferstack:deployment: is missing"),
     ],
 )
 def test_stack_config_errors(tmp_path: Path, config: dict[str, Any], starts: str) -> None:

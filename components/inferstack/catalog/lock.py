@@ -197,8 +197,14 @@ def parse_source(ref: ModelRef) -> tuple[str, str | None]:
 
 def fetch_entry(ref: ModelRef) -> dict[str, Any]:
     """One model's lock entry, from the Hub (``HF_ENDPOINT``, ``HF_TOKEN`` when set)."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
+    try:
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import HfHubHTTPError
+    except ModuleNotFoundError:
+        raise LockError(
+            "models lock reads the Hugging Face Hub with huggingface_hub, which is not "
+            "installed (run: pip install 'inferstack[hub]')"
+        ) from None
 
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=_token())
     repo, revision = parse_source(ref)

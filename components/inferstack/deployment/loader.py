@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,15 +55,10 @@ def load_stack_config(path: str | Path, *, check_target: bool = True) -> StackCo
     except StackConfigError as exc:
         raise SpecError("inferstack:target", str(exc), "see stacks/") from None
     config = stack_file.config
-    if "inferstack:target" not in config:
-        raise SpecError(
-            "inferstack:target", f"missing in {stack_file.path}", "add inferstack:target: onprem"
-        )
+    if "inferstack:target" in config:  # a wrong target first: it decides what else is checked
+        validate_target_name(config["inferstack:target"])
+    check_config_keys(config, where=str(stack_file.path))
     target = validate_target_name(config["inferstack:target"])
-    if "inferstack:deployment" not in config:
-        raise SpecError(
-            "inferstack:deployment", f"missing in {stack_file.path}", "see docs/spec.md"
-        )
     region_key = targets.get(target).region_key
     secret = region_key in stack_file.secret_keys
     region = config.get(region_key) if region_key and not secret else None
@@ -83,6 +78,50 @@ def load_stack_config(path: str | Path, *, check_target: bool = True) -> StackCo
 
 
 PROJECT = "inferstack"
+REQUIRED_KEYS: tuple[str, ...] = ("inferstack:target", "inferstack:deployment")
+_REQUIRED_FIX = {
+    "inferstack:target": f"add inferstack:target: one of {', '.join(targets.NAMES)}",
+    "inferstack:deployment": "add the spec under inferstack:deployment; see docs/spec.md",
+}
+
+
+def known_config_keys() -> list[str]:
+    """The ``inferstack:*`` keys inferstack reads: target, deployment and each target's settings."""
+    return sorted({*REQUIRED_KEYS, *(t.args_key for t in targets.REGISTRY.values())})
+
+
+def check_config_keys(keys: Iterable[str], *, where: str = "", required: bool = True) -> None:
+    """A SpecError for an ``inferstack:*`` key one typo away from a known one, or a missing one.
+
+    Other project keys (secrets a spec names, such as a site's kubeconfig) are left alone unless
+    they look like a misspelt known key; a missing section names the present key closest to it.
+    """
+    present = [str(key) for key in keys]
+    known = known_config_keys()
+    suffixes = {key.partition(":")[2]: key for key in known}
+    for key in present:
+        namespace, _, name = key.partition(":")
+        if namespace != PROJECT or key in known:
+            continue
+        close = difflib.get_close_matches(name, list(suffixes), n=1, cutoff=0.75)
+        if close:
+            suffix = f" in {where}" if where else ""
+            raise SpecError(
+                key,
+                f"is not a key inferstack reads{suffix}",
+                f"did you mean '{suffixes[close[0]]}'?",
+            )
+    if not required:
+        return
+    for key in REQUIRED_KEYS:
+        if key in present:
+            continue
+        others = [k for k in present if k.startswith(f"{PROJECT}:") and k not in known]
+        close = difflib.get_close_matches(key, others, n=1, cutoff=0.5)
+        fix = f"found '{close[0]}': did you mean '{key}'?" if close else _REQUIRED_FIX[key]
+        raise SpecError(key, f"is missing{f' in {where}' if where else ''}", fix)
+
+
 # Offline there is no key to decrypt `secure:` config values; the program sees this instead.
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -144,6 +183,7 @@ def read_stack_file(path: str | Path) -> StackFile:
     if not isinstance(values, dict):
         raise StackConfigError(f"{path} must hold a 'config:' mapping of Pulumi config keys")
     config, secret_keys = runtime_config(values)
+    check_config_keys(config, where=str(path), required=False)
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
     return StackFile(path=path, stack=stack, config=config, secret_keys=secret_keys)
 
@@ -157,7 +197,9 @@ def _decoded(text: str) -> Any:
 
 
 def _to_spec_error(exc: ValidationError) -> SpecError:
-    error = exc.errors()[0]
+    errors = exc.errors()
+    # An unknown key is most often the misspelling of the required one reported beside it.
+    error = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(part) for part in error["loc"]]
     ctx = error.get("ctx") or {}
     original = ctx.get("error")
@@ -172,7 +214,7 @@ def _to_spec_error(exc: ValidationError) -> SpecError:
         fix = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(known)}"
         return SpecError(path, "is not a known field", fix)
     if kind == "missing":
-        return SpecError(path, "is required", "add it to the stack config")
+        return SpecError(path, "is required", "add it")
     if kind == "literal_error":
         got = error.get("input")
         expected = ctx.get("expected", "")

@@ -303,6 +303,12 @@ def _check_scaling(spec: DeploymentSpec, target: Target) -> None:
 def _check_residency(spec: DeploymentSpec, target: Target, region: str | None) -> None:
     residency = spec.compliance.residency
     key = target.region_key
+    if key is not None and region is not None and region not in catalog.regions(target.name):
+        # A misspelt region is named as such, before residency calls it out of bounds. One the
+        # catalog does not list and nothing resembles passes when no residency applies.
+        known = list(catalog.regions(target.name))
+        if residency or difflib.get_close_matches(region, known, n=1, cutoff=0.6):
+            raise _unknown(key, region, f"{target.title} region", known)
     if key is None or not residency:
         return
     allowed = catalog.residency_regions(target.name, residency)

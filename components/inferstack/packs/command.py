@@ -1,0 +1,35 @@
+"""``inferstack packs export``: the packs' command-line face (the CLI registers it)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: Any) -> None:
+    """Add ``packs export`` to the CLI's subcommands (``argparse._SubParsersAction``)."""
+    packs = commands.add_parser("packs", help="the policy packs, for use in any repository")
+    pack_actions = packs.add_subparsers(dest="packs_command", required=True, metavar="ACTION")
+    export = pack_actions.add_parser(
+        "export",
+        help="write pack directories that `pulumi preview --policy-pack DIR/<pack>` loads",
+        description="Write each pack's PulumiPolicy.yaml, __main__.py, config.example.json and "
+        "a requirements.txt pinning this inferstack release (no cloud SDK needed).",
+    )
+    export.add_argument("directory", metavar="DIR", help="where to write one directory per pack")
+    export.add_argument(
+        "--pack",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="baseline, hipaa or gdpr (repeatable); default: all three",
+    )
+    export.set_defaults(handler=export_command)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from inferstack import packs
+
+    for path in packs.export(args.directory, args.pack):
+        print(f"wrote {path}")
+    return 0
