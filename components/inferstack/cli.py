@@ -14,10 +14,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from inferstack import targets
+from inferstack.catalog import command as models_command
 from inferstack.packs import command as packs_command
+from inferstack.sizing import command as fit_command
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1
@@ -122,91 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, metavar="DIR", help="output directory")
     render.set_defaults(handler=cmd_render)
 
-    fit = commands.add_parser(
-        "fit",
-        help="check that a model fits the hardware (memory, context, concurrency)",
-        description=(
-            "Size one replica as its runtime decides at startup: vLLM, TGI and LMI start when "
-            "their KV budget holds one max-length sequence (more concurrent sequences queue); "
-            "llama.cpp and Ollama allocate every slot's context up front. Exit 0 fits, 1 does "
-            "not, 2 invalid input."
-        ),
-    )
-    fit.add_argument("--model", metavar="ID", help="catalog or locked model id, alias or bare name")
-    fit.add_argument(
-        "--model-config",
-        metavar="PATH",
-        help="a private model's config.json or directory, instead of a catalog id",
-    )
-    fit.add_argument("--target", required=True, choices=targets.NAMES, help="deployment target")
-    fit.add_argument(
-        "--instance-type",
-        metavar="T",
-        help="SKU, GPU model (onprem) or Jetson module; default: the cheapest that fits",
-    )
-    fit.add_argument(
-        "--dtype",
-        default="bf16",
-        metavar="D",
-        help="weight format: bf16 fp16 fp8 int8 int4-awq int4-gptq gguf-q4_k_m gguf-q5_k_m "
-        "gguf-q8_0 (default bf16)",
-    )
-    fit.add_argument(
-        "--context",
-        type=int,
-        metavar="N",
-        help="tokens per sequence (max_model_len); default as in the spec: min(the model's, 8192)",
-    )
-    fit.add_argument(
-        "--concurrency",
-        type=int,
-        default=1,
-        metavar="N",
-        help="sequences in flight (serving.max_concurrency); default 1",
-    )
-    fit.add_argument(
-        "--runtime",
-        metavar="R",
-        help="vllm tgi lmi ollama llamacpp mlc; default: the target's runtime for the dtype "
-        "(vLLM, or Ollama for GGUF)",
-    )
-    fit.add_argument(
-        "--gpu-count",
-        type=int,
-        metavar="N",
-        help="most GPUs per replica (onprem: compute.gpu_count); default: what the hardware has",
-    )
-    fit.add_argument(
-        "--kv-cache-dtype",
-        choices=("auto", "fp8"),
-        default="auto",
-        help="KV-cache format (serving.kv_cache_dtype): auto follows the weights, fp8 halves a "
-        "16-bit cache (vLLM --kv-cache-dtype fp8)",
-    )
-    fit.add_argument("--format", choices=("table", "json"), default="table", help="output format")
-    fit.set_defaults(handler=cmd_fit)
-
-    models = commands.add_parser("models", help="lock the models the stacks deploy")
-    actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    lock = actions.add_parser(
-        "lock",
-        help="fetch what sizing needs of each model from the Hugging Face Hub (network)",
-        description="Resolve each model's revision on the Hub (HF_TOKEN for gated models, "
-        "HF_ENDPOINT for a mirror) and write its config.json, checkpoint bytes, GGUF sizes, "
-        "revision and sha256 hashes to the lock, which preview, render and fit read offline.",
-    )
-    lock.add_argument(
-        "models",
-        nargs="*",
-        metavar="MODEL",
-        help="org/name or hf://org/name@revision; default: every model of every stack",
-    )
-    lock.add_argument("--stacks", metavar="DIR", help="stack configs (default: the project's)")
-    lock.add_argument(
-        "--output", metavar="FILE", help="lock file (default: models.lock.yaml beside the stacks)"
-    )
-    lock.set_defaults(handler=cmd_models_lock)
-
+    fit_command.register(commands)
+    models_command.register(commands)
     packs_command.register(commands)
     return parser
 
@@ -248,7 +165,7 @@ def stack_config_path(args: argparse.Namespace) -> Path:
         raise StackConfigError(
             "no Pulumi.yaml in this directory or above; run from the project or use --config FILE"
         )
-    directory = root / _stack_config_dir(root)
+    directory = root / stack_config_dir(root)
     path = directory / f"Pulumi.{args.stack}.yaml"
     if not path.is_file():
         known = sorted(
@@ -267,7 +184,7 @@ def models_lock_beside(config_path: Path) -> contextlib.AbstractContextManager[N
     return lock.use(path) if path.is_file() else contextlib.nullcontext()
 
 
-def _stack_config_dir(root: Path) -> str:
+def stack_config_dir(root: Path) -> str:
     import yaml
 
     project = yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
@@ -300,167 +217,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     for path in written:
         print(f"  {path}")
     return EXIT_OK
-
-
-# -- fit -------------------------------------------------------------------------------------
-
-
-def cmd_fit(args: argparse.Namespace) -> int:
-    from inferstack import sizing, targets
-
-    args.model = fit_model(args)
-    gpu_count = args.gpu_count if targets.get(args.target).hardware == "gpu" else None
-    hardware = args.instance_type or sizing.smallest_fitting(
-        args.model,
-        args.target,
-        dtype=args.dtype,
-        context=args.context,
-        concurrency=args.concurrency,
-        runtime=args.runtime,
-        gpu_count=gpu_count,
-        kv_cache_dtype=args.kv_cache_dtype,
-    )
-    if hardware is None:
-        _print_no_fit(args)
-        return EXIT_VIOLATION
-    report = sizing.fit(
-        args.model,
-        args.target,
-        hardware,
-        dtype=args.dtype,
-        context=args.context,
-        concurrency=args.concurrency,
-        runtime=args.runtime,
-        gpu_count=args.gpu_count,
-        kv_cache_dtype=args.kv_cache_dtype,
-    )
-    data: dict[str, Any] = report.to_json()
-    if args.format == "json":
-        import json
-
-        print(json.dumps(data, indent=2))
-    else:
-        print(_fit_table(report.summary(), data))
-    return EXIT_OK if report.fits else EXIT_VIOLATION
-
-
-def fit_model(args: argparse.Namespace) -> Any:
-    """The model ``fit`` sizes: a catalog or locked id, or a ModelInfo from --model-config."""
-    if args.model_config is None:
-        if not args.model:
-            raise ValueError("give --model ID (catalog or locked) or --model-config PATH")
-        return args.model
-    from inferstack.catalog.config import model_from_config
-
-    path = Path(args.model_config)
-    if not path.exists():
-        raise ValueError(f"--model-config {path} does not exist; give a config.json or directory")
-    return model_from_config(path, model_id=args.model)
-
-
-def _print_no_fit(args: argparse.Namespace) -> None:
-    from inferstack import sizing
-
-    runtime = args.runtime or sizing.default_runtime(args.target, args.dtype)
-    context = args.context or sizing.default_context(args.model)
-    if args.format == "json":
-        import json
-
-        keys = ("memory_gb", "usable_gb", "tensor_parallel", "smallest_fitting")
-        rest = ("max_context", "max_concurrency", "decode_tokens_per_s_ceiling")
-        evaluated = {
-            "target": args.target,
-            "hardware": None,
-            "runtime": runtime,
-            "context": context,
-            "concurrency": args.concurrency,
-            "kv_cache_tokens": 0,
-        }
-        print(json.dumps({"fits": False, **dict.fromkeys(keys + rest), **evaluated}, indent=2))
-        return
-    print(
-        f"No {args.target} hardware in the catalog fits {_model_name(args.model)} "
-        f"({args.dtype} on {runtime}, context {context}, concurrency {args.concurrency})."
-    )
-
-
-def _model_name(model: Any) -> str:
-    return str(getattr(model, "id", model))
-
-
-# -- models lock -----------------------------------------------------------------------------
-
-
-def cmd_models_lock(args: argparse.Namespace) -> int:
-    from inferstack.catalog import lock
-
-    stacks = Path(args.stacks) if args.stacks else _project_stacks_dir()
-    if args.models:
-        refs = [_model_ref(name) for name in args.models]
-    else:
-        refs = lock.stack_models(stacks)
-        if not refs:
-            raise lock.LockError(f"no stack config in {stacks} names a model to lock")
-    output = Path(args.output) if args.output else stacks / lock.LOCK_FILE
-    written = lock.write_lock(output, refs)
-    print(f"locked {len(written)} model(s) in {output}")
-    for model_id in written:
-        print(f"  {model_id}")
-    return EXIT_OK
-
-
-def _model_ref(name: str) -> Any:
-    from inferstack.catalog import lock
-
-    if name.startswith("hf://"):
-        return lock.ModelRef(lock.parse_source(lock.ModelRef(name, name))[0], name)
-    return lock.ModelRef(name)
-
-
-def _project_stacks_dir() -> Path:
-    from inferstack.preview import StackConfigError, find_project_root
-
-    root = find_project_root(Path.cwd())
-    if root is None:
-        raise StackConfigError(
-            "no Pulumi.yaml in this directory or above; run from the project or use --stacks DIR"
-        )
-    return root / _stack_config_dir(root)
-
-
-def _fit_table(summary: str, data: dict[str, Any]) -> str:
-    memory = data.get("memory_gb") or {}
-    rows = [
-        ("hardware", data.get("hardware")),
-        ("runtime", data.get("runtime")),
-        ("context", data.get("context")),
-        ("concurrency", data.get("concurrency")),
-        ("weights", _gb(memory.get("weights"))),
-        ("kv cache", _gb(memory.get("kv_cache"))),
-        ("overhead", _gb(memory.get("overhead"))),
-        ("total", _gb(memory.get("total"))),
-        ("usable", _gb(data.get("usable_gb"))),
-        ("tensor parallel", data.get("tensor_parallel")),
-        ("kv cache tokens", data.get("kv_cache_tokens")),
-        ("max context", data.get("max_context")),
-        ("max concurrency", data.get("max_concurrency")),
-        ("decode ceiling", _rate(data.get("decode_tokens_per_s_ceiling"))),
-        ("smallest fitting", data.get("smallest_fitting") or "none"),
-    ]
-    lines = [summary, ""]
-    lines.extend(f"  {label:<17} {value}" for label, value in rows if value is not None)
-    if data.get("advisory"):
-        lines.append(f"  warning: {data['advisory']}")
-    lines.extend(f"  fix: {item}" for item in data.get("suggestions") or ())
-    return "\n".join(lines)
-
-
-def _gb(value: Any) -> str | None:
-    return None if value is None else f"{float(value):.1f} GB"
-
-
-def _rate(value: Any) -> str | None:
-    return None if value is None else f"{float(value):.0f} tokens/s"
 
 
 if __name__ == "__main__":
