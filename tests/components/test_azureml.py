@@ -175,9 +175,10 @@ def test_workspace(stack: Stack) -> None:
     assert {rule["type"] for rule in network["outboundRules"].values()} == {"PrivateEndpoint"}
 
 
-def test_hbi_follows_phi(recording: Recording) -> None:
+def test_hbi_is_always_on(recording: Recording) -> None:
+    # It cannot be turned on after the workspace exists, and it costs nothing: PHI or not.
     assert run(recording, FULL).one(f"{ML}:Workspace")["hbiWorkspace"] is True
-    assert run(recording, DEFAULTS).one(f"{ML}:Workspace")["hbiWorkspace"] is False
+    assert run(recording, DEFAULTS).one(f"{ML}:Workspace")["hbiWorkspace"] is True
 
 
 def test_private_endpoints_have_dns_zone_groups(stack: Stack) -> None:

@@ -47,7 +47,7 @@ def test_defaults_plan_a_private_single_instance_deployment() -> None:
     assert result.create_network and result.subnet_id is None
     assert (result.instance_count, result.min_capacity, result.max_capacity) == (1, 1, 4)
     assert result.alerts == ()  # dev: alarms off unless asked for
-    assert result.hbi is False and result.capture is False
+    assert result.capture is False
     assert result.model_version == "main"  # dev may follow the branch; prod may not
     assert result.instance_type.startswith("Standard_N")
 
@@ -57,7 +57,6 @@ def test_prod_plan_follows_the_spec() -> None:
     assert result.instance_type == "Standard_NC24ads_A100_v4" and result.gpu_count == 1
     assert (result.instance_count, result.min_capacity, result.max_capacity) == (2, 2, 5)
     assert result.max_concurrency == 16
-    assert result.hbi is True
     assert result.log_retention_days == 545
     assert result.model_version == REVISION[:12]
     assert result.model_uri == f"azureml://datastores/models/paths/{LLAMA}/{REVISION}/"

@@ -11,6 +11,8 @@ import pytest
 
 from inferstack import catalog
 from inferstack.aws import SageMakerEndpoint
+from inferstack.deployment import parse_deployment, validate_for_target
+from inferstack.deployment.targets import budget_usd
 from inferstack.errors import SpecError
 from inferstack.preview import CapturedResource
 
@@ -906,11 +908,18 @@ def test_async_endpoints_alarm_on_backlog(recording: Recording) -> None:
     assert {"ApproximateBacklogSize", "HasBacklogWithoutCapacity"} <= names
 
 
-def test_dev_defaults_have_no_alarms_or_budget(recording: Recording) -> None:
+def test_dev_defaults_have_no_alarms_but_a_budget_at_the_cost_of_max_replicas(
+    recording: Recording,
+) -> None:
     stack = run(recording, DEFAULTS, preview=True)
     assert stack.all("aws:cloudwatch/metricAlarm:MetricAlarm") == []
-    assert stack.all("aws:budgets/budget:Budget") == []
-    assert stack.all("aws:sns/topic:Topic") == []
+    budget = stack.one("aws:budgets/budget:Budget")
+    spec = parse_deployment(DEFAULTS)
+    expected = budget_usd(spec, validate_for_target(spec, "sagemaker", REGION))
+    assert expected is not None
+    assert float(budget["limitAmount"]) == expected
+    # The budget notifies through the encrypted alert topic.
+    assert len(stack.all("aws:sns/topic:Topic")) == 1
 
 
 def test_budget_forecasts_at_80_and_100_percent(recording: Recording) -> None:

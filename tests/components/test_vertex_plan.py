@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 
+from inferstack import sizing
 from inferstack.deployment import parse_deployment, validate_for_target
 from inferstack.errors import SpecError
 from inferstack.vertex import names
@@ -42,7 +44,10 @@ def test_defaults_make_a_private_encrypted_single_deployment() -> None:
     assert deployment.machine_type.startswith("g2-standard-")
     assert result.source.in_model_bucket
     assert result.source.uri == f"gs://{result.names.bucket}/{LLAMA}/"
-    assert result.capture is False and result.budget_usd is None
+    assert result.capture is False
+    # With a billing account, the default budget is the on-demand cost of max_replicas.
+    most = sizing.monthly_cost_usd("vertex", deployment.machine_type, deployment.max_replicas)
+    assert most is not None and result.budget_usd == math.ceil(most / 100) * 100
 
 
 def test_pinned_revision_is_the_artifact_prefix_and_image_goes_through_the_region() -> None:

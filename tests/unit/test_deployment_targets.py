@@ -229,3 +229,27 @@ def test_serving_kv_cache_dtype_reaches_the_fit_check() -> None:
         validate_for_target(parse_deployment(deployment), "sagemaker", "eu-central-1")
     fp8 = {**deployment, "serving": {"kv_cache_dtype": "fp8"}}
     validate_for_target(parse_deployment(fp8), "sagemaker", "eu-central-1")
+
+
+def test_cloud_budget_defaults_to_the_cost_of_max_replicas() -> None:
+    from inferstack import sizing
+    from inferstack.deployment.targets import budget_usd
+
+    spec = parse_deployment(
+        {
+            "name": "bot",
+            "model": LLAMA_8B,
+            "compute": {"instance_type": "ml.g5.2xlarge"},
+            "scaling": {"min_replicas": 1, "max_replicas": 3},
+        }
+    )
+    hardware = validate_for_target(spec, "sagemaker", "eu-central-1")
+    most = sizing.monthly_cost_usd("sagemaker", "ml.g5.2xlarge", 3)
+    assert most is not None
+    assert budget_usd(spec, hardware) == -(-most // 100) * 100 >= most
+    given = parse_deployment(
+        {**spec.model_dump(exclude_unset=True), "cost": {"monthly_budget_usd": 9000}}
+    )
+    assert budget_usd(given, validate_for_target(given, "sagemaker", "eu-central-1")) == 9000
+    onprem = parse_deployment({"name": "bot", "model": LLAMA_8B})
+    assert budget_usd(onprem, validate_for_target(onprem, "onprem")) is None

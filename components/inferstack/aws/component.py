@@ -171,7 +171,7 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
             depends_on=[*bucket.ready, *async_topics],
         )
         topic = None
-        if spec.alarms_enabled or spec.cost.monthly_budget_usd is not None:
+        if spec.alarms_enabled or plan.budget_usd is not None:
             topic = monitoring.alert_topic(ctx, key_arn)
         alarms = monitoring.alarms(ctx, topic.arn) if spec.alarms_enabled and topic else []
         # Errors and latency, not GPU memory: a new model version that breaks either rolls back.

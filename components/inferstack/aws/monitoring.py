@@ -198,7 +198,7 @@ def _alarm(
 
 
 def budget(ctx: Context, topic_arn: pulumi.Output[str] | None) -> aws.budgets.Budget | None:
-    amount = ctx.spec.cost.monthly_budget_usd
+    amount = ctx.plan.budget_usd
     if amount is None:
         return None
     email = ctx.spec.observability.alarms.email

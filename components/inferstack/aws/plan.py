@@ -12,7 +12,7 @@ from inferstack.aws import container, names
 from inferstack.aws.args import SageMakerArgs
 from inferstack.aws.container import ModelSource
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import Hardware
+from inferstack.deployment.targets import Hardware, budget_usd
 from inferstack.errors import SpecError
 
 VARIANT = "primary"
@@ -71,6 +71,7 @@ class Plan:
     vpc_id: str | None = None
     front_door: bool = False
     api_key_auth: bool = False
+    budget_usd: float | None = None
 
 
 def build_plan(
@@ -139,6 +140,7 @@ def build_plan(
         vpc_id=network.vpc_id,
         front_door=front_door,
         api_key_auth=api_key,
+        budget_usd=budget_usd(spec, hardware),
     )
 
 

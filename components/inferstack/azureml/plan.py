@@ -15,7 +15,7 @@ from inferstack import catalog
 from inferstack.azureml import container
 from inferstack.azureml.args import AzureMLArgs
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import Hardware, model_info
+from inferstack.deployment.targets import Hardware, budget_usd, model_info
 from inferstack.errors import SpecError
 
 ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
@@ -113,7 +113,6 @@ class AzureMLPlan:
     subnet_id: str | None
     address_space: str
     endpoint_prefix: str
-    hbi: bool
     log_retention_days: int
     log_analytics_sku: str
     capture: bool
@@ -202,13 +201,12 @@ def build_plan(
         address_space=args.address_space,
         endpoint_prefix=args.private_endpoint_prefix,
         # High business impact for PHI and for anything under HIPAA; it cannot be set later.
-        hbi=spec.compliance.phi or "hipaa" in spec.compliance.frameworks,
         log_retention_days=retention,
         log_analytics_sku=args.log_analytics_sku,
         capture=capture.enabled,
         capture_sampling=capture.sampling_percentage / 100,
         capture_retention_days=capture.retention_days,
-        budget_usd=spec.cost.monthly_budget_usd,
+        budget_usd=budget_usd(spec, hardware),
         email=spec.observability.alarms.email,
         alarms=spec.alarms_enabled,
     )

@@ -38,7 +38,9 @@ def workspace(
                 key_vault_arm_id=key.vault_id, key_identifier=key.key_uri
             ),
         ),
-        hbi_workspace=plan.hbi,
+        # High-business-impact mode (less diagnostic data leaves the workspace) costs nothing and
+        # cannot be turned on after creation: always on, PHI or not.
+        hbi_workspace=True,
         public_network_access="Disabled",
         allow_public_access_when_behind_vnet=False,
         managed_network=ml.ManagedNetworkSettingsArgs(

@@ -79,4 +79,5 @@ class ComplianceSpec(Section):
 
 class CostSpec(Section):
     monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
-    """Monthly budget; checked against on-demand prices and wired to budget alerts."""
+    """Monthly budget; checked against on-demand prices and wired to budget alerts. Default on
+    cloud targets: the on-demand cost of scaling.max_replicas, rounded up to $100."""

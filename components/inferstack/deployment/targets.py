@@ -7,6 +7,7 @@ so a spec that cannot work fails in seconds instead of after a twenty-minute dep
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,6 +325,22 @@ def _check_residency(spec: DeploymentSpec, target: Target, region: str | None) -
             f"region '{region}' ({key}) is outside {residency}",
             f"set {key} to one of {', '.join(allowed[:6])}, or change data_residency",
         )
+
+
+def budget_usd(spec: DeploymentSpec, hardware: Hardware) -> float | None:
+    """The monthly budget a cloud deployment is watched against.
+
+    ``cost.monthly_budget_usd`` when given; otherwise the on-demand cost of
+    ``scaling.max_replicas`` (rounded up to $100), the most the deployment can cost when it
+    scales as configured, so every priced deployment has a budget alert by default (OWASP LLM10,
+    unbounded consumption). None where the catalog has no price for the hardware.
+    """
+    if spec.cost.monthly_budget_usd is not None:
+        return spec.cost.monthly_budget_usd
+    if not targets.get(hardware.target).priced:
+        return None
+    most = sizing.monthly_cost_usd(hardware.target, hardware.name, spec.scaling.max_replicas)
+    return None if most is None else float(math.ceil(most / 100) * 100)
 
 
 def _check_budget(spec: DeploymentSpec, target: Target, hardware: Hardware) -> None:

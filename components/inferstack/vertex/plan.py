@@ -17,7 +17,7 @@ import yaml
 
 from inferstack import catalog
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import Hardware
+from inferstack.deployment.targets import Hardware, budget_usd
 from inferstack.errors import SpecError
 from inferstack.vertex import names
 from inferstack.vertex.args import VertexArgs
@@ -135,6 +135,10 @@ def build_plan(
             "is required for the budget of cost.monthly_budget_usd",
             "set it to the billing account id (XXXXXX-XXXXXX-XXXXXX) that pays for the project",
         )
+    if args.billing_account is not None:
+        # With a billing account every deployment gets a budget, by default the cost of
+        # max_replicas; without one none can be made, and the budget rule says so.
+        budget = budget_usd(spec, hardware)
     capture = spec.compliance.data_capture
     return VertexPlan(
         project=project,
