@@ -75,11 +75,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     preview = commands.add_parser(
         "preview",
-        help="run a stack offline and check it against policy packs",
+        help="run a stack (or every stack) offline and check it against policy packs",
         description="Run the stack's program under recording mocks and evaluate policy packs "
-        "over Pulumi's analyzer protocol, as `pulumi preview --policy-pack` does.",
+        "over Pulumi's analyzer protocol, as `pulumi preview --policy-pack` does. With --all, "
+        "every stack in the project's stack directory (or each --stack named), each with the "
+        "packs its compliance.frameworks call for, in one combined report.",
     )
-    _stack_arguments(preview)
+    which = preview.add_mutually_exclusive_group()
+    which.add_argument("--config", metavar="FILE", help="any stack config file (not with --all)")
+    preview.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="reads stacks/Pulumi.NAME.yaml; with --all, repeatable to preview only those",
+    )
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="preview every stack with baseline plus the packs its compliance.frameworks "
+        "name (hipaa, gdpr) and any --policy-pack; each pack process starts once",
+    )
     preview.add_argument(
         "--policy-pack",
         action="append",
@@ -95,8 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSON config: policy name (or 'all') -> enforcement level or object; "
         "one for all packs or one per pack",
     )
-    preview.add_argument("--format", choices=REPORT_FORMATS, default="table")
+    preview.add_argument(
+        "--format",
+        choices=REPORT_FORMATS,
+        default="table",
+        help="table (default), json, sarif (with --all: a run per stack) or markdown",
+    )
     preview.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    preview.add_argument(
+        "--quiet",
+        action="store_true",
+        help="table format: print only the findings and the verdict line (for CI logs)",
+    )
     preview.add_argument(
         "--strict",
         action="store_true",
@@ -216,21 +242,77 @@ def _stack_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
+    if args.all:
+        return cmd_preview_all(args)
+    if len(args.stack) > 1:
+        raise ValueError("--stack is given more than once: add --all to preview several stacks")
+    if not args.stack and not args.config:
+        raise ValueError("give --stack NAME, --config FILE, or --all")
+    if args.stack and args.config:
+        raise ValueError("give --stack NAME or --config FILE, not both")
     from inferstack.preview import Report, analyze, load_pack_config, render_report, run_stack
+    from inferstack.preview.plan import stack_plan
 
+    args.stack = args.stack[0] if args.stack else None
     config_path = stack_config_path(args)
     pack_configs = [load_pack_config(path) for path in args.policy_pack_config]
     with models_lock_beside(config_path):
         run = run_stack(config_path, preview=not args.update)
+        plan = stack_plan(config_path)
     evaluation = analyze(run, args.policy_pack, pack_configs or None, strict=args.strict)
-    report = Report(run, evaluation, strict=args.strict)
-    _emit(render_report(report, args.format), args.output)
+    report = Report(run, evaluation, strict=args.strict, plan=plan)
+    _emit(render_report(report, args.format, quiet=args.quiet), args.output)
     if args.output:
         print(
             f"{report.verdict}: {report.counts_line()} in {len(run.resources)} resources; "
             f"report written to {args.output}"
         )
     return EXIT_VIOLATION if report.failed else EXIT_OK
+
+
+def cmd_preview_all(args: argparse.Namespace) -> int:
+    from inferstack.preview import Report, StackConfigError, load_pack_config
+    from inferstack.preview.batch import preview_stacks
+    from inferstack.preview.reporters.combined import failed, render_combined, verdict_line
+
+    root = find_project_root_or_fail("--config FILE")
+    directory = root / _stack_config_dir(root)
+    known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
+    names = list(dict.fromkeys(args.stack)) or known
+    if not names:
+        raise StackConfigError(f"no stack configs (Pulumi.NAME.yaml) in {directory}")
+    for name in names:
+        if name not in known:
+            raise StackConfigError(
+                f"stack '{name}' not found in {directory} (stacks: {', '.join(known)})"
+            )
+    pack_configs = [load_pack_config(path) for path in args.policy_pack_config]
+    previews = preview_stacks(
+        [directory / f"Pulumi.{name}.yaml" for name in names],
+        root / "policy_packs",
+        [Path(p) for p in args.policy_pack],
+        pack_configs or None,
+        strict=args.strict,
+        preview=not args.update,
+    )
+    reports = [
+        Report(item.run, item.evaluation, strict=args.strict, plan=item.plan) for item in previews
+    ]
+    _emit(render_combined(reports, args.format, quiet=args.quiet), args.output)
+    if args.output:
+        print(f"{verdict_line(reports)}; report written to {args.output}")
+    return EXIT_VIOLATION if failed(reports) else EXIT_OK
+
+
+def find_project_root_or_fail(alternative: str) -> Path:
+    from inferstack.preview import StackConfigError, find_project_root
+
+    root = find_project_root(Path.cwd())
+    if root is None:
+        raise StackConfigError(
+            f"no Pulumi.yaml in this directory or above; run from the project or use {alternative}"
+        )
+    return root
 
 
 def stack_config_path(args: argparse.Namespace) -> Path:
