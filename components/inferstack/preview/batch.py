@@ -1,9 +1,9 @@
 """Preview many stacks in one go, each pack process started once and reused across stacks.
 
 Every stack gets the packs its ``compliance.frameworks`` call for (baseline always, then hipaa
-and gdpr when listed) plus any extra pack given. Programs run one after another in this process;
-each stack's packs are driven on a worker thread while the next program runs, so the pack
-processes work on the other cores meanwhile.
+and gdpr when listed) plus any extra pack given. Programs run in worker processes, grouped by
+the provider SDK they import; the packs start meanwhile, and each stack's packs are driven as
+soon as its program has run, so the cores are busy with programs and packs at once.
 
 Reusing a pack process across stacks: over the analyzer protocol everything stack-specific
 travels per call (ConfigureStack and Configure are sent again for each stack; Analyze and
@@ -18,12 +18,15 @@ with that stack's environment, as ``pulumi preview`` would start it.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from inferstack.deployment.loader import PROJECT
 from inferstack.preview.analyzer import combine
 from inferstack.preview.pack_config import PackConfig, check_config_names, configs_per_pack
 from inferstack.preview.packs import (
@@ -37,7 +40,7 @@ from inferstack.preview.packs import (
 from inferstack.preview.plan import Plan, stack_plan
 from inferstack.preview.program import ORGANIZATION, PreviewRun, run_stack
 from inferstack.preview.results import Evaluation
-from inferstack.preview.session import PackResult, drive
+from inferstack.preview.session import PackResult, drive, policy_names
 
 BASELINE = "baseline"
 
@@ -76,38 +79,40 @@ def packs_for(frameworks: Iterable[str], pack_root: Path, extra: Sequence[Path] 
 
 
 class PackPool:
-    """Pack processes shared across stacks where that is safe (see the module docstring)."""
+    """Pack processes shared across stacks where that is safe (see the module docstring).
+
+    Each pack starts once, up front, with the environment of the first stack that uses it; its
+    policy names (GetAnalyzerInfo, the same for every stack) decide whether it is shared. A pack
+    that is not gets a further process for each other stack, with that stack's environment.
+    """
 
     def __init__(self, processes: PackProcesses) -> None:
         self.processes = processes
         self._lock = threading.Lock()
-        self._shared: dict[Path, PackProcess] = {}
-        self._private: set[Path] = set()
-        self._judging: dict[Path, threading.Event] = {}
+        self._first: dict[Path, tuple[str, PackProcess]] = {}
+        self._shared: dict[Path, bool] = {}
+        self._judged: dict[Path, Future[bool]] = {}
+        self._judges = ThreadPoolExecutor(max_workers=4)
 
-    def acquire(self, project: PackProject, run: PreviewRun) -> tuple[PackProcess, bool]:
-        """A process for the stack, and whether this caller must judge it shareable."""
-        key = project.directory
-        while True:
-            with self._lock:
-                if key in self._shared:
-                    return self._shared[key], False
-                if key in self._private:
-                    return self.processes.start(project, _environment(run)), False
-                pending = self._judging.get(key)
-                if pending is None:
-                    self._judging[key] = threading.Event()
-                    return self.processes.start(project, _environment(run)), True
-            pending.wait()
-
-    def judge(self, project: PackProject, process: PackProcess, result: PackResult | None) -> None:
-        """Share the process when every policy of the pack is an inferstack rule."""
+    def start(self, project: PackProject, stack: str, env: Mapping[str, str]) -> None:
+        """Start the pack for ``stack`` unless it is started already; judge it meanwhile."""
         with self._lock:
-            if result is not None and _stack_independent(result):
-                self._shared[project.directory] = process
-            else:
-                self._private.add(project.directory)
-            self._judging.pop(project.directory).set()
+            if project.directory in self._first:
+                return
+            process = self.processes.start(project, env)
+            self._first[project.directory] = (stack, process)
+            self._judged[project.directory] = self._judges.submit(_stack_independent, process)
+
+    def acquire(self, project: PackProject, run: PreviewRun) -> PackProcess:
+        self.start(project, run.stack, _environment(run))
+        shared = self._judged[project.directory].result()
+        stack, process = self._first[project.directory]
+        if shared or stack == run.stack:
+            return process
+        return self.processes.start(project, _environment(run))
+
+    def close(self) -> None:
+        self._judges.shutdown(wait=True, cancel_futures=True)
 
 
 def preview_stacks(
@@ -120,42 +125,122 @@ def preview_stacks(
     preview: bool = True,
     processes: PackProcesses | None = None,
 ) -> list[StackPreview]:
-    """Run and evaluate every stack; a bad stack raises :class:`StackError` naming it."""
+    """Run and evaluate every stack; a bad stack raises :class:`StackError` naming it.
+
+    Programs run in worker processes, one group of stacks per provider SDK (each SDK is
+    imported once), while the packs start; each stack's packs are driven as soon as its
+    program has run.
+    """
     processes = processes or PackProcesses()
     pool = PackPool(processes)
-    pending: list[tuple[PreviewRun, Plan | None, Future[Evaluation]]] = []
-    workers = ThreadPoolExecutor(max_workers=2)
+    drivers = ThreadPoolExecutor(max_workers=4)
     try:
         with processes.running():
-            for path in config_paths:
-                run, plan, directories = _prepare(path, pack_root, extra_packs, preview=preview)
-                projects = [load_pack_project(directory) for directory in directories]
-                configs = configs_per_pack(pack_config, len(projects))
-                future = workers.submit(_evaluate, pool, run, projects, configs, strict)
-                pending.append((run, plan, future))
+            stacks = [_read(path, pack_root, extra_packs, preview=preview) for path in config_paths]
+            for stack in stacks:
+                for project in stack.projects:
+                    pool.start(project, stack.name, stack.env)
+            evaluations: dict[str, Future[Evaluation]] = {}
+            runs: dict[str, tuple[PreviewRun, Plan | None]] = {}
+            for run, plan in _run_programs(config_paths, preview=preview):
+                stack = next(s for s in stacks if s.name == run.stack)
+                configs = configs_per_pack(pack_config, len(stack.projects))
+                runs[run.stack] = (run, plan)
+                evaluations[run.stack] = drivers.submit(
+                    _evaluate, pool, run, stack.projects, configs, strict
+                )
             return [
-                StackPreview(run, plan, _named(run.stack, future)) for run, plan, future in pending
+                StackPreview(*runs[s.name], _named(s.name, evaluations[s.name])) for s in stacks
             ]
     finally:
-        # The pack processes are gone by now, so a worker still waiting on one returns at once.
-        workers.shutdown(wait=True, cancel_futures=True)
+        # The pack processes are gone by now, so a thread still waiting on one returns at once.
+        drivers.shutdown(wait=True, cancel_futures=True)
+        pool.close()
 
 
-def _prepare(
-    path: Path, pack_root: Path, extra: Sequence[Path], *, preview: bool
-) -> tuple[PreviewRun, Plan | None, list[Path]]:
+@dataclass(frozen=True)
+class _Stack:
+    name: str
+    path: Path
+    env: Mapping[str, str]
+    projects: tuple[PackProject, ...]
+
+
+def _read(path: Path, pack_root: Path, extra: Sequence[Path], *, preview: bool) -> _Stack:
+    from inferstack.deployment.loader import read_stack_file
+
+    name = _stack_name(path)
+    try:
+        stack_file = read_stack_file(path)
+        directories = packs_for(stack_frameworks(path), pack_root, extra)
+        projects = tuple(load_pack_project(directory) for directory in directories)
+    except Exception as exc:
+        raise StackError(f"stack {name}: {_one_line(exc)}") from exc
+    env = pack_environment(
+        project=PROJECT,
+        stack=stack_file.stack,
+        organization=ORGANIZATION,
+        dry_run=preview,
+        config=stack_file.config,
+    )
+    return _Stack(stack_file.stack, path, env, projects)
+
+
+def _run_programs(
+    paths: Sequence[Path], *, preview: bool
+) -> Iterator[tuple[PreviewRun, Plan | None]]:
+    """Each stack's run and plan, in the order they finish."""
+    groups = _groups(paths)
+    workers = min(len(groups), os.cpu_count() or 1)
+    if workers < 2:
+        for group in groups:
+            yield from _run_group(group, preview)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as programs:
+        futures = [programs.submit(_run_group, group, preview) for group in groups]
+        for future in as_completed(futures):
+            yield from future.result()
+
+
+def _groups(paths: Sequence[Path]) -> list[list[Path]]:
+    """Stacks grouped by the provider SDK their target imports, the largest group first."""
+    from inferstack import targets
+    from inferstack.deployment.loader import read_stack_file
+
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    for path in paths:
+        target = read_stack_file(path).config.get("inferstack:target", "")
+        descriptor = targets.REGISTRY.get(target)
+        key = descriptor.sdk_modules if descriptor else (str(path),)
+        groups.setdefault(key, []).append(path)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def _run_group(paths: Sequence[Path], preview: bool) -> list[tuple[PreviewRun, Plan | None]]:
+    runs = []
+    for path in paths:
+        run, plan = _run_one(path, preview=preview)
+        for resource in run.resources:  # what every pack is sent, computed before pickling
+            _ = resource.engine_properties, resource.engine_outputs
+        runs.append((run, plan))
+    return runs
+
+
+def _run_one(path: Path, *, preview: bool) -> tuple[PreviewRun, Plan | None]:
     from inferstack.catalog import lock
 
-    name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     lock_file = path.parent / lock.LOCK_FILE
     try:
         with lock.use(lock_file) if lock_file.is_file() else contextlib.nullcontext():
-            run = run_stack(path, preview=preview)
-            plan = stack_plan(path)
-        directories = packs_for(stack_frameworks(path), pack_root, extra)
+            return run_stack(path, preview=preview), stack_plan(path)
     except Exception as exc:
-        raise StackError(f"stack {name}: {_one_line(exc)}") from exc
-    return run, plan, directories
+        raise StackError(f"stack {_stack_name(path)}: {_one_line(exc)}") from None
+
+
+def _stack_name(path: Path) -> str:
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
 
 
 def _named(stack: str, future: Future[Evaluation]) -> Evaluation:
@@ -185,21 +270,16 @@ def _evaluate(
 def _drive_one(
     pool: PackPool, project: PackProject, run: PreviewRun, config: PackConfig, strict: bool
 ) -> PackResult:
-    process, judge = pool.acquire(project, run)
-    result: PackResult | None = None
-    try:
-        result = drive(process, run, config, strict=strict)
-        return result
-    finally:
-        if judge:
-            pool.judge(project, process, result)
+    return drive(pool.acquire(project, run), run, config, strict=strict)
 
 
-def _stack_independent(result: PackResult) -> bool:
+def _stack_independent(process: PackProcess) -> bool:
+    """Every policy of the pack is an inferstack rule, which reads nothing from the process."""
     from inferstack.compliance.registry import all_rules
 
+    names = policy_names(process)
     ours = {rule.name for rule in all_rules()}
-    return bool(result.info.policies) and all(p.name in ours for p in result.info.policies)
+    return bool(names) and all(name in ours for name in names)
 
 
 def _environment(run: PreviewRun) -> Mapping[str, str]:

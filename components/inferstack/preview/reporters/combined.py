@@ -103,7 +103,8 @@ def render_combined_table(reports: Sequence[Report], *, quiet: bool = False) -> 
     for report in reports:
         if quiet and not (report.violations or report.unverifiable or report.failed):
             continue
-        parts.extend([RULE, render_table(report, quiet=quiet)])
+        title = [f"Stack {report.run.stack} ({report.run.target or 'unset'})", ""] if quiet else []
+        parts.extend([RULE, *title, render_table(report, quiet=quiet)])
     parts.extend([RULE, *matrix(reports), "", verdict_line(reports)])
     return "\n".join(parts) + "\n"
 
