@@ -212,7 +212,8 @@ def test_all_over_the_repository_stacks_exits_0_with_a_table_per_stack(
 
     text = capsys.readouterr().out
     assert code == 0
-    stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("*.yaml"))
+    configs = (ROOT / "stacks").glob("Pulumi.*.yaml")
+    stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in configs)
     for stack in stacks:
         assert f"Stack {stack} (target " in text
     assert text.count("\nPlan\n") == len(stacks)

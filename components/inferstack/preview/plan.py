@@ -58,12 +58,20 @@ class Plan:
 
 
 def stack_plan(config_path: str | Path) -> Plan | None:
-    """The plan of an inferstack stack config; None for a config without a deployment."""
+    """The plan of an inferstack stack config.
+
+    None when the config holds no deployment spec the components would accept: the program
+    that ran is then not one of inferstack's components, and its own checks are what count.
+    """
     from inferstack.deployment.loader import load_stack_config, read_stack_file
+    from inferstack.errors import SpecError
 
     if "inferstack:deployment" not in read_stack_file(config_path).config:
         return None
-    stack = load_stack_config(config_path, check_target=False)
+    try:
+        stack = load_stack_config(config_path, check_target=False)
+    except SpecError:
+        return None
     spec = stack.deployment
     descriptor = targets.get(stack.target)
     if descriptor.hardware == "module" and spec.compute.fleet is not None:
