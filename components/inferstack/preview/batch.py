@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from inferstack.deployment.loader import PROJECT
@@ -135,14 +136,15 @@ def preview_stacks(
     pool = PackPool(processes)
     drivers = ThreadPoolExecutor(max_workers=4)
     try:
-        with processes.running():
-            stacks = [_read(path, pack_root, extra_packs, preview=preview) for path in config_paths]
+        stacks = [_read(path, pack_root, extra_packs, preview=preview) for path in config_paths]
+        programs = _Programs(config_paths, preview=preview)
+        with processes.running(), contextlib.closing(programs):
             for stack in stacks:
                 for project in stack.projects:
                     pool.start(project, stack.name, stack.env)
             evaluations: dict[str, Future[Evaluation]] = {}
             runs: dict[str, tuple[PreviewRun, Plan | None]] = {}
-            for run, plan in _run_programs(config_paths, preview=preview):
+            for run, plan in programs:
                 stack = next(s for s in stacks if s.name == run.stack)
                 configs = configs_per_pack(pack_config, len(stack.projects))
                 runs[run.stack] = (run, plan)
@@ -186,22 +188,43 @@ def _read(path: Path, pack_root: Path, extra: Sequence[Path], *, preview: bool) 
     return _Stack(stack_file.stack, path, env, projects)
 
 
-def _run_programs(
-    paths: Sequence[Path], *, preview: bool
-) -> Iterator[tuple[PreviewRun, Plan | None]]:
-    """Each stack's run and plan, in the order they finish."""
-    groups = _groups(paths)
-    workers = min(len(groups), os.cpu_count() or 1)
-    if workers < 2:
-        for group in groups:
-            yield from _run_group(group, preview)
-        return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as programs:
-        futures = [programs.submit(_run_group, group, preview) for group in groups]
-        for future in as_completed(futures):
+class _Programs:
+    """Each stack's run and plan, in the order they finish, from worker processes.
+
+    The workers start here, before any pack process or thread: forking a process that has
+    threads can deadlock the child, so ``fork`` (which shares the imports already done) is used
+    only while this is the sole thread, and ``forkserver`` otherwise.
+    """
+
+    def __init__(self, paths: Sequence[Path], *, preview: bool) -> None:
+        self.preview = preview
+        self.groups = _groups(paths)
+        workers = min(len(self.groups), os.cpu_count() or 1)
+        self.executor: ProcessPoolExecutor | None = None
+        self.futures: list[Future[list[tuple[PreviewRun, Plan | None]]]] = []
+        if workers < 2:
+            return
+        context: BaseContext
+        if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+        else:
+            server = multiprocessing.get_context("forkserver")
+            server.set_forkserver_preload([__name__])
+            context = server
+        self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self.futures = [self.executor.submit(_run_group, g, preview) for g in self.groups]
+
+    def __iter__(self) -> Iterator[tuple[PreviewRun, Plan | None]]:
+        if self.executor is None:
+            for group in self.groups:
+                yield from _run_group(group, self.preview)
+            return
+        for future in as_completed(self.futures):
             yield from future.result()
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _groups(paths: Sequence[Path]) -> list[list[Path]]:
