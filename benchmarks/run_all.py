@@ -36,7 +36,8 @@ NOTES = """\
   it is not met. In process, without gRPC, the rules run at about 4,500 resources/s.
 - `preview --all` runs the programs in worker processes, one per provider SDK group (each
   SDK is imported once), while the three packs start; each pack process serves every stack.
-  Importing the Azure and Google SDK modules the stacks use is most of its time.
+  Importing the Azure and Google SDK modules the stacks use is most of its time; the
+  CPU-time row is the part that does not depend on other load on the machine.
 - Benchmarks are measurements, never test assertions: CI does not fail on them.
 """
 
