@@ -286,6 +286,10 @@ def cmd_preview_all(args: argparse.Namespace) -> int:
             raise StackConfigError(
                 f"stack '{name}' not found in {directory} (stacks: {', '.join(known)})"
             )
+    if len(args.policy_pack_config) > 1:
+        raise ValueError(
+            "with --all, give one --policy-pack-config: it applies to every pack of every stack"
+        )
     pack_configs = [load_pack_config(path) for path in args.policy_pack_config]
     previews = preview_stacks(
         [directory / f"Pulumi.{name}.yaml" for name in names],

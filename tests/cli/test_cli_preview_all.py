@@ -218,3 +218,22 @@ def test_all_over_the_repository_stacks_exits_0_with_a_table_per_stack(
         assert f"Stack {stack} (target " in text
     assert text.count("\nPlan\n") == len(stacks)
     assert text.rstrip().splitlines()[-1].startswith(f"PASS: {len(stacks)} stacks, 0 failed")
+
+
+def test_all_applies_one_pack_config_to_every_stack_and_checks_its_names(
+    project: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configs = tmp_path_factory.mktemp("configs")
+    lowered = configs / "lowered.json"
+    lowered.write_text('{"kms-key-rotation": "advisory"}', encoding="utf-8")
+    typo = configs / "typo.json"
+    typo.write_text('{"kms-key-rotaton": "advisory"}', encoding="utf-8")
+    monkeypatch.chdir(project)
+
+    assert main(["preview", "--all", "--policy-pack-config", str(lowered)]) == 0
+    assert "0 mandatory, 2 advisory" in capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert main(["preview", "--all", "--policy-pack-config", str(typo)]) == 2
+    assert "names unknown policies: kms-key-rotaton" in capsys.readouterr().err

@@ -12,7 +12,9 @@ environment: pulumi_policy answers ``pulumi.get_stack()`` and ``pulumi.Config()`
 policy from the ``PULUMI_STACK`` / ``PULUMI_CONFIG`` the process started with. inferstack's
 rules read neither, so a pack whose policies are all rules of :mod:`inferstack.compliance` is
 shared by every stack. Any other pack may read them, so it gets a process per stack, started
-with that stack's environment, as ``pulumi preview`` would start it.
+with that stack's environment, as ``pulumi preview`` would start it. Two stacks may drive a
+shared pack at once: their ``Configure`` requests are the same (one pack config and one
+``--strict`` for the batch), so neither changes what the other is judged by.
 """
 
 from __future__ import annotations
@@ -151,9 +153,13 @@ def preview_stacks(
                 evaluations[run.stack] = drivers.submit(
                     _evaluate, pool, run, stack.projects, configs, strict
                 )
-            return [
+            previews = [
                 StackPreview(*runs[s.name], _named(s.name, evaluations[s.name])) for s in stacks
             ]
+        # One config serves every pack of every stack: a name no pack that ran knows is a typo.
+        known = {policy.name for item in previews for policy in item.evaluation.policies}
+        check_config_names(configs_per_pack(pack_config, 1), known)
+        return previews
     finally:
         # The pack processes are gone by now, so a thread still waiting on one returns at once.
         drivers.shutdown(wait=True, cancel_futures=True)
@@ -286,7 +292,6 @@ def _evaluate(
             for project, config in zip(projects, configs, strict=True)
         ]
         results = [future.result() for future in futures]
-    check_config_names(configs, {p.name for result in results for p in result.info.policies})
     return combine(results)
 
 
