@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from inferstack.preview.reporters.common import Report
@@ -200,14 +201,22 @@ def _stack_section(report: Report) -> list[str]:
     unknown = _section(body, "## Unverifiable at preview")
     lines.extend(findings or ["No policy violations.", ""])
     lines.extend(unknown)
+    packs = " ".join(f"--policy-pack {_shown(p.directory)}" for p in report.evaluation.packs)
     lines.extend(
         [
             f"Controls, framework by framework: `inferstack preview --stack {report.run.stack} "
-            "--format markdown`.",
+            f"{packs} --format markdown`.",
             "",
         ]
     )
     return lines
+
+
+def _shown(directory: Path) -> str:
+    """A pack directory as a command line in the project would name it."""
+    base = Path.cwd().resolve()
+    path = directory.resolve()
+    return path.relative_to(base).as_posix() if path.is_relative_to(base) else path.as_posix()
 
 
 def _section(markdown: str, heading: str) -> list[str]:
