@@ -76,11 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     preview = commands.add_parser(
         "preview",
-        help="run a stack offline and check it against policy packs",
+        help="run a stack (or every stack) offline and check it against policy packs",
         description="Run the stack's program under recording mocks and evaluate policy packs "
-        "over Pulumi's analyzer protocol, as `pulumi preview --policy-pack` does.",
+        "over Pulumi's analyzer protocol, as `pulumi preview --policy-pack` does. With --all, "
+        "every stack in the project's stack directory (or each --stack named), each with the "
+        "packs its compliance.frameworks call for, in one combined report.",
     )
-    _stack_arguments(preview)
+    which = preview.add_mutually_exclusive_group()
+    which.add_argument("--config", metavar="FILE", help="any stack config file (not with --all)")
+    preview.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="reads stacks/Pulumi.NAME.yaml; with --all, repeatable to preview only those",
+    )
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="preview every stack with baseline plus the packs its compliance.frameworks "
+        "name (hipaa, gdpr) and any --policy-pack; each pack process starts once",
+    )
     preview.add_argument(
         "--policy-pack",
         action="append",
@@ -97,9 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
         "one for all packs or one per pack",
     )
     preview.add_argument(
-        "--format", choices=REPORT_FORMATS, default="table", help="report format (default table)"
+        "--format",
+        choices=REPORT_FORMATS,
+        default="table",
+        help="table (default), json, sarif (with --all: a run per stack) or markdown",
     )
     preview.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    preview.add_argument(
+        "--quiet",
+        action="store_true",
+        help="table format: print only the findings and the verdict line (for CI logs)",
+    )
     preview.add_argument(
         "--strict",
         action="store_true",
@@ -138,21 +162,9 @@ def _stack_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from inferstack.preview import Report, analyze, load_pack_config, render_report, run_stack
+    from inferstack.preview.command import preview
 
-    config_path = stack_config_path(args)
-    pack_configs = [load_pack_config(path) for path in args.policy_pack_config]
-    with models_lock_beside(config_path):
-        run = run_stack(config_path, preview=not args.update)
-    evaluation = analyze(run, args.policy_pack, pack_configs or None, strict=args.strict)
-    report = Report(run, evaluation, strict=args.strict)
-    _emit(render_report(report, args.format), args.output)
-    if args.output:
-        print(
-            f"{report.verdict}: {report.counts_line()} in {len(run.resources)} resources; "
-            f"report written to {args.output}"
-        )
-    return EXIT_VIOLATION if report.failed else EXIT_OK
+    return preview(args)
 
 
 def stack_config_path(args: argparse.Namespace) -> Path:

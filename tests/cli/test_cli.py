@@ -178,7 +178,7 @@ def test_pack_that_cannot_start_exits_2_with_its_error(
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preview"]) == 2
-    assert "one of the arguments --stack --config is required" in capsys.readouterr().err
+    assert "give --stack NAME, --config FILE, or --all" in capsys.readouterr().err
 
 
 def test_debug_env_reraises(offline_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

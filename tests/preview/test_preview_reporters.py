@@ -29,11 +29,13 @@ def test_json_follows_the_contract(report: Report) -> None:
     assert set(document) == {
         "stack",
         "target",
+        "plan",  # added beside DESIGN.md's keys; null for a program that is not a component
         "resources",
         "violations",
         "unverifiable",
         "summary",
     }
+    assert document["plan"] is None
     assert (document["stack"], document["target"]) == ("dev", "sagemaker")
     resource_keys = {"urn", "type", "name", "parent", "custom", "inputs"}
     assert all(set(r) == resource_keys for r in document["resources"])
@@ -96,17 +98,20 @@ def test_sarif_rules_results_and_locations(report: Report) -> None:
     assert location["logicalLocations"][0]["fullyQualifiedName"] == key.urn
 
 
-def test_table_groups_by_severity_with_remediation(report: Report) -> None:
+def test_table_groups_findings_by_policy_most_blocking_first(report: Report) -> None:
     text = render_report(report, "table")
 
-    assert text.index("HIGH (") < text.index("MEDIUM (") < text.index("UNVERIFIABLE AT PREVIEW")
-    assert "LOW (" not in text  # the low-severity policy could not run: not a violation
-    assert "x mandatory aws-kms-key-enable-rotation  [tiny]" in text
-    assert "fix: Set enableKeyRotation: true on the key." in text
-    assert "resource: aws:kms/key:Key::app-key" in text
+    assert text.index("Resources (3)") < text.index("FINDINGS (") < text.index("UNVERIFIABLE AT")
+    assert "  Key (aws kms)          app-key" in text.splitlines()  # kind, not the type token
+    findings = text[text.index("FINDINGS (") : text.index("UNVERIFIABLE AT")]
+    rotation = findings.index("x mandatory high     aws-kms-key-enable-rotation  [tiny]")
+    assert rotation < findings.index("! remediate medium   aws-kms-key-add-tags")  # blocking first
+    assert "resources: Key app-key" in findings
+    assert "fix: Set enableKeyRotation: true on the key." in findings
+    assert "aws-s3-bucket-check-kms-arn" not in findings  # could not run: not a violation
     unknown = text[text.index("UNVERIFIABLE AT PREVIEW (1)") :]
     assert "aws-s3-bucket-check-kms-arn  [tiny]" in unknown
-    assert "unknown: kmsKeyArn" in unknown
+    assert "unknown: kmsKeyArn." in unknown
     last = text.rstrip().splitlines()[-1]
     assert last.startswith("FAIL: 1 mandatory, ")
     assert ", 1 unverifiable at preview in " in last

@@ -27,14 +27,31 @@ Counts = tuple[int, int, int]  # mandatory, advisory, unverifiable
 
 
 def table_counts(text: str) -> tuple[Counts, Counts]:
-    """(entries listed, summary line) of the table report."""
+    """(resources listed under each policy's block, summary line) of the table report."""
     head, _, unknown = text.partition("UNVERIFIABLE AT PREVIEW (")
-    mandatory = len(re.findall(r"^  x mandatory ", head, re.MULTILINE))
-    advisory = len(re.findall(r"^  ! \S", head, re.MULTILINE))
-    unverifiable = len(re.findall(r"^  [x?] \S", unknown, re.MULTILINE))
+    mandatory = _listed(head, "x mandatory")
+    advisory = _listed(head, "! ")
+    unverifiable = _listed(unknown, "x ") + _listed(unknown, "? ")
     summary = _COUNTS.search(text.rstrip().splitlines()[-1])
     assert summary is not None, text
     return (mandatory, advisory, unverifiable), _numbers(summary)
+
+
+def _listed(text: str, marker: str) -> int:
+    """Resources named in the ``resources:`` lines (wrapped or not) of blocks with ``marker``."""
+    label = "      resources: "
+    count, lines = 0, text.splitlines()
+    for index, line in enumerate(lines):
+        if not line.startswith(f"  {marker}"):
+            continue
+        listing = lines[index + 1]
+        assert listing.startswith(label), listing
+        for more in lines[index + 2 :]:
+            if not more.startswith(" " * len(label)):
+                break
+            listing += " " + more.strip()
+        count += len(listing.removeprefix(label).split(", "))
+    return count
 
 
 def json_counts(text: str) -> tuple[Counts, Counts]:

@@ -30,7 +30,7 @@ from inferstack.preview.results import (
     peers_of,
     severity_rank,
 )
-from inferstack.preview.session import UNVERIFIABLE_SETTING, drive
+from inferstack.preview.session import UNVERIFIABLE_SETTING, PackResult, drive
 
 __all__ = [
     "CONTROL_PREFIXES",
@@ -46,6 +46,7 @@ __all__ = [
     "PolicyInfo",
     "Violation",
     "analyze",
+    "combine",
     "controls_of",
     "evaluate",
     "peers_of",
@@ -95,6 +96,11 @@ def analyze(
         ]
         results = [future.result() for future in futures]
     check_config_names(configs, {p.name for result in results for p in result.info.policies})
+    return combine(results)
+
+
+def combine(results: Sequence[PackResult]) -> Evaluation:
+    """One evaluation of what every pack said about a run, diagnostics in report order."""
     diagnostics = [v for result in results for v in result.diagnostics]
     declared = [item for result in results for item in result.not_applicable]
     skipped: dict[tuple[str, str], set[str]] = {}

@@ -99,6 +99,7 @@ class PackProcess:
         # Lives as long as the process; stop() closes it.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._port: int | None = None
         try:
             self.process = subprocess.Popen(
                 [pack_python(project), "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
@@ -127,6 +128,9 @@ class PackProcess:
         self._lines.put(None)
 
     def wait_for_port(self, timeout: float = START_TIMEOUT_S) -> int:
+        """The pack's gRPC port: read from its first line once, then remembered for reuse."""
+        if self._port is not None:
+            return self._port
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
@@ -136,7 +140,8 @@ class PackProcess:
         if line is None or not line.isdigit():
             self.process.wait(timeout=10)
             raise PackError(f"policy pack {self.name} failed to start: {self.stderr_summary()}")
-        return int(line)
+        self._port = int(line)
+        return self._port
 
     def stderr_summary(self) -> str:
         self._stderr.seek(0)
@@ -160,7 +165,9 @@ class PackProcess:
 
 
 class PackProcesses:
-    """Every pack process started for one evaluation; all are killed on exit, however it ends."""
+    """Every pack process started for one evaluation; all are killed on exit, however it ends.
+
+    ``started`` counts the processes started, so callers (and tests) can see reuse."""
 
     def __init__(self) -> None:
         self._processes: list[PackProcess] = []
@@ -171,6 +178,10 @@ class PackProcesses:
             process = PackProcess(project, env)
             self._processes.append(process)
         return process
+
+    @property
+    def started(self) -> int:
+        return len(self._processes)
 
     @property
     def pids(self) -> list[int]:

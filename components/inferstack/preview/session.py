@@ -81,6 +81,22 @@ def drive(
             raise PackError(f"policy pack {process.name} failed: {detail}") from None
 
 
+def policy_names(process: PackProcess) -> tuple[str, ...]:
+    """The names of the pack's policies (GetAnalyzerInfo), which depend on no stack."""
+    port = process.wait_for_port()
+    with grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=30)
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=_RPC_TIMEOUT_S)
+        except grpc.FutureTimeoutError:
+            raise PackError(f"policy pack {process.name} did not accept connections") from None
+        except grpc.RpcError as exc:
+            detail = exc.details() if hasattr(exc, "details") else str(exc)
+            raise PackError(f"policy pack {process.name} failed: {detail}") from None
+    return tuple(policy.name for policy in info.policies)
+
+
 class _PackSession:
     def __init__(self, stub: Any, project: PackProject, run: PreviewRun) -> None:
         self.stub = stub

@@ -18,8 +18,10 @@ FORMATS: dict[str, Callable[[Report], str]] = {
 }
 
 
-def render_report(report: Report, fmt: str = "table") -> str:
-    """The report as text in one of :data:`FORMATS`."""
+def render_report(report: Report, fmt: str = "table", *, quiet: bool = False) -> str:
+    """The report as text in one of :data:`FORMATS`; ``quiet`` keeps a table to its findings."""
+    if fmt == "table":
+        return render_table(report, quiet=quiet)
     try:
         renderer = FORMATS[fmt]
     except KeyError:

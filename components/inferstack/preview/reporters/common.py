@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from inferstack.preview.plan import Plan
 from inferstack.preview.program import PreviewRun, find_project_root
 from inferstack.preview.results import Evaluation, Finding
 
@@ -15,12 +16,14 @@ class Report:
 
     Every format counts the same things: one finding per (policy, resource) whichever packs
     raised it, and unverifiable findings apart from violations, never as passes. ``strict``
-    (``--strict``) makes any unverifiable finding fail the run.
+    (``--strict``) makes any unverifiable finding fail the run. ``plan`` is what the stack
+    deploys (model, hardware, fit, cost), when the run is of an inferstack stack config.
     """
 
     run: PreviewRun
     evaluation: Evaluation
     strict: bool = False
+    plan: Plan | None = None
 
     @property
     def violations(self) -> tuple[Finding, ...]:

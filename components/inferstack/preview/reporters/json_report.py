@@ -1,7 +1,7 @@
 """``--format json``: one object, in the shape DESIGN.md fixes for tools that read it.
 
 ``violations`` and ``unverifiable`` hold one entry per (policy, resource); ``pack`` is the first
-pack that raised it and ``packs`` all of them.
+pack that raised it and ``packs`` all of them. ``plan`` (added) is what the stack deploys, or null.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ def json_document(report: Report) -> dict[str, Any]:
     return {
         "stack": run.stack,
         "target": run.target,
+        "plan": report.plan.to_json() if report.plan else None,
         "resources": [
             {
                 "urn": resource.urn,
