@@ -12,6 +12,8 @@ from inferstack import targets
 from inferstack.azureml import OnlineEndpoint
 from inferstack.azureml.args import AzureMLArgs
 from inferstack.azureml.context import ROLES
+from inferstack.deployment import parse_deployment, validate_for_target
+from inferstack.deployment.targets import budget_usd
 from inferstack.errors import SpecError
 from inferstack.preview import CapturedResource
 
@@ -313,9 +315,13 @@ def test_budget_notifies_at_80_and_100_percent_of_forecast(recording: Recording)
     assert all(n["contactEmails"] == ["oncall@example.com"] for n in notifications)
 
 
-def test_defaults_register_no_budget_or_alerts(recording: Recording) -> None:
+def test_defaults_register_a_budget_but_no_alerts(recording: Recording) -> None:
     stack = run(recording, DEFAULTS)
-    assert not stack.all("azure-native:consumption:Budget")
+    # Without cost.monthly_budget_usd the budget is the on-demand cost of max_replicas.
+    spec = parse_deployment(DEFAULTS)
+    expected = budget_usd(spec, validate_for_target(spec, "azureml", REGION))
+    assert expected is not None
+    assert stack.one("azure-native:consumption:Budget")["amount"] == expected
     assert not stack.all("azure-native:monitor:MetricAlert")
 
 
