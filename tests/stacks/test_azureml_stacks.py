@@ -15,15 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
+from cloud_stacks import CLI, PACKS, ROOT, config, of, preview_and_update
 
 from inferstack import catalog
 from inferstack.deployment import load_stack_config
-from inferstack.preview import CapturedResource, PreviewRun, evaluate, run_stack
+from inferstack.preview import PreviewRun, evaluate
 
-ROOT = Path(__file__).resolve().parents[2]
-STACKS = ROOT / "stacks"
-PACKS = [ROOT / "policy_packs" / pack for pack in ("baseline", "hipaa", "gdpr")]
-CLI = [sys.executable, "-m", "inferstack"]
 ML = "azure-native:machinelearningservices"
 # What the "Done when" names, as resource types with the least count of each.
 REQUIRED = {
@@ -46,18 +43,9 @@ REQUIRED = {
 }
 
 
-def config(stack: str) -> Path:
-    return STACKS / f"Pulumi.{stack}.yaml"
-
-
 @pytest.fixture(scope="module", params=["azureml-dev", "azureml-prod"])
 def runs(request: pytest.FixtureRequest) -> dict[bool, PreviewRun]:
-    path = config(request.param)
-    return {preview: run_stack(path, preview=preview) for preview in (True, False)}
-
-
-def of(run: PreviewRun, token: str) -> list[CapturedResource]:
-    return [r for r in run.resources if r.type == token]
+    return preview_and_update(request.param)
 
 
 @pytest.mark.parametrize("stack", ["azureml-dev", "azureml-prod"])

@@ -15,35 +15,17 @@ from typing import Any
 
 import pytest
 import yaml
+from cloud_stacks import CLI, PACKS, ROOT, config, of, one, preview_and_update
 
 from inferstack.deployment import load_stack_config
-from inferstack.preview import CapturedResource, PreviewRun, evaluate, run_stack
+from inferstack.preview import PreviewRun, evaluate
 
-ROOT = Path(__file__).resolve().parents[2]
-STACKS = ROOT / "stacks"
-PACKS = [ROOT / "policy_packs" / pack for pack in ("baseline", "hipaa", "gdpr")]
-CLI = [sys.executable, "-m", "inferstack"]
 DEPLOYMENT = "pulumi-python:dynamic/vertex:ModelDeployment"
-
-
-def config(stack: str) -> Path:
-    return STACKS / f"Pulumi.{stack}.yaml"
 
 
 @pytest.fixture(scope="module", params=["vertex-dev", "vertex-prod"])
 def runs(request: pytest.FixtureRequest) -> dict[bool, PreviewRun]:
-    path = config(request.param)
-    return {preview: run_stack(path, preview=preview) for preview in (True, False)}
-
-
-def of(run: PreviewRun, token: str) -> list[CapturedResource]:
-    return [r for r in run.resources if r.type == token]
-
-
-def one(run: PreviewRun, token: str, name_suffix: str = "") -> dict[str, Any]:
-    found = [r for r in of(run, token) if r.name.endswith(name_suffix)]
-    assert len(found) == 1, [r.name for r in found]
-    return found[0].inputs
+    return preview_and_update(request.param)
 
 
 @pytest.mark.parametrize("stack", ["vertex-dev", "vertex-prod"])
