@@ -337,8 +337,6 @@ def budget_usd(spec: DeploymentSpec, hardware: Hardware) -> float | None:
     """
     if spec.cost.monthly_budget_usd is not None:
         return spec.cost.monthly_budget_usd
-    if not targets.get(hardware.target).priced:
-        return None
     most = sizing.monthly_cost_usd(hardware.target, hardware.name, spec.scaling.max_replicas)
     return None if most is None else float(math.ceil(most / 100) * 100)
 
