@@ -87,7 +87,8 @@ def _resources(report: Report) -> list[str]:
     lines = [f"Resources ({total})"]
     width = max(len(name) for name in groups)
     for name, members in groups.items():
-        lines.extend(_wrapped(", ".join(members), first=f"  {name:<{width}}  "))
+        # Sorted: the mocks register resources concurrently, so capture order is not stable.
+        lines.extend(_wrapped(", ".join(sorted(members)), first=f"  {name:<{width}}  "))
     return [*lines, ""]
 
 
@@ -141,7 +142,7 @@ def _by_policy(findings: Sequence[Finding]) -> list[list[Finding]]:
     for finding in findings:
         groups.setdefault(finding.policy, []).append(finding)
     return sorted(
-        groups.values(),
+        (sorted(items, key=lambda f: f.urn) for items in groups.values()),
         key=lambda items: (
             min(level_rank(f.enforcement) for f in items),
             min(severity_rank(f.severity) for f in items),
