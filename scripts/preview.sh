@@ -44,7 +44,7 @@ import sys
 from inferstack.deployment import load_stack_config
 
 frameworks = load_stack_config(sys.argv[1], check_target=False).deployment.compliance.frameworks
-print(" ".join(["baseline", *[f for f in ("hipaa", "gdpr") if f in frameworks]]))
+print(" ".join(["baseline", *[f for f in ("hipaa", "gdpr", "owasp-llm") if f in frameworks]]))
 EOF
 )
 args=()

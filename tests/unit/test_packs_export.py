@@ -39,7 +39,7 @@ def test_export_pins_the_installed_release_and_no_cloud_sdk(
 def test_an_unknown_pack_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["packs", "export", str(tmp_path), "--pack", "hippa"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "error: --pack hippa: no such pack; packs: baseline, hipaa, gdpr"
+        "error: --pack hippa: no such pack; packs: baseline, hipaa, gdpr, owasp-llm"
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, Literal, Protocol
 
-Framework = Literal["baseline", "hipaa", "gdpr"]
-FRAMEWORKS: Final[tuple[Framework, ...]] = ("baseline", "hipaa", "gdpr")
+Framework = Literal["baseline", "hipaa", "gdpr", "owasp-llm"]
+FRAMEWORKS: Final[tuple[Framework, ...]] = ("baseline", "hipaa", "gdpr", "owasp-llm")
 
 UNVERIFIABLE_MARKER: Final = "unverifiable at preview: "
 """Starts every finding about a value known only after deploy: marker, property path, ": ", why."""

@@ -95,6 +95,13 @@ FRAMEWORK_INFO: Final[Mapping[str, PolicyComplianceFramework]] = {
         reference="https://eur-lex.europa.eu/eli/reg/2016/679/oj",
         specification="Articles 5, 25, 30, 32, 33, 35 and Chapter V (44-49).",
     ),
+    "owasp-llm": PolicyComplianceFramework(
+        name="OWASP Top 10 for LLM Applications",
+        version="2025",
+        reference="https://genai.owasp.org/llm-top-10/",
+        specification="The risks infrastructure can enforce: a guard in front of the model "
+        "that cannot be bypassed, pinned supply chain, least agency, bounded consumption.",
+    ),
 }
 
 _SEVERITIES: Final = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from inferstack.compliance.model import Framework, Rule
+from inferstack.compliance.model import FRAMEWORKS, Framework, Rule
 from inferstack.compliance.rules import (
     aws_apigateway,
     aws_cloudwatch,
@@ -67,8 +67,8 @@ def all_rules() -> tuple[Rule, ...]:
 
 def rules_for(framework: Framework) -> tuple[Rule, ...]:
     """A pack's rules: every baseline rule plus the rules specific to ``framework``."""
-    if framework not in ("baseline", "hipaa", "gdpr"):
-        raise ValueError(f"unknown framework {framework!r}: use baseline, hipaa or gdpr")
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}: use {', '.join(FRAMEWORKS)}")
     return tuple(rule for rule in all_rules() if rule.in_pack(framework))
 
 

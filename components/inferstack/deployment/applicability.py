@@ -32,6 +32,9 @@ PRICED: Final = frozenset(name for name, target in REGISTRY.items() if target.pr
 REGIONAL: Final = frozenset(name for name, target in REGISTRY.items() if target.region_key)
 # Jetson devices run one replica each: the fleet's device groups, not autoscaling, set the count.
 REPLICATED: Final = CLOUD | {"onprem"}
+# Where a scheduled red-team scan and a trace pipeline are deployed.
+SCANNED: Final = frozenset({"onprem", "sagemaker"})
+TRACED: Final = frozenset({"onprem", "sagemaker"})
 
 # Field path -> (targets that use it, why the others do not). Paths name a leaf, or a whole
 # section or list whose items only those targets read.
@@ -103,6 +106,16 @@ USED_BY: Final[dict[str, tuple[frozenset[str], str]]] = {
         "the platform has no request capture (log requests at the ingress instead)",
     ),
     "cost.monthly_budget_usd": (PRICED, "the catalog has no price for its hardware"),
+    "serving.trust_remote_code": (REPLICATED, "Ollama and llama.cpp run no code from the model"),
+    "serving.tool_calling": (REPLICATED, "the fleet's gateway admits no tool calls"),
+    "security.red_team": (
+        SCANNED,
+        "scheduled scans are not available there yet (run garak against the gateway yourself)",
+    ),
+    "observability.tracing": (
+        TRACED,
+        "tracing is not available there yet (export the runtime's traces yourself)",
+    ),
 }
 
 
@@ -135,6 +148,16 @@ UNIVERSAL: Final = frozenset(
         "security.rate_limit.requests_per_second",
         "security.rate_limit.burst",
         "security.max_request_bytes",
+        "security.guard.input",
+        "security.guard.output",
+        "security.guard.provider",
+        "security.guard.max_output_tokens",
+        "security.guard.blocked_message",
+        "security.guard.checks.prompt_injection",
+        "security.guard.checks.pii",
+        "security.guard.checks.secrets",
+        "security.guard.checks.denied_topics",
+        "security.guard.checks.max_input_tokens",
         "observability.metrics",
         "compliance.frameworks",
         "compliance.phi",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from inferstack.deployment.base import (
     _CLOUDWATCH_RETENTION,
     _EMAIL,
+    SecretRef,
     Section,
 )
 from inferstack.deployment.types import Framework
@@ -28,6 +29,28 @@ class AlarmsSpec(Section):
         return value
 
 
+class TracingSpec(Section):
+    endpoint: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    """OTLP/HTTP endpoint traces are exported to (e.g. https://langfuse.example/api/public/otel)."""
+    headers_secret: SecretRef | None = None
+    """Secret holding the exporter's headers (e.g. Authorization=Basic ...), one per line."""
+    sampling_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    """Share of requests traced."""
+    capture_content: bool = False
+    """Keep prompt and completion text in spans; off: the collector drops them."""
+    content_retention_days: Annotated[int, Field(ge=1, le=3653)] | None = None
+    """How long the trace backend keeps captured content (required with capture_content)."""
+
+    @model_validator(mode="after")
+    def _content_needs_retention(self) -> TracingSpec:
+        if self.capture_content and self.content_retention_days is None:
+            raise ValueError(
+                "capture_content: true needs content_retention_days (how long the backend "
+                "keeps prompts and completions)"
+            )
+        return self
+
+
 class ObservabilitySpec(Section):
     log_retention_days: Annotated[int, Field(ge=0, le=3653)] = 365
     """Log retention (a value log services accept; 0 = never expire, refused by the GDPR pack)."""
@@ -37,6 +60,8 @@ class ObservabilitySpec(Section):
     """Ship a dashboard for the runtime's metrics."""
     alarms: AlarmsSpec = Field(default_factory=AlarmsSpec)
     """Alerting."""
+    tracing: TracingSpec | None = None
+    """OpenTelemetry traces of the gateway and the runtime; off unless set."""
 
     @field_validator("log_retention_days")
     @classmethod
@@ -61,7 +86,7 @@ class DataCaptureSpec(Section):
 
 class ComplianceSpec(Section):
     frameworks: list[Framework] = Field(default_factory=list)
-    """Frameworks the deployment must satisfy: hipaa, gdpr."""
+    """Frameworks the deployment must satisfy: hipaa, gdpr, owasp-llm (baseline always)."""
     data_residency: list[str] = Field(default_factory=list)
     """Allowed jurisdictions ('eu') or region names; gdpr implies ['eu']."""
     phi: bool = False

@@ -10,8 +10,16 @@ from pydantic import Field, field_validator, model_validator
 from inferstack.deployment.base import (
     PRIVATE_NETWORKS,
     Section,
+    is_digest_pinned,
 )
-from inferstack.deployment.types import Auth
+from inferstack.deployment.types import (
+    Auth,
+    GuardProvider,
+    OutputScreening,
+    OwaspRisk,
+    PiiAction,
+    RedTeamTarget,
+)
 
 
 class EncryptionSpec(Section):
@@ -86,6 +94,85 @@ class RateLimitSpec(Section):
         return self
 
 
+class GuardChecksSpec(Section):
+    prompt_injection: bool = True
+    """Screen prompts for injection and jailbreak attempts (OWASP prompt injection)."""
+    pii: PiiAction = "block"
+    """Personal data in prompts and responses: block the request, anonymize it, or off."""
+    secrets: bool = True
+    """Block credentials and keys in prompts and responses."""
+    denied_topics: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list
+    )
+    """Topics the guard refuses, in plain words (e.g. 'medical diagnosis')."""
+    max_input_tokens: Annotated[int, Field(ge=16, le=1_000_000)] | None = 4096
+    """Longest prompt the guard admits, in tokens; None: the model's context alone limits it."""
+
+
+class GuardSpec(Section):
+    input: bool = True
+    """Screen every prompt before it reaches the model (on by default in every environment;
+    off only for throwaway stacks, and the owasp-llm pack refuses it)."""
+    output: OutputScreening = "non_streaming"
+    """Screen responses: on (streams are buffered), non_streaming (streamed responses pass
+    unscreened), or off."""
+    checks: GuardChecksSpec = Field(default_factory=GuardChecksSpec)
+    """What the guard screens for."""
+    provider: GuardProvider = "auto"
+    """auto: the target's own (onprem llm-guard, sagemaker bedrock, azureml content-safety,
+    vertex model-armor, jetson llama-guard where the module fits it, else none)."""
+    max_output_tokens: Annotated[int, Field(ge=1, le=1_000_000)] = 2048
+    """Cap on max_tokens the gateway enforces on every request."""
+    blocked_message: Annotated[str, Field(min_length=1, max_length=500)] = (
+        "This request was blocked by the content policy."
+    )
+    """What callers receive when the guard blocks a prompt or response."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.input or self.output != "off"
+
+
+class RedTeamSpec(Section):
+    image: Annotated[str, Field(min_length=1)]
+    """The garak image, by digest (build it from docker/garak/Dockerfile and mirror it)."""
+    schedule: Annotated[str, Field(min_length=9)] = "0 3 * * *"
+    """Cron schedule of the nightly scan (UTC)."""
+    weekly_schedule: str | None = None
+    """Cron schedule of an optional weekly scan with the broader probe set."""
+    risks: list[OwaspRisk] = Field(
+        default_factory=lambda: ["prompt_injection", "sensitive_information_disclosure"]
+    )
+    """OWASP risks whose garak probes the nightly scan runs."""
+    probes: list[Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)?$")]] = Field(
+        default_factory=list
+    )
+    """Extra garak probes or probe modules (e.g. dan.DanInTheWild) beyond the risks' set."""
+    generations: Annotated[int, Field(ge=1, le=20)] = 1
+    """Generations per prompt."""
+    targets: list[RedTeamTarget] = Field(default_factory=lambda: ["gateway"])
+    """What a scan hits: the gateway (tests the guard) and optionally the model directly."""
+    report_retention_days: Annotated[int, Field(ge=1, le=3653)] = 90
+    """Days scan reports are kept in the encrypted report store."""
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not is_digest_pinned(value):
+            raise ValueError(
+                f"'{value}' is not pinned by digest; use <image>@sha256:<digest> "
+                "(build and mirror docker/garak/Dockerfile)"
+            )
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _gateway_first(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one target: gateway, model")
+        return list(dict.fromkeys(value))
+
+
 class SecuritySpec(Section):
     encryption: EncryptionSpec = Field(default_factory=EncryptionSpec)
     """Customer-managed encryption key."""
@@ -104,6 +191,10 @@ class SecuritySpec(Section):
     """Per-client rate limit at the front door (OWASP LLM10)."""
     max_request_bytes: Annotated[int, Field(ge=1024, le=10 * 1024 * 1024)] = 65536
     """Largest request body accepted at the front door."""
+    guard: GuardSpec = Field(default_factory=GuardSpec)
+    """Prompt and response screening in a gateway the model is reachable only through."""
+    red_team: RedTeamSpec | None = None
+    """Scheduled garak scans of the gateway (and optionally the model); off unless set."""
     allow_insecure: bool = False
     """Switches hardening off for throwaway local clusters; refused in prod and flagged by the
     packs."""

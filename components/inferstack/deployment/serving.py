@@ -96,6 +96,13 @@ class ModelSpec(Section):
         return None
 
 
+# Flags with a spec field of their own: set there, where the policy packs can read them.
+_DECLARED_FLAGS = {
+    "--trust-remote-code": "trust_remote_code",
+    "--enable-auto-tool-choice": "tool_calling",
+}
+
+
 class ServingSpec(Section):
     runtime: Runtime = "vllm"
     """Serving engine: vllm, tgi, lmi (SageMaker), ollama, llamacpp or mlc."""
@@ -114,6 +121,24 @@ class ServingSpec(Section):
     tokens, vLLM's --kv-cache-dtype fp8)."""
     extra_args: list[str] = Field(default_factory=list)
     """Extra command-line flags passed to the runtime as-is."""
+    trust_remote_code: bool = False
+    """Run Python code shipped in the model repository (vLLM/TGI --trust-remote-code); the
+    owasp-llm pack flags it (supply chain)."""
+    tool_calling: bool = False
+    """Let the model call tools (vLLM --enable-auto-tool-choice); the owasp-llm pack flags it
+    (excessive agency)."""
+
+    @field_validator("extra_args")
+    @classmethod
+    def _declared_not_smuggled(cls, value: list[str]) -> list[str]:
+        for arg in value:
+            flag = arg.split("=", 1)[0]
+            if flag in _DECLARED_FLAGS:
+                raise ValueError(
+                    f"'{flag}' is set by serving.{_DECLARED_FLAGS[flag]}: true, "
+                    "not by extra_args, so the packs see it"
+                )
+        return value
 
     @model_validator(mode="after")
     def _kv_cache_dtype_runtime(self) -> ServingSpec:

@@ -25,6 +25,9 @@ DESCRIPTIONS: Final[Mapping[str, str]] = {
     "retention, PHI workspace mode, network isolation, versioning, access logs)",
     "gdpr": "inferstack GDPR: the baseline plus GDPR checks (EU/EEA residency, bounded log and "
     "captured-data retention, network isolation)",
+    "owasp-llm": "inferstack OWASP LLM: the baseline plus the OWASP Top 10 for LLM Applications "
+    "checks preview can enforce (a guard the model is reachable only through, pinned supply "
+    "chain, least agency, bounded consumption)",
 }
 EXAMPLE_EXCLUSION: Final = {
     "name": "legacy-triton",

@@ -22,7 +22,7 @@ def register(commands: Any) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="baseline, hipaa or gdpr (repeatable); default: all three",
+        help="baseline, hipaa, gdpr or owasp-llm (repeatable); default: all four",
     )
     export.set_defaults(handler=export_command)
 
