@@ -133,6 +133,10 @@ class GuardSpec(Section):
         return self.input or self.output != "off"
 
 
+DEFAULT_SCAN_RISKS: tuple[OwaspRisk, ...] = ("prompt_injection", "sensitive_information_disclosure")
+DEFAULT_SCAN_TARGETS: tuple[RedTeamTarget, ...] = ("gateway",)
+
+
 class RedTeamSpec(Section):
     image: Annotated[str, Field(min_length=1)]
     """The garak image, by digest (build it from docker/garak/Dockerfile and mirror it)."""
@@ -140,9 +144,7 @@ class RedTeamSpec(Section):
     """Cron schedule of the nightly scan (UTC)."""
     weekly_schedule: str | None = None
     """Cron schedule of an optional weekly scan with the broader probe set."""
-    risks: list[OwaspRisk] = Field(
-        default_factory=lambda: ["prompt_injection", "sensitive_information_disclosure"]
-    )
+    risks: list[OwaspRisk] = Field(default_factory=lambda: list(DEFAULT_SCAN_RISKS))
     """OWASP risks whose garak probes the nightly scan runs."""
     probes: list[Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)?$")]] = Field(
         default_factory=list
@@ -150,7 +152,7 @@ class RedTeamSpec(Section):
     """Extra garak probes or probe modules (e.g. dan.DanInTheWild) beyond the risks' set."""
     generations: Annotated[int, Field(ge=1, le=20)] = 1
     """Generations per prompt."""
-    targets: list[RedTeamTarget] = Field(default_factory=lambda: ["gateway"])
+    targets: list[RedTeamTarget] = Field(default_factory=lambda: list(DEFAULT_SCAN_TARGETS))
     """What a scan hits: the gateway (tests the guard) and optionally the model directly."""
     report_retention_days: Annotated[int, Field(ge=1, le=3653)] = 90
     """Days scan reports are kept in the encrypted report store."""
@@ -167,7 +169,7 @@ class RedTeamSpec(Section):
 
     @field_validator("targets")
     @classmethod
-    def _gateway_first(cls, value: list[str]) -> list[str]:
+    def _gateway_first(cls, value: list[RedTeamTarget]) -> list[RedTeamTarget]:
         if not value:
             raise ValueError("name at least one target: gateway, model")
         return list(dict.fromkeys(value))
