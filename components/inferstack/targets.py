@@ -64,6 +64,9 @@ class Target:
     """Set where only async serving scales to zero and real-time keeps a replica warm."""
     async_mode: bool = False
     """Whether ``serving.mode: async`` exists (and is the scale-to-zero path)."""
+    guard: str = "none"
+    """The guard ``security.guard.provider: auto`` picks: the screening service the target's
+    gateway calls (llm-guard, bedrock, content-safety, model-armor, llama-guard)."""
 
     @property
     def hardware_field(self) -> str:
@@ -112,6 +115,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             args_key="inferstack:kubernetes",
             sdk_modules=("pulumi_kubernetes",),
             extra="kubernetes",
+            guard="llm-guard",
             hardware="gpu",
             no_spot=Refusal(
                 "on-prem Kubernetes has no spot market",
@@ -127,6 +131,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             args_key="inferstack:aws",
             sdk_modules=("pulumi_aws",),
             extra="aws",
+            guard="bedrock",
             hardware="sku",
             region_key="aws:region",
             priced=True,
@@ -150,6 +155,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             args_key="inferstack:azureml",
             sdk_modules=("pulumi_azure_native",),
             extra="azure",
+            guard="content-safety",
             hardware="sku",
             region_key="azure-native:location",
             priced=True,
@@ -172,6 +178,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             args_key="inferstack:vertex",
             sdk_modules=("pulumi_gcp",),
             extra="gcp",
+            guard="model-armor",
             hardware="sku",
             region_key="gcp:region",
             priced=True,
@@ -190,6 +197,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             args_key="inferstack:kubernetes",
             sdk_modules=("pulumi_kubernetes",),
             extra="kubernetes",
+            guard="llama-guard",
             hardware="module",
             no_spot=Refusal(
                 "Jetson devices are owned hardware with no spot capacity", "set spot: false"
