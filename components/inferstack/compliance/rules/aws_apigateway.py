@@ -224,8 +224,9 @@ RULES: Final = (
         resource_types=(REST_STAGE, METHOD_SETTINGS, USAGE_PLAN, HTTP_STAGE),
         controls=_CONSUMPTION,
         frameworks=frozenset({"baseline"}),
-        remediation="Set throttlingRateLimit and throttlingBurstLimit (security.rate_limit) in "
-        "MethodSettings for */*, a usage plan, or the HTTP API stage's defaultRouteSettings.",
+        remediation="Set security.rate_limit; on the resource: throttlingRateLimit and "
+        "throttlingBurstLimit in MethodSettings for */*, a usage plan, or the HTTP API stage's "
+        "defaultRouteSettings.",
         check=_check_throttling,
         scope=Scope.STACK,
         reads=(

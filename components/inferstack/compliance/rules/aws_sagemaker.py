@@ -214,8 +214,8 @@ RULES: Final = (
         resource_types=(ENDPOINT_CONFIG,),
         controls=_CMK,
         frameworks=frozenset({"baseline"}),
-        remediation="Set kmsKeyArn to a customer-managed key (security.encryption.kms_key), or "
-        "use an instance type with local instance storage, which SageMaker encrypts itself.",
+        remediation="Set security.encryption.kms_key (default: create); on the resource: "
+        "kmsKeyArn, or an instance type with local instance storage, which SageMaker encrypts.",
         check=_check_endpoint_config_kms,
         reads=(
             "productionVariants",
@@ -288,8 +288,9 @@ RULES: Final = (
         resource_types=(MODEL,),
         controls=(HIPAA_ACCESS, HIPAA_TRANSMISSION, GDPR_BY_DESIGN, GDPR_SECURITY, OWASP_POISONING),
         frameworks=frozenset({"hipaa", "gdpr"}),
-        remediation="Set enableNetworkIsolation: true and stage the weights in S3 "
-        "(model.source: s3://...), since an isolated container cannot download from the Hub.",
+        remediation="Stage the weights in S3 (model.source: s3://bucket/prefix/): the model "
+        "then runs isolated, as an isolated container cannot download from the Hub; on the "
+        "resource: enableNetworkIsolation: true.",
         check=_check_network_isolation,
         reads=("enableNetworkIsolation",),
         peers=("CKV_AWS_370",),
@@ -301,8 +302,8 @@ RULES: Final = (
         resource_types=(MODEL,),
         controls=(HIPAA_ACCESS, HIPAA_TRANSMISSION, GDPR_BY_DESIGN),
         frameworks=frozenset({"hipaa", "gdpr"}),
-        remediation="Set vpcConfig.subnets and vpcConfig.securityGroupIds "
-        "(security.network.subnet_ids / security_group_ids).",
+        remediation="Set security.network.subnet_ids and security_group_ids (or let the "
+        "component create the VPC); on the resource: vpcConfig.subnets and securityGroupIds.",
         check=_check_vpc,
         reads=("vpcConfig",),
         references=(

@@ -125,8 +125,8 @@ RULES: Final = (
         resource_types=(WORKSPACE,),
         controls=(HIPAA_ENCRYPTION, GDPR_SECURITY, GDPR_CONFIDENTIALITY, OWASP_DISCLOSURE),
         frameworks=frozenset({"baseline"}),
-        remediation="Set encryption.status Enabled with keyVaultProperties.keyVaultArmId and "
-        "keyIdentifier (security.encryption.kms_key).",
+        remediation="Set security.encryption.kms_key (default: create); on the resource: "
+        "encryption.status Enabled with keyVaultProperties.keyVaultArmId and keyIdentifier.",
         check=_check_workspace_cmk,
         reads=("encryption.status",),
         references=(
@@ -154,8 +154,8 @@ RULES: Final = (
         resource_types=(WORKSPACE,),
         controls=(HIPAA_ENCRYPTION, HIPAA_ACCESS),
         frameworks=frozenset({"hipaa"}),
-        remediation="Set hbiWorkspace: true (compliance.phi: true); it can only be set when "
-        "the workspace is created.",
+        remediation="Set compliance.phi: true; on the resource: hbiWorkspace: true, which "
+        "can only be set when the workspace is created.",
         check=_check_workspace_hbi,
         reads=("hbiWorkspace",),
     ),
@@ -167,7 +167,7 @@ RULES: Final = (
         resource_types=(ONLINE_ENDPOINT,),
         controls=(HIPAA_AUTHENTICATION, HIPAA_UNIQUE_USER, HIPAA_ACCESS, GDPR_SECURITY),
         frameworks=frozenset({"baseline"}),
-        remediation="Set properties.authMode: AADToken (security.auth: entra).",
+        remediation="Set security.auth: entra; on the resource: properties.authMode: AADToken.",
         check=_check_endpoint_auth,
         reads=("properties.authMode",),
         settings=(

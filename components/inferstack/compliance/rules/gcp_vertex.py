@@ -52,9 +52,9 @@ RULES: Final = (
         resource_types=(ENDPOINT, DATASET),
         controls=(HIPAA_ENCRYPTION, GDPR_SECURITY, GDPR_CONFIDENTIALITY, OWASP_DISCLOSURE),
         frameworks=frozenset({"baseline"}),
-        remediation="Set encryptionSpec.kmsKeyName to a Cloud KMS key in the same region "
-        "(security.encryption.kms_key) and grant the Vertex AI service account "
-        "(gcp-sa-aiplatform) encrypter/decrypter on it.",
+        remediation="Set security.encryption.kms_key (default: create); on the resource: "
+        "encryptionSpec.kmsKeyName, a Cloud KMS key in the same region on which the Vertex AI "
+        "service account (gcp-sa-aiplatform) is encrypter/decrypter.",
         check=_check_cmek,
         reads=(),
         references=("encryptionSpec.kmsKeyName",),

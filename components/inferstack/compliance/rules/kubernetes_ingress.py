@@ -181,8 +181,8 @@ RULES: Final = (
             GDPR_SECURITY,
         ),
         frameworks=frozenset({"baseline"}),
-        remediation="Add spec.tls with a secretName covering every rule host "
-        "(security.network.tls_secret_name, or cert-manager).",
+        remediation="Set security.network.tls_secret_name (or issue the certificate with "
+        "cert-manager); on the resource: spec.tls with a secretName covering every rule host.",
         check=_check_ingress_tls,
         reads=(*TLS_READS, *ANNOTATIONS),
         # A Secret's name may come from the Secret resource: a reference, checked for presence.
@@ -195,8 +195,9 @@ RULES: Final = (
         resource_types=(INGRESS,),
         controls=(HIPAA_ACCESS, HIPAA_AUTHENTICATION, GDPR_SECURITY),
         frameworks=frozenset({"baseline"}),
-        remediation="Set nginx.ingress.kubernetes.io/auth-url (OIDC via oauth2-proxy) or "
-        "auth-tls-secret with auth-tls-verify-client: 'on' (security.auth: oidc or mtls).",
+        remediation="Set security.auth: oidc or mtls; on the resource: "
+        "nginx.ingress.kubernetes.io/auth-url (OIDC via oauth2-proxy) or auth-tls-secret with "
+        "auth-tls-verify-client: 'on'.",
         check=_check_ingress_auth,
         reads=ANNOTATIONS,
         settings=(
@@ -214,8 +215,8 @@ RULES: Final = (
         resource_types=(INGRESS,),
         controls=(OWASP_CONSUMPTION, GDPR_SECURITY),
         frameworks=frozenset({"baseline"}),
-        remediation="Set nginx.ingress.kubernetes.io/limit-rps (and limit-burst-multiplier) "
-        "from security.rate_limit.",
+        remediation="Set security.rate_limit; on the resource: "
+        "nginx.ingress.kubernetes.io/limit-rps (and limit-burst-multiplier).",
         check=_check_rate_limit,
         reads=ANNOTATIONS,
         peers=(),
@@ -234,8 +235,8 @@ RULES: Final = (
         resource_types=(INGRESS,),
         controls=(OWASP_CONSUMPTION, GDPR_SECURITY),
         frameworks=frozenset({"baseline"}),
-        remediation="Set nginx.ingress.kubernetes.io/proxy-body-size (e.g. '64k') from "
-        "security.max_request_bytes; '0' means unlimited.",
+        remediation="Set security.max_request_bytes; on the resource: "
+        "nginx.ingress.kubernetes.io/proxy-body-size (e.g. '64k'); '0' means unlimited.",
         check=_check_body_size,
         reads=ANNOTATIONS,
         settings=(
