@@ -257,10 +257,30 @@ def test_logs_keep_the_spec_retention_under_cmek(stack: Stack) -> None:
     assert exclusion["filter"] == sink["filter"]
 
 
-def test_alerts_and_budget_in_the_full_spec_only(recording: Recording) -> None:
+def test_defaults_get_a_budget_on_the_projects_billing_account(recording: Recording) -> None:
+    defaults = run(recording, DEFAULTS, preview=False)
+
+    budget = defaults.one("gcp:billing/budget:Budget")
+    # The account the project lookup returns (the recording's getProject answer).
+    assert budget["billingAccount"] == "012345-6789AB-CDEF01"
+    assert float(budget["amount"]["specifiedAmount"]["units"]) > 0
+    assert "allUpdatesRule" not in budget.inputs  # no alarms.email in the defaults
+
+
+def test_a_project_without_a_readable_billing_account_names_the_setting() -> None:
+    from inferstack.vertex import budget
+
+    check = budget._linked("acme-llm")
+
+    assert check("billingAccounts/012345-6789AB-CDEF01") == "012345-6789AB-CDEF01"
+    with pytest.raises(SpecError) as raised:
+        check("")
+    assert str(raised.value).startswith("inferstack:vertex.billing_account: project acme-llm")
+
+
+def test_alerts_in_the_full_spec_only(recording: Recording) -> None:
     defaults = run(recording, DEFAULTS)
     assert defaults.all("gcp:monitoring/alertPolicy:AlertPolicy") == []
-    assert defaults.all("gcp:billing/budget:Budget") == []
     full = run(recording, FULL, args=FULL_ARGS, preview=False)
     channel = full.one("gcp:monitoring/notificationChannel:NotificationChannel")
     assert channel["type"] == "email" and channel["labels"] == {

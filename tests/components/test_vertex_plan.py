@@ -125,7 +125,6 @@ def test_autoscaling_metric_specs(target: dict[str, Any], expected: tuple[str, i
             ARGS,
             "scaling.target.value",
         ),
-        ({"cost": {"monthly_budget_usd": 5000}}, VertexArgs(project="acme-llm"), "billing_account"),
         ({}, VertexArgs(), "gcp:project"),
         (
             {"security": {"encryption": {"kms_key": "alias/llm"}}},

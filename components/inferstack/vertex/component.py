@@ -75,10 +75,17 @@ class Endpoint(InferenceComponent[VertexArgs]):
         self.plan = build_plan(spec, hardware, args, name=name, region=region)
 
     def build(self, name: str) -> None:
-        project_number = gcp.organizations.get_project_output(
+        project = gcp.organizations.get_project_output(
             project_id=self.plan.project, opts=pulumi.InvokeOutputOptions(parent=self)
-        ).number
-        ctx = Context(name, self.spec, self.plan, project_number, self)
+        )
+        ctx = Context(
+            name,
+            self.spec,
+            self.plan,
+            project.number,
+            self,
+            project_billing_account=project.billing_account,
+        )
         self._outputs = self._build(ctx)
 
     def _build(self, ctx: Context) -> dict[str, pulumi.Output[Any]]:

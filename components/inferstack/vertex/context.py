@@ -18,6 +18,8 @@ class Context:
     plan: VertexPlan
     project_number: pulumi.Output[str]
     parent: pulumi.Resource
+    project_billing_account: pulumi.Output[str] | None = None
+    """The billing account the project is linked to (from the project lookup)."""
 
     @property
     def project(self) -> str:

@@ -128,17 +128,9 @@ def build_plan(
     deployment_names = names.Names.of(name, project, region)
     source = model_source(spec, deployment_names.bucket)
     kms_key = _existing_key(spec, region)
-    budget = spec.cost.monthly_budget_usd
-    if budget is not None and args.billing_account is None:
-        raise SpecError(
-            "inferstack:vertex.billing_account",
-            "is required for the budget of cost.monthly_budget_usd",
-            "set it to the billing account id (XXXXXX-XXXXXX-XXXXXX) that pays for the project",
-        )
-    if args.billing_account is not None:
-        # With a billing account every deployment gets a budget, by default the cost of
-        # max_replicas; without one none can be made, and the budget rule says so.
-        budget = budget_usd(spec, hardware)
+    # Every deployment gets a budget, by default the cost of max_replicas, on the billing
+    # account given or else the one the project is linked to (read at preview).
+    budget = budget_usd(spec, hardware)
     capture = spec.compliance.data_capture
     return VertexPlan(
         project=project,

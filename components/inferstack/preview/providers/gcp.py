@@ -81,6 +81,8 @@ class GcpMocks(ProviderMocks):
             return {
                 "projectId": project,
                 "number": "123456789012",
+                # The account the project is linked to, as the provider reads it (an id).
+                "billingAccount": "012345-6789AB-CDEF01",
                 "name": project,
                 "id": f"projects/{project}",
             }
