@@ -264,7 +264,7 @@ def test_defaults_get_a_budget_on_the_projects_billing_account(recording: Record
     # The account the project lookup returns (the recording's getProject answer).
     assert budget["billingAccount"] == "012345-6789AB-CDEF01"
     assert float(budget["amount"]["specifiedAmount"]["units"]) > 0
-    assert "allUpdatesRule" not in budget.inputs  # no alarms.email in the defaults
+    assert "allUpdatesRule" not in budget  # no alarms.email in the defaults
 
 
 def test_a_project_without_a_readable_billing_account_names_the_setting() -> None:
