@@ -52,9 +52,12 @@ CONTENT_ATTRIBUTE_PATTERNS: Final[tuple[str, ...]] = (
     r"^llm\.(input|output)_messages(\..+)?$",
     r"^llm\.(prompts|completions)(\..+)?$",
     r"^llm\.prompt_template\.variables$",
-    # LiteLLM's raw provider request and response (llm.<provider>.<field>).
-    r"^llm\.[A-Za-z0-9_-]+\.(messages|prompt|input|system|contents?|choices|output"
+    # LiteLLM's raw provider request and response (llm.<provider>.<field>). ``prompt`` only for
+    # the providers a gateway here calls: OpenInference's llm.token_count.prompt is a count.
+    r"^llm\.[A-Za-z0-9_-]+\.(messages|input|system|contents?|choices|output"
     r"|stringified_raw_response)$",
+    r"^llm\.(openai|hosted_vllm|text-completion-openai|bedrock|sagemaker|azure|azure_ai"
+    r"|vertex_ai)\.prompt$",
     # What a guard returns about the text it screened.
     r"^guardrail_response$",
     # Langfuse's own attributes.
@@ -96,6 +99,7 @@ KNOWN_CONTENT_ATTRIBUTES: Final[tuple[str, ...]] = (
     "llm.openai.choices",
     "llm.bedrock.system",
     "llm.openai.stringified_raw_response",
+    "llm.hosted_vllm.prompt",
     "guardrail_response",
     "langfuse.observation.input",
     "langfuse.observation.output",
