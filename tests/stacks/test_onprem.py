@@ -141,17 +141,20 @@ def test_render_numbering_does_not_follow_registration_order(
 
 
 def test_rendered_deployment_is_hardened(runs: dict[bool, PreviewRun], tmp_path: Path) -> None:
-    (deployment,) = [d for d in rendered(runs[False], tmp_path) if d["kind"] == "Deployment"]
-    pod = deployment["spec"]["template"]["spec"]
-    for container in pod["containers"] + pod.get("initContainers", []):
-        context = container["securityContext"]
-        assert context["runAsNonRoot"] is True
-        assert context["readOnlyRootFilesystem"] is True
-        assert context["allowPrivilegeEscalation"] is False
-        assert context["capabilities"] == {"drop": ["ALL"]}
-        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
-        assert "@sha256:" in container["image"]
-    assert isinstance(pod["containers"][0]["ports"][0]["containerPort"], int)
+    # The server's Deployment, and any beside it (the trace collector in onprem-prod).
+    deployments = [d for d in rendered(runs[False], tmp_path) if d["kind"] == "Deployment"]
+    assert deployments
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        for container in pod["containers"] + pod.get("initContainers", []):
+            context = container["securityContext"]
+            assert context["runAsNonRoot"] is True
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert "@sha256:" in container["image"]
+        assert isinstance(pod["containers"][0]["ports"][0]["containerPort"], int)
 
 
 # -- CRD shapes (fields from the CRDs' OpenAPI schemas) ---------------------------------------

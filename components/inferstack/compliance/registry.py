@@ -30,6 +30,7 @@ from inferstack.compliance.rules import (
     kubernetes_workloads,
     residency,
     tags,
+    tracing,
 )
 
 _MODULES = (
@@ -37,6 +38,7 @@ _MODULES = (
     kubernetes_workloads,
     kubernetes_network,
     kubernetes_ingress,
+    tracing,
     aws_sagemaker,
     aws_kms,
     aws_s3,

@@ -33,13 +33,18 @@ class TracingSpec(Section):
     endpoint: Annotated[str, Field(pattern=r"^https?://\S+$")]
     """OTLP/HTTP endpoint traces are exported to (e.g. https://langfuse.example/api/public/otel)."""
     headers_secret: SecretRef | None = None
-    """Secret holding the exporter's headers (e.g. Authorization=Basic ...), one per line."""
+    """Secret holding the exporter's headers as ``Name: value`` lines (a YAML map, e.g.
+    ``Authorization: Basic ...``)."""
     sampling_ratio: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
     """Share of requests traced."""
     capture_content: bool = False
     """Keep prompt and completion text in spans; off: the collector drops them."""
     content_retention_days: Annotated[int, Field(ge=1, le=3653)] | None = None
     """How long the trace backend keeps captured content (required with capture_content)."""
+    runtime_spans: bool = False
+    """Also export the serving runtime's own spans (vLLM ``--otlp-traces-endpoint``, TGI
+    ``--otlp-endpoint``); the gateway's are always collected. The runtime image must carry the
+    OpenTelemetry SDK, which the published vllm/vllm-openai image does not."""
 
     @model_validator(mode="after")
     def _content_needs_retention(self) -> TracingSpec:

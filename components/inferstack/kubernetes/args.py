@@ -67,6 +67,10 @@ class LLMServiceArgs(ComponentArgs):
     )
     # Where the model download may go (HTTPS only). 0.0.0.0/0 excludes private ranges.
     download_egress_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    # Where the trace collector may export to, on the endpoint's port only (the backend is often
+    # on an internal network, so private ranges are not excluded). An in-cluster endpoint
+    # (<service>.<namespace>.svc) is reached by its namespace instead.
+    trace_export_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
     # Startup budget assumptions: registry/Hub download and disk-to-GPU load throughput.
     download_mb_per_s: Annotated[float, Field(gt=0, le=100_000)] = 50.0
     load_mb_per_s: Annotated[float, Field(gt=0, le=100_000)] = 400.0
@@ -93,7 +97,7 @@ class LLMServiceArgs(ComponentArgs):
             raise ValueError(f"'{value}' is not a DNS domain")
         return value
 
-    @field_validator("download_egress_cidrs")
+    @field_validator("download_egress_cidrs", "trace_export_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:

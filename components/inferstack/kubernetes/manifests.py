@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inferstack.deployment import DeploymentSpec
-from inferstack.kubernetes import network, observability, scaling, workload
+from inferstack.kubernetes import network, observability, scaling, tracing, workload
 from inferstack.kubernetes.args import LLMServiceArgs
 from inferstack.kubernetes.plan import ServingPlan
 
@@ -79,6 +79,12 @@ def service_manifests(
             scraped=monitored,
         ),
         ingress_for(spec, plan, args, target),
+        *tracing.collector_manifests(
+            plan,
+            observe.tracing,
+            replicas=2 if spec.environment == "prod" else 1,
+            export_cidrs=args.trace_export_cidrs,
+        ),
         scaling.scaled_object(
             plan, spec.scaling, prometheus_url=args.prometheus_url, ingress_name=ingress_name
         )

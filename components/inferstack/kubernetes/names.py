@@ -52,6 +52,14 @@ class Names:
     def client_ca_secret(self) -> str:
         return f"{self.base}-client-ca"
 
+    @property
+    def otel_collector(self) -> str:
+        return f"{self.base}-otel-collector"
+
+    def otel_collector_url(self, port: int) -> str:
+        """The trace collector Service's in-cluster URL on ``port`` (gRPC 4317, HTTP 4318)."""
+        return f"http://{self.otel_collector}.{self.namespace}.svc:{port}"
+
     def policy(self, purpose: str) -> str:
         return f"{self.base}-{purpose}"
 

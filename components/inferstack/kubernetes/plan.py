@@ -19,6 +19,7 @@ from inferstack.kubernetes.budget import StartupBudget, startup_budget
 from inferstack.kubernetes.metrics import RUNTIME_METRICS
 from inferstack.kubernetes.names import Names, object_labels, selector_labels
 from inferstack.kubernetes.runtime_data import ModelRef, RuntimeMetrics, model_ref
+from inferstack.tracing.collector import GRPC_PORT
 
 Manifest = dict[str, Any]
 
@@ -61,6 +62,8 @@ class ServingPlan:
     priority_class_name: str | None = None
     termination_grace_period_seconds: int = 120
     kv_cache_dtype: str = "auto"
+    # OTLP/gRPC endpoint of the trace collector (observability.tracing); None: no tracing.
+    otlp_traces_endpoint: str | None = None
 
     @classmethod
     def for_runtime(
@@ -134,6 +137,8 @@ def build_plan(
         gpu_count=hardware.gpu_count,
     )
     names = Names(base=name, namespace=args.namespace or name)
+    tracing = spec.observability.tracing
+    traced = tracing is not None and tracing.runtime_spans
     api_key = None
     if spec.auth_for(hardware.target) == "api_key":
         api_key = args.api_key_secret or SecretRef(name=names.api_key_secret, key="api-key")
@@ -171,6 +176,7 @@ def build_plan(
         image_pull_secrets=tuple(args.image_pull_secrets),
         priority_class_name=args.priority_class_name,
         termination_grace_period_seconds=args.termination_grace_period_seconds,
+        otlp_traces_endpoint=names.otel_collector_url(GRPC_PORT) if traced else None,
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from inferstack.kubernetes.layout import HUB_CACHE, OLLAMA_DIR
 from inferstack.kubernetes.runtime_data import ServerCommand, env, model_location, secret_env
 
 if TYPE_CHECKING:
     from inferstack.kubernetes.plan import ServingPlan
+
+Manifest = dict[str, Any]
 
 # Marlin kernels need compute capability 8.0 (Ampere) or newer.
 PRE_AMPERE_GPUS = frozenset({"T4", "V100", "V100-16GB", "V100-32GB"})
@@ -48,8 +50,25 @@ def _vllm(plan: ServingPlan) -> ServerCommand:
     variables = [*_OFFLINE, env("VLLM_NO_USAGE_STATS", "1"), env("HF_HUB_CACHE", HUB_CACHE)]
     if plan.api_key is not None:
         variables.append(secret_env("VLLM_API_KEY", plan.api_key))
+    if plan.otlp_traces_endpoint is not None:
+        args += ["--otlp-traces-endpoint", plan.otlp_traces_endpoint]
+        variables += _otel_env(plan, protocol="grpc")
     command = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
     return ServerCommand(command, [*args, *plan.extra_args], variables)
+
+
+def _otel_env(plan: ServingPlan, *, protocol: str) -> list[Manifest]:
+    """The OpenTelemetry SDK settings of a runtime that exports to the collector.
+
+    The collector is the one place traces are sampled (whole traces, the same choice on every
+    replica): the runtime follows the caller's decision when one comes with the request and
+    otherwise sends every span to the collector, which is in-cluster and cheap to reach.
+    """
+    return [
+        env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", protocol),
+        env("OTEL_SERVICE_NAME", plan.names.base),
+        env("OTEL_TRACES_SAMPLER", "parentbased_always_on"),
+    ]
 
 
 def _vllm_dtype(dtype: str, gpu_type: str) -> list[str]:
@@ -94,6 +113,10 @@ def _tgi(plan: ServingPlan) -> ServerCommand:
     variables = [*_OFFLINE, env("HF_HUB_CACHE", HUB_CACHE), env("HUGGINGFACE_HUB_CACHE", HUB_CACHE)]
     if plan.api_key is not None:
         variables.append(secret_env("API_KEY", plan.api_key))
+    if plan.otlp_traces_endpoint is not None:
+        # TGI exports over gRPC and names its service itself.
+        args += ["--otlp-endpoint", plan.otlp_traces_endpoint]
+        args += ["--otlp-service-name", plan.names.base]
     return ServerCommand(["text-generation-launcher"], [*args, *plan.extra_args], variables)
 
 

@@ -8,6 +8,7 @@ from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
 from inferstack.kubernetes.metrics import RUNTIME_METRICS
 from inferstack.kubernetes.runtime_data import GGUF_RUNTIMES, SUPPORTED_RUNTIMES
+from inferstack.kubernetes.tracing import check_tracing
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -27,6 +28,7 @@ def check_service(name: str, spec: DeploymentSpec) -> None:
     _check_source(spec)
     _check_scaling(spec)
     _check_labels(spec)
+    check_tracing(spec)
     hostname = spec.security.network.hostname
     if hostname is not None and (len(hostname) > 253 or not _DNS_SUBDOMAIN.match(hostname)):
         raise SpecError(
