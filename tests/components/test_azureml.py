@@ -123,9 +123,14 @@ def test_vault_and_key(stack: Stack) -> None:
 def test_identity_roles_are_scoped_to_one_resource_each(stack: Stack) -> None:
     identity = stack.all("azure-native:managedidentity:UserAssignedIdentity")
     assert len(identity) == 1
-    assignments = [r.inputs for r in stack.all("azure-native:authorization:RoleAssignment")]
+    # The gateway's own grants (score, screening services) are tested with the gateway.
+    assignments = [
+        r.inputs
+        for r in stack.all("azure-native:authorization:RoleAssignment")
+        if "-ra-apim-" not in r.name
+    ]
     roles = {a["roleDefinitionId"].rsplit("/", 1)[1]: a["scope"] for a in assignments}
-    assert set(roles) == set(ROLES.values())
+    assert set(roles) == set(ROLES.values()) - {ROLES["cognitive_user"]}
     key = stack.all("azure-native:keyvault:Key")[0]
     assert "/vaults/" in roles[ROLES["crypto_user"]]
     assert roles[ROLES["crypto_user"]].endswith(f"/keys/{key.inputs['keyName']}")
@@ -185,8 +190,9 @@ def test_hbi_is_always_on(recording: Recording) -> None:
 
 def test_private_endpoints_have_dns_zone_groups(stack: Stack) -> None:
     endpoints = stack.all("azure-native:network:PrivateEndpoint")
-    groups = {e.inputs["privateLinkServiceConnections"][0]["groupIds"][0]: e for e in endpoints}
-    assert set(groups) == {"amlworkspace", "vault", "blob", "file", "registry"}
+    groups = {e.inputs["privateLinkServiceConnections"][0]["groupIds"][0] for e in endpoints}
+    # "account": the gateway's Content Safety and Language accounts.
+    assert groups == {"amlworkspace", "vault", "blob", "file", "registry", "account"}
     zone_groups = stack.all("azure-native:network:PrivateDnsZoneGroup")
     assert {g.inputs["privateEndpointName"] for g in zone_groups} == {
         e.inputs["privateEndpointName"] for e in endpoints
@@ -271,7 +277,7 @@ def test_autoscale_bounds_come_from_the_spec(recording: Recording) -> None:
 
 def test_diagnostic_settings_send_endpoint_and_workspace_logs(stack: Stack) -> None:
     settings = [r.inputs for r in stack.all("azure-native:monitor:DiagnosticSetting")]
-    assert len(settings) == 3  # endpoint, workspace, vault
+    assert len(settings) == 4  # endpoint, workspace, vault, gateway
     log_workspace = stack.all("azure-native:operationalinsights:Workspace")[0]
     assert all(s["workspaceId"].endswith(log_workspace.inputs["workspaceName"]) for s in settings)
     endpoint = next(s for s in settings if "/onlineEndpoints/" in s["resourceUri"])
@@ -350,7 +356,10 @@ def test_existing_resource_group_key_and_subnet(recording: Recording) -> None:
         "virtualNetworks/hub/subnets/pe"
     )
     spec = {**FULL, "security": {"encryption": {"kms_key": key}}}
-    args = AzureMLArgs(resource_group="rg-shared", subnet_id=subnet)
+    gateway_subnet = subnet.replace("/subnets/pe", "/subnets/apim")
+    args = AzureMLArgs(
+        resource_group="rg-shared", subnet_id=subnet, gateway_subnet_id=gateway_subnet
+    )
     resources = recording(
         lambda: OnlineEndpoint("support-bot", spec, args=args),
         preview=False,
@@ -372,6 +381,8 @@ def test_existing_resource_group_key_and_subnet(recording: Recording) -> None:
         e.inputs["subnet"]["id"] == subnet
         for e in stack.all("azure-native:network:PrivateEndpoint")
     )
+    gateway = stack.one("azure-native:apimanagement:ApiManagementService")
+    assert gateway["virtualNetworkConfiguration"]["subnetResourceId"] == gateway_subnet
     links = stack.all("azure-native:privatedns:VirtualNetworkLink")
     assert all(
         link.inputs["virtualNetwork"]["id"] == subnet.split("/subnets/")[0] for link in links
