@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
@@ -435,3 +436,59 @@ def test_the_registry_descriptor_names_the_component_and_batch_endpoints() -> No
     assert target.no_spot is not None and "batch endpoints" in target.no_spot.fix
     assert target.no_scale_to_zero is not None
     assert "batch endpoints" in target.no_scale_to_zero.fix
+
+
+def test_gateway_is_internal_and_the_only_scorer(stack: Stack) -> None:
+    gateway = stack.one("azure-native:apimanagement:ApiManagementService")
+    assert gateway["virtualNetworkType"] == "Internal"
+    assert gateway["identity"] == {"type": "SystemAssigned"}
+    prod = gateway["tags"]["inferstack/environment"] == "prod"
+    assert gateway["sku"] == {"name": "Premium" if prod else "Developer", "capacity": 1}
+    (role,) = stack.all("azure-native:authorization:RoleDefinition")
+    permissions = role.inputs["permissions"]
+    assert permissions == [
+        {
+            "actions": [],
+            "dataActions": [
+                "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action"
+            ],
+        }
+    ]
+    scorers = [
+        r
+        for r in stack.all("azure-native:authorization:RoleAssignment")
+        if r.inputs["roleDefinitionId"] not in ROLES.values()
+        and not any(r.inputs["roleDefinitionId"].endswith(v) for v in ROLES.values())
+    ]
+    assert [r.name for r in scorers] == [f"{role.name.removesuffix('-role-scorer')}-ra-apim-score"]
+    endpoint = stack.all(f"{ML}:OnlineEndpoint")[0]
+    assert endpoint.urn in scorers[0].property_dependencies["scope"]
+    gateway_urn = stack.all("azure-native:apimanagement:ApiManagementService")[0].urn
+    assert gateway_urn in scorers[0].property_dependencies["principalId"]
+
+
+def test_screening_accounts_take_no_keys_and_no_public_traffic(stack: Stack) -> None:
+    accounts = {
+        r.inputs["kind"]: r.inputs for r in stack.all("azure-native:cognitiveservices:Account")
+    }
+    assert set(accounts) == {"ContentSafety", "TextAnalytics"}
+    for account in accounts.values():
+        properties = account["properties"]
+        assert properties["disableLocalAuth"] is True
+        assert properties["publicNetworkAccess"] == "Disabled"
+        assert properties["encryption"]["keySource"] == "Microsoft.KeyVault"
+        assert properties["customSubDomainName"]
+
+
+def test_gateway_policy_screens_with_prompt_shields(stack: Stack) -> None:
+    policy = ET.fromstring(stack.one("azure-native:apimanagement:ApiPolicy")["value"])
+    safety = policy.find("inbound/llm-content-safety")
+    assert safety is not None and safety.get("shield-prompt") == "true"
+    backends = {
+        r.inputs["backendId"]: r.inputs for r in stack.all("azure-native:apimanagement:Backend")
+    }
+    endpoint = stack.one(f"{ML}:OnlineEndpoint")
+    assert (
+        f"//{endpoint['endpointName']}.westeurope.inference.ml.azure.com/"
+        in backends["ml-endpoint"]["url"]
+    )

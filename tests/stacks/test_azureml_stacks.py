@@ -147,6 +147,35 @@ def test_prod_without_input_screening_fails_the_owasp_pack(tmp_path: Path) -> No
     assert policies == {"azure-ml-onlineendpoint-require-content-safety-gateway"}
 
 
+def test_a_defaults_only_spec_passes_every_pack(tmp_path: Path) -> None:
+    document = {
+        "config": {
+            "azure-native:location": "westeurope",
+            "inferstack:target": "azureml",
+            "inferstack:deployment": {
+                "name": "bot",
+                "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"},
+            },
+        }
+    }
+    path = tmp_path / "Pulumi.defaults.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    packs = [arg for pack in (*PACKS, OWASP) for arg in ("--policy-pack", str(pack))]
+    result = subprocess.run(
+        [*CLI, "preview", "--config", str(path), *packs, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    report = json.loads(result.stdout)
+    types = {r["type"] for r in report["resources"]}
+    assert "azure-native:apimanagement:ApiPolicy" in types
+    assert report["summary"]["mandatory"] == 0
+
+
 def test_both_stacks_pass_the_owasp_pack(runs: dict[bool, PreviewRun]) -> None:
     for run in runs.values():
         violations = evaluate(run, [OWASP])
