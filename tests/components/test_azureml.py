@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
@@ -123,9 +124,14 @@ def test_vault_and_key(stack: Stack) -> None:
 def test_identity_roles_are_scoped_to_one_resource_each(stack: Stack) -> None:
     identity = stack.all("azure-native:managedidentity:UserAssignedIdentity")
     assert len(identity) == 1
-    assignments = [r.inputs for r in stack.all("azure-native:authorization:RoleAssignment")]
+    # The gateway's own grants (score, screening services) are tested with the gateway.
+    assignments = [
+        r.inputs
+        for r in stack.all("azure-native:authorization:RoleAssignment")
+        if "-ra-apim-" not in r.name
+    ]
     roles = {a["roleDefinitionId"].rsplit("/", 1)[1]: a["scope"] for a in assignments}
-    assert set(roles) == set(ROLES.values())
+    assert set(roles) == set(ROLES.values()) - {ROLES["cognitive_user"]}
     key = stack.all("azure-native:keyvault:Key")[0]
     assert "/vaults/" in roles[ROLES["crypto_user"]]
     assert roles[ROLES["crypto_user"]].endswith(f"/keys/{key.inputs['keyName']}")
@@ -185,8 +191,9 @@ def test_hbi_is_always_on(recording: Recording) -> None:
 
 def test_private_endpoints_have_dns_zone_groups(stack: Stack) -> None:
     endpoints = stack.all("azure-native:network:PrivateEndpoint")
-    groups = {e.inputs["privateLinkServiceConnections"][0]["groupIds"][0]: e for e in endpoints}
-    assert set(groups) == {"amlworkspace", "vault", "blob", "file", "registry"}
+    groups = {e.inputs["privateLinkServiceConnections"][0]["groupIds"][0] for e in endpoints}
+    # "account": the gateway's Content Safety and Language accounts.
+    assert groups == {"amlworkspace", "vault", "blob", "file", "registry", "account"}
     zone_groups = stack.all("azure-native:network:PrivateDnsZoneGroup")
     assert {g.inputs["privateEndpointName"] for g in zone_groups} == {
         e.inputs["privateEndpointName"] for e in endpoints
@@ -271,7 +278,7 @@ def test_autoscale_bounds_come_from_the_spec(recording: Recording) -> None:
 
 def test_diagnostic_settings_send_endpoint_and_workspace_logs(stack: Stack) -> None:
     settings = [r.inputs for r in stack.all("azure-native:monitor:DiagnosticSetting")]
-    assert len(settings) == 3  # endpoint, workspace, vault
+    assert len(settings) == 4  # endpoint, workspace, vault, gateway
     log_workspace = stack.all("azure-native:operationalinsights:Workspace")[0]
     assert all(s["workspaceId"].endswith(log_workspace.inputs["workspaceName"]) for s in settings)
     endpoint = next(s for s in settings if "/onlineEndpoints/" in s["resourceUri"])
@@ -350,7 +357,10 @@ def test_existing_resource_group_key_and_subnet(recording: Recording) -> None:
         "virtualNetworks/hub/subnets/pe"
     )
     spec = {**FULL, "security": {"encryption": {"kms_key": key}}}
-    args = AzureMLArgs(resource_group="rg-shared", subnet_id=subnet)
+    gateway_subnet = subnet.replace("/subnets/pe", "/subnets/apim")
+    args = AzureMLArgs(
+        resource_group="rg-shared", subnet_id=subnet, gateway_subnet_id=gateway_subnet
+    )
     resources = recording(
         lambda: OnlineEndpoint("support-bot", spec, args=args),
         preview=False,
@@ -372,6 +382,8 @@ def test_existing_resource_group_key_and_subnet(recording: Recording) -> None:
         e.inputs["subnet"]["id"] == subnet
         for e in stack.all("azure-native:network:PrivateEndpoint")
     )
+    gateway = stack.one("azure-native:apimanagement:ApiManagementService")
+    assert gateway["virtualNetworkConfiguration"]["subnetResourceId"] == gateway_subnet
     links = stack.all("azure-native:privatedns:VirtualNetworkLink")
     assert all(
         link.inputs["virtualNetwork"]["id"] == subnet.split("/subnets/")[0] for link in links
@@ -424,3 +436,59 @@ def test_the_registry_descriptor_names_the_component_and_batch_endpoints() -> No
     assert target.no_spot is not None and "batch endpoints" in target.no_spot.fix
     assert target.no_scale_to_zero is not None
     assert "batch endpoints" in target.no_scale_to_zero.fix
+
+
+def test_gateway_is_internal_and_the_only_scorer(stack: Stack) -> None:
+    gateway = stack.one("azure-native:apimanagement:ApiManagementService")
+    assert gateway["virtualNetworkType"] == "Internal"
+    assert gateway["identity"] == {"type": "SystemAssigned"}
+    prod = gateway["tags"]["inferstack/environment"] == "prod"
+    assert gateway["sku"] == {"name": "Premium" if prod else "Developer", "capacity": 1}
+    (role,) = stack.all("azure-native:authorization:RoleDefinition")
+    permissions = role.inputs["permissions"]
+    assert permissions == [
+        {
+            "actions": [],
+            "dataActions": [
+                "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action"
+            ],
+        }
+    ]
+    scorers = [
+        r
+        for r in stack.all("azure-native:authorization:RoleAssignment")
+        if r.inputs["roleDefinitionId"] not in ROLES.values()
+        and not any(r.inputs["roleDefinitionId"].endswith(v) for v in ROLES.values())
+    ]
+    assert [r.name for r in scorers] == [f"{role.name.removesuffix('-role-scorer')}-ra-apim-score"]
+    endpoint = stack.all(f"{ML}:OnlineEndpoint")[0]
+    assert endpoint.urn in scorers[0].property_dependencies["scope"]
+    gateway_urn = stack.all("azure-native:apimanagement:ApiManagementService")[0].urn
+    assert gateway_urn in scorers[0].property_dependencies["principalId"]
+
+
+def test_screening_accounts_take_no_keys_and_no_public_traffic(stack: Stack) -> None:
+    accounts = {
+        r.inputs["kind"]: r.inputs for r in stack.all("azure-native:cognitiveservices:Account")
+    }
+    assert set(accounts) == {"ContentSafety", "TextAnalytics"}
+    for account in accounts.values():
+        properties = account["properties"]
+        assert properties["disableLocalAuth"] is True
+        assert properties["publicNetworkAccess"] == "Disabled"
+        assert properties["encryption"]["keySource"] == "Microsoft.KeyVault"
+        assert properties["customSubDomainName"]
+
+
+def test_gateway_policy_screens_with_prompt_shields(stack: Stack) -> None:
+    policy = ET.fromstring(stack.one("azure-native:apimanagement:ApiPolicy")["value"])
+    safety = policy.find("inbound/llm-content-safety")
+    assert safety is not None and safety.get("shield-prompt") == "true"
+    backends = {
+        r.inputs["backendId"]: r.inputs for r in stack.all("azure-native:apimanagement:Backend")
+    }
+    endpoint = stack.one(f"{ML}:OnlineEndpoint")
+    assert (
+        f"//{endpoint['endpointName']}.westeurope.inference.ml.azure.com/"
+        in backends["ml-endpoint"]["url"]
+    )

@@ -76,11 +76,11 @@ def _token() -> str:
     return token
 
 
-def _score(scoring_uri: str) -> dict[str, Any]:
-    base = scoring_uri.removesuffix("/score")
+def _score(gateway_url: str) -> dict[str, Any]:
+    """One completion through the gateway: the endpoint admits only the gateway's identity."""
     body = {"model": "", "prompt": "The capital of France is", "max_tokens": 8}
     request = urllib.request.Request(
-        f"{base}/v1/completions",
+        f"{gateway_url}/completions",
         data=json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {_token()}", "Content-Type": "application/json"},
         method="POST",
@@ -124,7 +124,7 @@ def test_up_score_destroy() -> None:
         outputs = {key: value.value for key, value in result.outputs.items()}
         assert outputs["endpoint_name"].startswith(deployment["name"][:20])
         assert outputs["workspace_id"].startswith("/subscriptions/")
-        answer = _score(outputs["scoring_uri"])
+        answer = _score(outputs["gateway_url"])
         assert answer["status"] == 200
         assert answer["body"]["choices"][0]["text"]
     finally:

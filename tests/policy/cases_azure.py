@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from cases_guard_azure import CASES as GUARD_CASES
 from policy_cases import Case, bad, ok
 from policy_harness import DELETE, Computed, Res, patched
 
@@ -337,4 +338,4 @@ def _monitor_cases() -> list[Case]:
     ]
 
 
-CASES: Final = [*_ml_cases(), *_vault_and_storage_cases(), *_monitor_cases()]
+CASES: Final = [*_ml_cases(), *_vault_and_storage_cases(), *_monitor_cases(), *GUARD_CASES]

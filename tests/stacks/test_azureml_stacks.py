@@ -22,6 +22,7 @@ from inferstack.deployment import load_stack_config
 from inferstack.preview import PreviewRun, evaluate
 
 ML = "azure-native:machinelearningservices"
+OWASP = ROOT / "policy_packs" / "owasp-llm"
 # What the issue's "Done when" names, as resource types with the least count of each.
 REQUIRED = {
     "azure-native:keyvault:Vault": 1,
@@ -40,6 +41,13 @@ REQUIRED = {
     "azure-native:monitor:MetricAlert": 3,
     "azure-native:monitor:ActionGroup": 1,
     "azure-native:consumption:Budget": 1,
+    # The gateway (issue 13): API Management, its API and policy, the screening accounts.
+    "azure-native:apimanagement:ApiManagementService": 1,
+    "azure-native:apimanagement:Api": 1,
+    "azure-native:apimanagement:ApiPolicy": 1,
+    "azure-native:apimanagement:Backend": 2,
+    "azure-native:cognitiveservices:Account": 2,
+    "azure-native:authorization:RoleDefinition": 1,
 }
 
 
@@ -110,6 +118,68 @@ def test_cli_preview_of_prod_exits_zero_and_lists_the_resources() -> None:
     for token, least in REQUIRED.items():
         assert types.count(token) >= least, token
     assert report["summary"]["mandatory"] == 0
+
+
+def test_prod_without_input_screening_fails_the_owasp_pack(tmp_path: Path) -> None:
+    variant = _variant(
+        tmp_path, "azureml-prod", security={"guard": {"input": False, "output": "off"}}
+    )
+    result = subprocess.run(
+        [
+            *CLI,
+            "preview",
+            "--config",
+            str(variant),
+            "--policy-pack",
+            str(OWASP),
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    policies = {v["policy"] for v in report["violations"] if v["enforcement"] == "mandatory"}
+    assert policies == {"azure-ml-onlineendpoint-require-content-safety-gateway"}
+
+
+def test_a_defaults_only_spec_passes_every_pack(tmp_path: Path) -> None:
+    document = {
+        "config": {
+            "azure-native:location": "westeurope",
+            "inferstack:target": "azureml",
+            "inferstack:deployment": {
+                "name": "bot",
+                "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"},
+            },
+        }
+    }
+    path = tmp_path / "Pulumi.defaults.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    packs = [arg for pack in (*PACKS, OWASP) for arg in ("--policy-pack", str(pack))]
+    result = subprocess.run(
+        [*CLI, "preview", "--config", str(path), *packs, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    report = json.loads(result.stdout)
+    types = {r["type"] for r in report["resources"]}
+    assert "azure-native:apimanagement:ApiPolicy" in types
+    assert report["summary"]["mandatory"] == 0
+
+
+def test_both_stacks_pass_the_owasp_pack(runs: dict[bool, PreviewRun]) -> None:
+    for run in runs.values():
+        violations = evaluate(run, [OWASP])
+        assert [v for v in violations if v.enforcement == "mandatory"] == []
 
 
 def _variant(tmp_path: Path, stack: str, region: str | None = None, **changes: Any) -> Path:

@@ -7,7 +7,7 @@ Every default is the secure one: a new resource group, VNet, vault and key, all 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -46,6 +46,24 @@ class AzureMLArgs(ComponentArgs):
     """Scoring request timeout; managed online endpoints allow at most 180 seconds."""
     deployment_name: str = "blue"
     """Name of the online deployment behind the endpoint (blue/green by name)."""
+    gateway_sku: Literal["Developer", "Premium"] | None = None
+    """API Management tier of the gateway (classic, internal VNet); default: Premium in prod,
+    Developer (no SLA) elsewhere."""
+    gateway_capacity: Annotated[int, Field(ge=1, le=12)] = 1
+    """Premium scale units of the gateway (each priced; Developer has one)."""
+    gateway_prefix: str = "10.42.2.0/27"
+    """Subnet of the created VNet that API Management is injected into."""
+    gateway_subnet_id: str | None = None
+    """An existing dedicated subnet for API Management (required with subnet_id)."""
+    gateway_audience: str = "https://ml.azure.com"
+    """Audience of the Entra tokens callers present to the gateway; default: the one Azure ML
+    endpoints accept, so callers keep their token and change only the URL."""
+    gateway_client_ids: list[str] = Field(default_factory=list)
+    """Entra application (client) ids admitted by the gateway; default: any in the tenant."""
+    gateway_tokens_per_minute: Annotated[int, Field(ge=100, le=100_000_000)] = 100_000
+    """LLM tokens (prompt and completion) one caller may use per minute (llm-token-limit)."""
+    publisher_email: str | None = None
+    """API Management's publisher email; default: observability.alarms.email."""
 
     @field_validator("resource_group")
     @classmethod
@@ -54,7 +72,7 @@ class AzureMLArgs(ComponentArgs):
             raise ValueError(f"'{value}' is not a resource group name")
         return value
 
-    @field_validator("subnet_id")
+    @field_validator("subnet_id", "gateway_subnet_id")
     @classmethod
     def _subnet(cls, value: str | None) -> str | None:
         if value is not None and not _SUBNET_ID.match(value):

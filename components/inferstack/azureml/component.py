@@ -8,8 +8,10 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 from inferstack.azureml import (
+    apim,
     budget,
     encryption,
+    guard,
     identity,
     monitoring,
     network,
@@ -37,7 +39,9 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
     Log Analytics and Application Insights, the workspace (CMK, HBI for PHI, private, managed
     network), private endpoints and DNS zones, the model, environment, endpoint (Entra tokens)
     and deployment (probes sized to the model, no egress), autoscale, diagnostic settings,
-    metric alerts to an action group, and a budget.
+    metric alerts to an action group, a budget, and the gateway: API Management (internal
+    VNet) screening with Azure AI Content Safety and Language, the only identity that may
+    score the endpoint.
 
     Keyword arguments beyond the spec:
       args: the target's settings; default: the stack's ``inferstack:azureml`` object.
@@ -139,6 +143,7 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
             depends_on=[crypto],
         )
         network.private_endpoint(ctx, net, "workspace", mlw.id, "amlworkspace")
+        screening = guard.screening(ctx, net, key, uai.id, uai.client_id, depends_on=[crypto])
         if plan.capture:
             storage.capture_retention(ctx, account, mlw.workspace_id)
         monitoring.diagnostics(ctx, "workspace", mlw.id, logs)
@@ -153,6 +158,12 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
             ctx, mlw, endpoint, model, env, depends_on=[reader, puller, crypto]
         )
         scaling.autoscale(ctx, endpoint, deployment)
+        gateway = apim.service(ctx, apim.gateway_subnet(ctx, net))
+        apim.private_dns(ctx, net, gateway)
+        scorer = apim.grant_scoring(ctx, group_id, endpoint.id, gateway)
+        screeners = apim.grant_screening(ctx, gateway, screening)
+        apim.api(ctx, gateway, screening, depends_on=[scorer, *screeners])
+        monitoring.diagnostics(ctx, "apim", gateway.id, logs)
         group = monitoring.action_group(ctx)
         monitoring.metric_alerts(
             ctx, endpoint_id=endpoint.id, deployment_id=deployment.id, group=group
@@ -171,6 +182,9 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
             "key_uri": key.key_uri,
             "log_analytics_workspace_id": logs.id,
             "image_path": pulumi.Output.from_input(plan.image_path),
+            "gateway_url": pulumi.Output.from_input(apim.gateway_url(ctx)),
+            "gateway_name": gateway.name,
+            "gateway_principal_id": apim.principal_id(gateway),
         }
 
     def outputs(self) -> dict[str, pulumi.Output[Any]]:

@@ -39,15 +39,18 @@ def environment(spec: DeploymentSpec, hardware: Hardware) -> dict[str, str]:
     model_dir = f"{MODEL_MOUNT}/{spec.model.id}"
     context = str(serving_context(spec))
     concurrency = str(spec.serving.max_concurrency)
-    if spec.serving.runtime == "tgi":
-        # The TGI launcher reads each flag from an environment variable of the same name.
+    serving = spec.serving
+    if serving.runtime == "tgi":
+        # The TGI launcher reads each flag from an environment variable of the same name. Its
+        # chat API always accepts tools; the gateway strips them unless tool_calling is set.
         return {
             "MODEL_ID": model_dir,
             "NUM_SHARD": str(hardware.gpu_count),
             "MAX_TOTAL_TOKENS": context,
             "MAX_CONCURRENT_REQUESTS": concurrency,
             "HF_HUB_OFFLINE": "1",
-            **({"KV_CACHE_DTYPE": "fp8"} if spec.serving.kv_cache_dtype == "fp8" else {}),
+            **({"KV_CACHE_DTYPE": "fp8"} if serving.kv_cache_dtype == "fp8" else {}),
+            **({"TRUST_REMOTE_CODE": "true"} if serving.trust_remote_code else {}),
         }
     flags = [
         f"--tensor-parallel-size {hardware.gpu_count}",
@@ -60,6 +63,19 @@ def environment(spec: DeploymentSpec, hardware: Hardware) -> dict[str, str]:
         flags.append(f"--gpu-memory-utilization {spec.serving.gpu_memory_utilization}")
     if spec.serving.kv_cache_dtype == "fp8":
         flags.append("--kv-cache-dtype fp8")
+    if serving.trust_remote_code:
+        flags.append("--trust-remote-code")
+    if serving.tool_calling:
+        if not any(
+            arg.split("=", 1)[0].split(" ", 1)[0] == "--tool-call-parser"
+            for arg in serving.extra_args
+        ):
+            raise SpecError(
+                "serving.extra_args",
+                "vLLM enables tool calling only with the parser of the model's tool-call format",
+                "add '--tool-call-parser <parser>' (e.g. llama3_json for Llama 3.1)",
+            )
+        flags.append("--enable-auto-tool-choice")
     # MODEL_NAME and VLLM_ARGS are what the vLLM wrapper image reads (docs/targets/azureml.md).
     return {
         "MODEL_NAME": model_dir,

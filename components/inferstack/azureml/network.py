@@ -16,6 +16,7 @@ ZONES = {
     "blob": ("privatelink.blob.core.windows.net",),
     "file": ("privatelink.file.core.windows.net",),
     "registry": ("privatelink.azurecr.io",),
+    "account": ("privatelink.cognitiveservices.azure.com",),
 }
 
 
@@ -24,10 +25,15 @@ class Network:
     vnet_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
     zones: dict[str, privatedns.PrivateZone]
+    vnet: network.VirtualNetwork | None = None
+    """The created VNet (None in a given subnet's VNet)."""
+    subnet: network.Subnet | None = None
 
 
 def private_network(ctx: Context) -> Network:
     plan = ctx.plan
+    vnet: network.VirtualNetwork | None = None
+    subnet: network.Subnet | None = None
     if plan.subnet_id is not None:
         vnet_id: pulumi.Input[str] = plan.subnet_id.split("/subnets/")[0]
         subnet_id: pulumi.Input[str] = plan.subnet_id
@@ -74,7 +80,7 @@ def private_network(ctx: Context) -> Network:
             opts=ctx.opts(),
         )
         zones[zone_name] = zone
-    return Network(vnet_id=vnet_id, subnet_id=subnet_id, zones=zones)
+    return Network(vnet_id=vnet_id, subnet_id=subnet_id, zones=zones, vnet=vnet, subnet=subnet)
 
 
 def private_endpoint(

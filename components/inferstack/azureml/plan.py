@@ -11,11 +11,12 @@ import math
 import re
 from dataclasses import dataclass
 
-from inferstack import catalog
+from inferstack import catalog, sizing
 from inferstack.azureml import container
 from inferstack.azureml.args import AzureMLArgs
+from inferstack.azureml.gateway_plan import GatewayPlan, check_budget, gateway_plan
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import Hardware, budget_usd, model_info
+from inferstack.deployment.targets import Hardware, model_info
 from inferstack.errors import SpecError
 
 ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
@@ -121,6 +122,7 @@ class AzureMLPlan:
     budget_usd: float | None
     email: str | None
     alarms: bool
+    gateway: GatewayPlan
 
 
 def build_plan(
@@ -155,6 +157,10 @@ def build_plan(
             "give https://<vault>.vault.azure.net/keys/<name>/<version>, or 'create'",
         )
     capture = spec.compliance.data_capture
+    gateway = gateway_plan(spec, args, name=component, token=token)
+    check_budget(
+        spec, sizing.monthly_cost_usd(hardware.target, hardware.name, spec.min_replicas), gateway
+    )
     return AzureMLPlan(
         resource_group=args.resource_group or f"rg-{component}",
         create_resource_group=args.resource_group is None,
@@ -206,10 +212,20 @@ def build_plan(
         capture=capture.enabled,
         capture_sampling=capture.sampling_percentage / 100,
         capture_retention_days=capture.retention_days,
-        budget_usd=budget_usd(spec, hardware),
+        budget_usd=_budget(spec, hardware, gateway),
         email=spec.observability.alarms.email,
         alarms=spec.alarms_enabled,
+        gateway=gateway,
     )
+
+
+def _budget(spec: DeploymentSpec, hardware: Hardware, gateway: GatewayPlan) -> float | None:
+    """``cost.monthly_budget_usd``, else the most the deployment costs as configured:
+    max_replicas instances and the gateway, rounded up to $100."""
+    if spec.cost.monthly_budget_usd is not None:
+        return spec.cost.monthly_budget_usd
+    most = sizing.monthly_cost_usd(hardware.target, hardware.name, spec.scaling.max_replicas)
+    return None if most is None else float(math.ceil((most + gateway.monthly_usd) / 100) * 100)
 
 
 def probes(spec: DeploymentSpec) -> tuple[Probe, Probe]:
