@@ -154,7 +154,7 @@ def test_buckets_are_private_cmek_versioned_and_logged(stack: Stack) -> None:
 
 
 def test_the_serving_account_reads_only_the_model_prefix(stack: Stack) -> None:
-    account = stack.one("gcp:serviceaccount/account:Account")
+    account = stack.one("gcp:serviceaccount/account:Account", f"{stack.component.name}-serving")
     read = stack.one(
         "gcp:storage/bucketIAMMember:BucketIAMMember", f"{stack.component.name}-serving-read-model"
     )
@@ -162,7 +162,11 @@ def test_the_serving_account_reads_only_the_model_prefix(stack: Stack) -> None:
     deployment = stack.one(DEPLOYMENT)
     bucket, prefix = deployment["artifactUri"].removeprefix("gs://").split("/", 1)
     assert f'"projects/_/buckets/{bucket}/objects/{prefix}"' in read["condition"]["expression"]
-    roles = {r.inputs["role"] for r in stack.all("gcp:projects/iAMMember:IAMMember")}
+    roles = {
+        r.inputs["role"]
+        for r in stack.all("gcp:projects/iAMMember:IAMMember")
+        if r.name.startswith(f"{stack.component.name}-serving-")
+    }
     assert roles == {"roles/logging.logWriter", "roles/monitoring.metricWriter"}
     assert not any(
         r.inputs.get("role") in ("roles/owner", "roles/editor", "roles/viewer")
@@ -188,7 +192,9 @@ def test_the_endpoint_is_cmek_private_and_in_the_region(stack: Stack) -> None:
 
 
 def test_the_image_is_pulled_through_a_cmek_repository_by_digest(stack: Stack) -> None:
-    repository = stack.one("gcp:artifactregistry/repository:Repository")
+    repository = stack.one(
+        "gcp:artifactregistry/repository:Repository", f"{stack.component.name}-images"
+    )
     assert repository["mode"] == "REMOTE_REPOSITORY" and repository["format"] == "DOCKER"
     assert "kmsKeyName" in repository
     assert (

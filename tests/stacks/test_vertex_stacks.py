@@ -56,9 +56,17 @@ def test_preview_lists_what_the_issue_requires(runs: dict[bool, PreviewRun]) -> 
         models = one(run, "gcp:storage/bucket:Bucket", "-models")
         assert models["publicAccessPrevention"] == "enforced"
         assert "defaultKmsKeyName" in models["encryption"]
-        assert "kmsKeyName" in one(run, "gcp:artifactregistry/repository:Repository")
+        repositories = of(run, "gcp:artifactregistry/repository:Repository")
+        assert sorted(
+            r.name.rsplit("-", 2)[-2:] == ["gateway", "images"] for r in repositories
+        ) == [
+            False,
+            True,
+        ]
+        assert all("kmsKeyName" in r.inputs for r in repositories)
         assert of(run, "gcp:serviceaccount/account:Account")
-        assert len(of(run, "gcp:projects/iAMMember:IAMMember")) == 2
+        serving = [r for r in of(run, "gcp:projects/iAMMember:IAMMember") if "-serving-" in r.name]
+        assert len(serving) == 2
         assert of(run, "gcp:storage/bucketIAMMember:BucketIAMMember")
         assert of(run, "gcp:compute/network:Network") and of(
             run, "gcp:compute/subnetwork:Subnetwork"
@@ -72,6 +80,52 @@ def test_preview_lists_what_the_issue_requires(runs: dict[bool, PreviewRun]) -> 
         assert len(of(run, "gcp:monitoring/alertPolicy:AlertPolicy")) == 3
         assert of(run, "gcp:monitoring/notificationChannel:NotificationChannel")
         assert of(run, "gcp:billing/budget:Budget")
+
+
+def test_preview_lists_the_guard_and_the_gateway(runs: dict[bool, PreviewRun]) -> None:
+    for run in runs.values():
+        template = one(run, "gcp:modelarmor/template:Template")
+        filters = template["filterConfig"]
+        assert filters["piAndJailbreakFilterSettings"]["filterEnforcement"] == "ENABLED"
+        inspect = filters["sdpSettings"]["advancedConfig"]["inspectTemplate"]
+        assert inspect.startswith("projects/") and "/inspectTemplates/" in inspect
+        assert of(run, "gcp:dataloss/preventionInspectTemplate:PreventionInspectTemplate")
+        service = one(run, "gcp:cloudrunv2/service:Service")
+        assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+        assert "encryptionKey" in service["template"]
+        account = service["template"]["serviceAccount"]
+        (env,) = service["template"]["containers"][0]["envs"]
+        config = json.loads(env["value"])
+        (guardrail,) = config["guardrails"]
+        assert guardrail["litellm_params"]["template_id"] == template["templateId"]
+        assert "pre_call" in guardrail["litellm_params"]["mode"]
+        predict = one(run, "gcp:vertex/aiEndpointIamMember:AiEndpointIamMember")
+        assert predict["member"] == f"serviceAccount:{account}"
+
+
+def test_owasp_llm_passes_and_input_screening_off_fails(tmp_path: Path) -> None:
+    pack = ["--policy-pack", str(ROOT / "policy_packs" / "owasp-llm")]
+    secure = subprocess.run(
+        [*CLI, "preview", "--stack", "vertex-prod", *pack, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert secure.returncode == 0, secure.stderr
+    off = _variant(tmp_path, security={"guard": {"input": False}})
+    insecure = subprocess.run(
+        [*CLI, "preview", "--config", str(off), *pack, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert insecure.returncode == 1, insecure.stderr
+    policies = {v["policy"] for v in json.loads(insecure.stdout)["violations"]}
+    assert policies == {"gcp-vertex-endpoint-require-guarded-gateway"}
 
 
 def test_spot_settings_follow_each_spec(runs: dict[bool, PreviewRun]) -> None:
@@ -123,6 +177,9 @@ def test_cli_preview_of_prod_exits_zero() -> None:
         "gcp:monitoring/alertPolicy:AlertPolicy",
         "gcp:monitoring/notificationChannel:NotificationChannel",
         "gcp:billing/budget:Budget",
+        "gcp:modelarmor/template:Template",
+        "gcp:cloudrunv2/service:Service",
+        "gcp:vertex/aiEndpointIamMember:AiEndpointIamMember",
     } <= types
     assert report["summary"]["mandatory"] == 0
 

@@ -43,6 +43,10 @@ class VertexArgs(ComponentArgs):
     """Failed predictions per second that raise the error alert."""
     force_destroy: bool = False
     """Let ``pulumi destroy`` delete buckets and datasets that still hold data (dev only)."""
+    gateway_image: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    """The LiteLLM proxy image of the gateway, by digest (``<image>@sha256:<digest>``);
+    default: the release pinned in inferstack (docs/targets/vertex.md). A mirror in Artifact
+    Registry is pulled as given; any other registry through a CMEK remote repository."""
 
     @field_validator("subnet_cidr")
     @classmethod

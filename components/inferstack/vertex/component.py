@@ -12,11 +12,21 @@ from inferstack.component import InferenceComponent
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
-from inferstack.vertex import budget, encryption, identity, monitoring, network, registry, storage
+from inferstack.vertex import (
+    budget,
+    encryption,
+    guard,
+    identity,
+    monitoring,
+    network,
+    registry,
+    storage,
+)
 from inferstack.vertex.args import VertexArgs
 from inferstack.vertex.context import Context
 from inferstack.vertex.deployment import model_deployment
 from inferstack.vertex.endpoint import ai_endpoint, resource_name
+from inferstack.vertex.gateway import gateway
 from inferstack.vertex.plan import VertexPlan, build_plan
 
 
@@ -32,7 +42,10 @@ class Endpoint(InferenceComponent[VertexArgs]):
     the ``inferstack:vertex:ModelDeployment`` that uploads the model with CMEK and deploys it
     (spot with an on-demand fallback when ``compute.spot``); a CMEK log bucket with the spec's
     retention; request-response capture to a CMEK BigQuery dataset only with data capture;
-    alert policies to an email channel; and a billing budget.
+    alert policies to an email channel; a billing budget; and the gateway every request goes
+    through: a regional Model Armor template (with Sensitive Data Protection templates for
+    personal data and secrets) and a LiteLLM proxy on Cloud Run (internal ingress, CMEK, Direct
+    VPC egress) whose service account alone may predict on the endpoint.
 
     ``args`` defaults to the stack's ``inferstack:vertex`` object; ``region`` to ``gcp:region``.
     """
@@ -111,6 +124,8 @@ class Endpoint(InferenceComponent[VertexArgs]):
                 *([repository] if repository is not None else []),
             ],
         )
+        template = guard.guard_template(ctx)
+        front = gateway(ctx, key=key, net=net, endpoint=endpoint, template=template)
         channel = monitoring.notification_channel(ctx)
         monitoring.alert_policies(ctx, channel, endpoint)
         budget.budget(ctx, channel)
@@ -122,6 +137,8 @@ class Endpoint(InferenceComponent[VertexArgs]):
             "kms_key_name": key.name,
             "artifact_uri": pulumi.Output.from_input(plan.source.uri),
             "image_uri": pulumi.Output.from_input(plan.container.image),
+            "gateway_url": front.service.uri,
+            "gateway_service_account_email": pulumi.Output.from_input(front.email),
         }
         if plan.network.mode == "public":
             outputs["endpoint_dns"] = endpoint.dedicated_endpoint_dns

@@ -109,6 +109,7 @@ def container(
     port = spec.serving.port
     health = catalog.runtime(runtime).health_path
     args = _vllm_args(spec, hardware, source) if runtime == "vllm" else _tgi_args(spec, hardware)
+    args += _declared_flags(spec)
     env = (
         ("HF_HUB_OFFLINE", "1"),
         ("HF_HUB_DISABLE_TELEMETRY", "1"),
@@ -153,12 +154,20 @@ def _image(
                 "imagetools inspect shows it)",
             )
         given = f"{runtime.image}@{runtime.digest}"
+    return pull_through(given, "serving.image", project, region, names.repository)
+
+
+def pull_through(
+    given: str, field: str, project: str, region: str, repository: str
+) -> tuple[str, Upstream | None]:
+    """The image as Google Cloud pulls it: from an Artifact Registry remote repository that
+    caches ``given``'s registry, by digest; unchanged when it is in Artifact Registry already."""
     match = _IMAGE.match(given)
     if match is None:
         raise SpecError(
-            "serving.image",
+            field,
             f"'{given}' is not pinned by digest",
-            "append @sha256:<digest>; Vertex AI then runs exactly the image that was reviewed",
+            "append @sha256:<digest>; Google Cloud then runs exactly the image that was reviewed",
         )
     host = match["host"]
     if host and _ARTIFACT_REGISTRY.match(host):
@@ -168,8 +177,30 @@ def _image(
     if docker_hub and "/" not in path:
         path = f"library/{path}"
     upstream = Upstream(docker_hub=docker_hub, uri=None if docker_hub else f"https://{host}")
-    image = f"{region}-docker.pkg.dev/{project}/{names.repository}/{path}@{match['digest']}"
+    image = f"{region}-docker.pkg.dev/{project}/{repository}/{path}@{match['digest']}"
     return image, upstream
+
+
+def _declared_flags(spec: DeploymentSpec) -> list[str]:
+    """The flags extra_args may not carry, from the fields that declare them.
+
+    Code from the model repository runs only with ``serving.trust_remote_code``. vLLM admits
+    tool calls only with ``serving.tool_calling`` (--enable-auto-tool-choice), and then needs a
+    parser for the model's tool-call format, which only the user knows. TGI's Messages API
+    parses tools itself and has no flag to refuse them.
+    """
+    serving = spec.serving
+    flags = ["--trust-remote-code"] if serving.trust_remote_code else []
+    if serving.tool_calling and serving.runtime == "vllm":
+        if not any(arg.split("=", 1)[0] == "--tool-call-parser" for arg in serving.extra_args):
+            raise SpecError(
+                "serving.extra_args",
+                "vLLM needs --tool-call-parser with serving.tool_calling",
+                "add the parser of the model's tool-call format, "
+                "e.g. --tool-call-parser=llama3_json",
+            )
+        flags.append("--enable-auto-tool-choice")
+    return flags
 
 
 def _vllm_args(spec: DeploymentSpec, hardware: Hardware, source: ModelSource) -> list[str]:

@@ -1,9 +1,9 @@
 """The deployment's Cloud KMS key, and who may use it.
 
-Vertex AI, Cloud Storage, Artifact Registry, BigQuery and Cloud Logging encrypt with the key
-through their own service agents, so each agent gets encrypter/decrypter on this one key and
-nothing else. An existing key (``security.encryption.kms_key``) gets the same grants, which are
-no-ops where they already exist.
+Vertex AI, Cloud Storage, Artifact Registry, BigQuery, Cloud Logging and Cloud Run encrypt
+with the key through their own service agents, so each agent gets encrypter/decrypter on this
+one key and nothing else. An existing key (``security.encryption.kms_key``) gets the same
+grants, which are no-ops where they already exist.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ AGENTS = {
     "registry": ("service-", "gcp-sa-artifactregistry"),
     "logging": ("service-", "gcp-sa-logging"),
     "bigquery": ("bq-", "bigquery-encryption"),
+    # Cloud Run encrypts the gateway's image copy and revisions with the key (CMEK).
+    "run": ("service-", "serverless-robot-prod"),
 }
 
 

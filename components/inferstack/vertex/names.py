@@ -54,6 +54,12 @@ class Names:
     dataset: str
     log_bucket: str
     model: str
+    gateway: str
+    gateway_account: str
+    gateway_repository: str
+    guard_template: str
+    inspect_template: str
+    deidentify_template: str
 
     @classmethod
     def of(cls, component: str, project: str, region: str) -> Names:
@@ -71,4 +77,12 @@ class Names:
             dataset=re.sub(r"[^A-Za-z0-9_]", "_", f"{component}_predictions"),
             log_bucket=bounded(component, "logs", 100),
             model=bounded(component, "model", 63),
+            # Cloud Run service names: at most 49 characters.
+            gateway=bounded(component, "gateway", 49),
+            gateway_account=bounded(component, "gateway", 30),
+            gateway_repository=bounded(component, "gateway-images", 63),
+            guard_template=bounded(component, "guard", 63),
+            # Sensitive Data Protection template ids: letters, digits, '_' and '-'.
+            inspect_template=bounded(component, "guard-inspect", 100),
+            deidentify_template=bounded(component, "guard-deidentify", 100),
         )

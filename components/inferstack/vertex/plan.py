@@ -22,6 +22,7 @@ from inferstack.errors import SpecError
 from inferstack.vertex import names
 from inferstack.vertex.args import VertexArgs
 from inferstack.vertex.container import Container, ModelSource, container, model_source
+from inferstack.vertex.gateway_config import GatewayPlan, gateway_plan
 
 # The online prediction metrics AutoscalingMetricSpec accepts (google.cloud.aiplatform_v1):
 # accelerator duty cycle, CPU utilization and request count.
@@ -96,6 +97,7 @@ class VertexPlan:
     latency_threshold_ms: int
     error_rate_threshold: float
     force_destroy: bool
+    gateway: GatewayPlan
     frameworks: tuple[str, ...] = field(default=())
 
     @property
@@ -154,6 +156,14 @@ def build_plan(
         latency_threshold_ms=args.latency_threshold_ms,
         error_rate_threshold=args.error_rate_threshold,
         force_destroy=args.force_destroy,
+        gateway=gateway_plan(
+            spec,
+            deployment_names,
+            project=project,
+            region=region,
+            endpoint_id=deployment_names.endpoint_id,
+            image=args.gateway_image,
+        ),
         frameworks=tuple(spec.compliance.frameworks),
     )
 

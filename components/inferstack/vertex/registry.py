@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import pulumi_gcp as gcp
 
+from inferstack.vertex.container import Upstream
 from inferstack.vertex.context import Context
 from inferstack.vertex.encryption import Key
 
 
 def image_repository(ctx: Context, key: Key) -> gcp.artifactregistry.Repository | None:
-    upstream = ctx.plan.container.upstream
+    """The remote repository the serving image is pulled through."""
+    return remote_repository(
+        ctx, key, ctx.plan.container.upstream, ctx.plan.names.repository, "images", "Serving"
+    )
+
+
+def remote_repository(
+    ctx: Context,
+    key: Key,
+    upstream: Upstream | None,
+    repository_id: str,
+    purpose: str,
+    what: str,
+) -> gcp.artifactregistry.Repository | None:
     if upstream is None:
         return None  # the image is already in an Artifact Registry repository
     docker = (
@@ -32,16 +46,16 @@ def image_repository(ctx: Context, key: Key) -> gcp.artifactregistry.Repository 
         )
     )
     return gcp.artifactregistry.Repository(
-        ctx.child("images"),
-        repository_id=ctx.plan.names.repository,
+        ctx.child(purpose),
+        repository_id=repository_id,
         project=ctx.project,
         location=ctx.region,
         format="DOCKER",
         mode="REMOTE_REPOSITORY",
-        description=f"Serving images of {ctx.name}, cached from {upstream.uri or 'Docker Hub'}",
+        description=f"{what} images of {ctx.name}, cached from {upstream.uri or 'Docker Hub'}",
         kms_key_name=key.name,
         remote_repository_config=gcp.artifactregistry.RepositoryRemoteRepositoryConfigArgs(
-            description="upstream of the serving image",
+            description=f"upstream of the {what.lower()} image",
             docker_repository=docker,
             common_repository=common,
         ),

@@ -1,0 +1,141 @@
+"""The gateway on Cloud Run: the only caller the endpoint admits.
+
+A Cloud Run service running the LiteLLM proxy by digest (pulled through a CMEK Artifact
+Registry repository), with internal ingress only, the deployment's key for CMEK, its own
+service account and Direct VPC egress into the endpoint's network. Its service account alone
+gets predict on the endpoint (an IAM grant on the endpoint, none on the project), Model Armor
+user to call the template, and log and metric writer. Callers need ``roles/run.invoker`` on
+the service, granted outside the component to the identities that may call the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from inferstack.vertex.context import Context
+from inferstack.vertex.encryption import Key
+from inferstack.vertex.endpoint import resource_name
+from inferstack.vertex.gateway_config import CONFIG_ENV, GATEWAY_PORT, command
+from inferstack.vertex.network import EndpointNetwork
+from inferstack.vertex.registry import remote_repository
+
+PREDICT_ROLE = "roles/aiplatform.user"
+"""Granted on the endpoint only: predict there, nothing on the project's other endpoints."""
+PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
+GUARD_ROLE = "roles/modelarmor.user"
+HEALTH_PATH = "/health/liveliness"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    service: gcp.cloudrunv2.Service
+    email: str
+
+
+def gateway(
+    ctx: Context,
+    *,
+    key: Key,
+    net: EndpointNetwork,
+    endpoint: gcp.vertex.AiEndpoint,
+    template: gcp.modelarmor.Template | None,
+) -> Gateway:
+    plan = ctx.plan.gateway
+    account = gcp.serviceaccount.Account(
+        ctx.child("gateway"),
+        account_id=plan.account_id,
+        project=ctx.project,
+        display_name=f"{ctx.name} gateway",
+        description="Runs the gateway: calls Model Armor and the endpoint, nothing else",
+        opts=ctx.opts(),
+    )
+    # The email is known from the account id before the account exists, so the policy packs
+    # can compare every predict grant with it at preview.
+    member = f"serviceAccount:{plan.account_email}"
+    grants: list[pulumi.Resource] = [
+        gcp.vertex.AiEndpointIamMember(
+            ctx.child("gateway-predict"),
+            project=ctx.project,
+            location=ctx.region,
+            endpoint=resource_name(ctx),
+            role=PREDICT_ROLE,
+            member=member,
+            opts=ctx.opts(depends_on=[account, endpoint]),
+        )
+    ]
+    roles = [*PROJECT_ROLES, *([GUARD_ROLE] if template is not None else [])]
+    for role in roles:
+        grants.append(
+            gcp.projects.IAMMember(
+                ctx.child(f"gateway-{role.split('.')[-1].lower()}"),
+                project=ctx.project,
+                role=role,
+                member=member,
+                opts=ctx.opts(depends_on=[account]),
+            )
+        )
+    repository = remote_repository(
+        ctx, key, plan.upstream, plan.repository, "gateway-images", "Gateway"
+    )
+    depends: list[pulumi.Resource] = [account, *grants, *key.grants, *net.ready]
+    depends += [r for r in (repository, template) if r is not None]
+    service = gcp.cloudrunv2.Service(
+        ctx.child("gateway-service"),
+        name=plan.service,
+        project=ctx.project,
+        location=ctx.region,
+        description=f"OpenAI-compatible gateway of {ctx.name}: screens with Model Armor",
+        ingress="INGRESS_TRAFFIC_INTERNAL_ONLY",
+        invoker_iam_disabled=False,
+        deletion_protection=ctx.spec.environment == "prod",
+        labels=ctx.labels(inferstack_purpose="gateway"),
+        template={
+            "service_account": plan.account_email,
+            "encryption_key": key.name,
+            "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
+            "max_instance_request_concurrency": plan.concurrency,
+            "timeout": "900s",
+            "scaling": {
+                "min_instance_count": plan.min_instances,
+                "max_instance_count": plan.max_instances,
+            },
+            **_vpc_access(ctx),
+            "containers": [
+                {
+                    "name": "gateway",
+                    "image": plan.image,
+                    "commands": command(),
+                    "ports": {"container_port": GATEWAY_PORT},
+                    "envs": [{"name": CONFIG_ENV, "value": plan.config}],
+                    "resources": {"limits": {"cpu": "2", "memory": "2Gi"}},
+                    "startup_probe": {
+                        "http_get": {"path": HEALTH_PATH, "port": GATEWAY_PORT},
+                        "period_seconds": 5,
+                        "failure_threshold": 24,
+                    },
+                    "liveness_probe": {
+                        "http_get": {"path": HEALTH_PATH, "port": GATEWAY_PORT},
+                        "period_seconds": 30,
+                    },
+                }
+            ],
+        },
+        opts=ctx.opts(depends_on=depends),
+    )
+    return Gateway(service, plan.account_email)
+
+
+def _vpc_access(ctx: Context) -> dict[str, object]:
+    """Direct VPC egress into the endpoint's network; a public endpoint needs none."""
+    network = ctx.plan.network
+    if network.mode == "public":
+        return {}
+    interface: dict[str, str] = {"network": network.network}
+    # Without a subnet, Cloud Run uses the network's subnet of the same name.
+    subnet = network.subnet or (f"{ctx.name}-{ctx.region}" if network.create else None)
+    if subnet is not None:
+        interface["subnetwork"] = subnet
+    return {"vpc_access": {"network_interfaces": [interface], "egress": "ALL_TRAFFIC"}}
