@@ -39,6 +39,9 @@ class GatewayModel:
     max_parallel_requests: int
     """Requests in flight at once across the gateway (the model's concurrency)."""
     timeout_seconds: int = 600
+    keyed: bool = False
+    """Whether the server checks a key (read from ``MODEL_API_KEY``); the OpenAI client sends
+    a placeholder otherwise."""
 
 
 def hook_source() -> str:
@@ -95,7 +98,7 @@ def gateway_config(
                     # Any OpenAI-compatible server (vLLM, TGI's Messages API).
                     "model": f"openai/{model.served_name}",
                     "api_base": model.api_base,
-                    "api_key": f"os.environ/{MODEL_KEY_ENV}",
+                    "api_key": f"os.environ/{MODEL_KEY_ENV}" if model.keyed else "unused",
                     "rpm": model.requests_per_minute,
                     "timeout": model.timeout_seconds,
                     "stream_timeout": model.timeout_seconds,

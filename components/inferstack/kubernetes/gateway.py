@@ -135,6 +135,7 @@ def gateway_model(front: FrontPlan) -> GatewayModel:
         api_base=f"http://{serving.names.service}.{serving.namespace}.svc:{serving.port}/v1",
         requests_per_minute=front.requests_per_minute,
         max_parallel_requests=serving.concurrency * max(serving.max_replicas, 1),
+        keyed=serving.api_key is not None,
     )
 
 
@@ -226,12 +227,11 @@ def service(front: FrontPlan, part: str, port: int) -> Manifest:
 
 def gateway_container(front: FrontPlan, mounts: list[Manifest]) -> Manifest:
     serving = front.serving
-    variables = [
-        secret_env(MASTER_KEY_ENV, front.gateway_key),
-        # The model's own key when it checks one; the OpenAI client needs a value regardless.
-        secret_env(MODEL_KEY_ENV, serving.api_key)
-        if serving.api_key is not None
-        else env(MODEL_KEY_ENV, "none"),
+    variables = [secret_env(MASTER_KEY_ENV, front.gateway_key)]
+    if serving.api_key is not None:
+        # The model's own key: the gateway is its only caller.
+        variables.append(secret_env(MODEL_KEY_ENV, serving.api_key))
+    variables += [
         # The bundled cost map, not a download at every start.
         env("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
         env("LITELLM_TELEMETRY", "False"),

@@ -61,6 +61,8 @@ class ServingPlan:
     priority_class_name: str | None = None
     termination_grace_period_seconds: int = 120
     kv_cache_dtype: str = "auto"
+    trust_remote_code: bool = False
+    tool_calling: bool = False
 
     @classmethod
     def for_runtime(
@@ -82,6 +84,8 @@ class ServingPlan:
             kv_cache_dtype=spec.serving.kv_cache_dtype,
             hf_token=spec.model.hf_token_secret,
             extra_args=tuple(spec.serving.extra_args),
+            trust_remote_code=spec.serving.trust_remote_code,
+            tool_calling=spec.serving.tool_calling,
             max_request_bytes=spec.security.max_request_bytes,
             **placement,
         )
