@@ -19,12 +19,12 @@ COMPONENT: Final = "app.kubernetes.io/component"
 INSTANCE: Final = "app.kubernetes.io/instance"
 
 
-def selector(component: str) -> dict[str, str]:
-    return {INSTANCE: "bot", COMPONENT: component}
+def selector(component: str, instance: str = "bot") -> dict[str, str]:
+    return {INSTANCE: instance, COMPONENT: component}
 
 
-def workload(name: str, component: str) -> Res:
-    labels = selector(component)
+def workload(name: str, component: str, instance: str = "bot") -> Res:
+    labels = selector(component, instance)
     return Res(
         DEPLOYMENT,
         name,
@@ -121,7 +121,7 @@ CASES: Final[list[Case]] = [
     bad(
         GUARDED,
         "other-instance",
-        (MODEL, workload("other-gateway", "gateway"), GUARD),
+        (MODEL, workload("other-gateway", "gateway", "other"), GUARD),
         "no gateway workload",
         framework="owasp-llm",
     ),

@@ -273,10 +273,19 @@ RULES: Final = (
             "spec.podSelector.matchLabels",
             "spec.podSelector.matchLabels.*",
             "spec.policyTypes",
+            "spec.policyTypes[*]",
             "spec.ingress",
             "spec.ingress[*]",
             "spec.ingress[*].from",
             "spec.ingress[*].from[*]",
+            "spec.ingress[*].from[*].ipBlock",
+            "spec.ingress[*].from[*].namespaceSelector",
+            "spec.ingress[*].from[*].namespaceSelector.matchExpressions",
+            "spec.ingress[*].from[*].namespaceSelector.matchLabels",
+            "spec.ingress[*].from[*].namespaceSelector.matchLabels.*",
+            "spec.ingress[*].from[*].podSelector",
+            "spec.ingress[*].from[*].podSelector.matchLabels",
+            "spec.ingress[*].from[*].podSelector.matchLabels.*",
         ),
         scope=Scope.STACK,
         settings=(
@@ -303,6 +312,6 @@ RULES: Final = (
         remediation="Set security.guard.input: true (the default), so the gateway's pre_call "
         "guardrail sends every prompt to the guard.",
         check=_check_input_screening,
-        reads=(f"metadata.labels.{COMPONENT}", f"data.{GATEWAY_CONFIG_KEY}"),
+        reads=("metadata.labels", "metadata.labels.*", "data", "data.*"),
     ),
 )
