@@ -723,9 +723,7 @@ def test_server_port_admits_only_the_gateway_and_the_scraper(
         peers[name] = peer
     assert peers == {
         "support-bot-allow-gateway": {
-            "podSelector": {
-                "matchLabels": {**server, "app.kubernetes.io/component": "gateway"}
-            }
+            "podSelector": {"matchLabels": {**server, "app.kubernetes.io/component": "gateway"}}
         },
         "support-bot-allow-metrics-scraper": {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}

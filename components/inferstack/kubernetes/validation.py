@@ -25,10 +25,10 @@ def check_service(name: str, spec: DeploymentSpec) -> None:
             "use lowercase letters, digits and '-', starting with a letter",
         )
     _check_runtime(spec)
+    _check_declared(spec)
     _check_source(spec)
     _check_scaling(spec)
     _check_labels(spec)
-    _check_declared(spec)
     hostname = spec.security.network.hostname
     if hostname is not None and (len(hostname) > 253 or not _DNS_SUBDOMAIN.match(hostname)):
         raise SpecError(
