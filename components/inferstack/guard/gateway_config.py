@@ -63,7 +63,7 @@ def _guardrails(guard: ResolvedGuard, guard_api_base: str | None) -> list[dict[s
     }
     if params["api_base"] is None:
         del params["api_base"]
-    found = []
+    found: list[dict[str, Any]] = []
     # The input guardrail also caps max_tokens, so it runs even when prompts are not screened.
     found.append(
         {
