@@ -66,7 +66,11 @@ FULL: dict[str, Any] = {
     "compliance": {"frameworks": ["hipaa", "gdpr"], "phi": True},
     "tags": {"team": "ml-platform", "cost-center": "llm-42"},
 }
+# Prod runs the guard only by digest: a mirror's (a test value, not a published image).
+GUARD_IMAGE = "registry.example.com/mirror/llm-guard-api:0.3.16@sha256:" + "ab" * 32
+FRONT = ("-gateway", "-guard")
 FULL_ARGS = LLMServiceArgs(
+    guard_image=GUARD_IMAGE,
     namespace="llm-prod",
     model_cache={"kind": "shared", "storage_class_name": "cephfs", "size_gi": 80},
     ingress_namespace="edge",
@@ -95,7 +99,12 @@ def kinds(resources: list[CapturedResource], kind: str) -> list[CapturedResource
 
 
 def one(resources: list[CapturedResource], kind: str, name: str | None = None) -> dict[str, Any]:
-    found = [r for r in kinds(resources, kind) if name is None or r.name == name]
+    # Without a name: the model server's object, not the gateway's or the guard's.
+    found = [
+        r
+        for r in kinds(resources, kind)
+        if (r.name == name if name is not None else not r.name.endswith(FRONT))
+    ]
     assert len(found) == 1, f"{kind} {name}: {[r.name for r in found]}"
     return found[0].inputs
 
@@ -190,16 +199,20 @@ def test_defaults_register_the_expected_children(defaults: list[CapturedResource
     assert types == sorted(
         [
             "kubernetes:core/v1:Namespace",
-            "kubernetes:core/v1:ServiceAccount",
             "kubernetes:core/v1:PersistentVolumeClaim",
-            "kubernetes:apps/v1:Deployment",
-            "kubernetes:core/v1:Service",
             "kubernetes:policy/v1:PodDisruptionBudget",
-            *["kubernetes:networking.k8s.io/v1:NetworkPolicy"] * 5,
+            # The model server, the gateway and the guard.
+            *["kubernetes:core/v1:ServiceAccount"] * 3,
+            *["kubernetes:apps/v1:Deployment"] * 3,
+            *["kubernetes:core/v1:Service"] * 3,
+            # Default deny, DNS, scraper, download; gateway to model, ingress controller to
+            # gateway, gateway egress, gateway to guard, guard download.
+            *["kubernetes:networking.k8s.io/v1:NetworkPolicy"] * 9,
             "kubernetes:networking.k8s.io/v1:Ingress",
             "kubernetes:keda.sh/v1alpha1:ScaledObject",
             "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
-            "kubernetes:core/v1:ConfigMap",
+            # The dashboard, the gateway's config and the guard's scanners.
+            *["kubernetes:core/v1:ConfigMap"] * 3,
         ]
     )
     # Alarms are off outside prod unless asked for.
@@ -448,11 +461,15 @@ def test_startup_budget_grows_with_model_size(recording: Recording) -> None:
 
 
 def test_deployment_timeout_covers_the_progress_deadline(full: list[CapturedResource]) -> None:
-    (deployment,) = kinds(full, "Deployment")
+    (deployment,) = [r for r in kinds(full, "Deployment") if r.name == "support-bot"]
     deadline = deployment.inputs["spec"]["progressDeadlineSeconds"]
     assert deployment.custom_timeouts is not None
     assert int(deployment.custom_timeouts[0].removesuffix("s")) > deadline
     assert "spec.replicas" in deployment.ignore_changes
+    # The gateway and the guard keep their replica count: nothing autoscales them.
+    for name in ("support-bot-gateway", "support-bot-guard"):
+        (front,) = [r for r in kinds(full, "Deployment") if r.name == name]
+        assert "spec.replicas" not in (front.ignore_changes or [])
 
 
 # -- model cache -----------------------------------------------------------------------------
@@ -687,22 +704,37 @@ def test_network_policies_deny_by_default(full: list[CapturedResource]) -> None:
     assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
 
 
-def test_server_port_admits_only_the_ingress_controller_and_the_scraper(
+def test_server_port_admits_only_the_gateway_and_the_scraper(
     full: list[CapturedResource],
 ) -> None:
     found = policies(full)
-    sources = {}
-    for name in ("support-bot-allow-ingress-controller", "support-bot-allow-metrics-scraper"):
-        (rule,) = found[name]["ingress"]
+    server = {"app.kubernetes.io/instance": "support-bot"}
+    model = [
+        (name, rule)
+        for name, policy in found.items()
+        if policy["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component")
+        == "inference-server"
+        for rule in policy.get("ingress", [])
+    ]
+    peers = {}
+    for name, rule in model:
         assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
         (peer,) = rule["from"]
-        sources[name] = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-    assert sources == {
-        "support-bot-allow-ingress-controller": "edge",
-        "support-bot-allow-metrics-scraper": "observability",
+        peers[name] = peer
+    assert peers == {
+        "support-bot-allow-gateway": {
+            "podSelector": {"matchLabels": {**server, "app.kubernetes.io/component": "gateway"}}
+        },
+        "support-bot-allow-metrics-scraper": {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}
+        },
     }
-    ingress_rules = [p for p in found.values() if "ingress" in p]
-    assert len(ingress_rules) == 2
+    # The ingress controller reaches the gateway's port only.
+    (rule,) = found["support-bot-gateway-allow-ingress-controller"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 4000}]
+    assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "edge"
+    }
 
 
 def test_model_download_egress_is_https_outside_private_ranges(
@@ -733,7 +765,8 @@ def test_ingress_tls_auth_rate_limit_and_body_size(full: list[CapturedResource])
     assert rule["host"] == "bot.llm.example.com"
     (path,) = rule["http"]["paths"]
     assert path["path"] == "/v1"
-    assert path["backend"]["service"] == {"name": "support-bot", "port": {"name": "http"}}
+    # The gateway, never the model's own Service.
+    assert path["backend"]["service"] == {"name": "support-bot-gateway", "port": {"name": "http"}}
     found = ingress_annotations_of(full)
     assert found[f"{NGINX}/force-ssl-redirect"] == "true"
     assert found[f"{NGINX}/auth-tls-verify-client"] == "on"
@@ -833,6 +866,7 @@ def test_outputs(recording: Recording) -> None:
         "service_name": "support-bot",
         "endpoint_url": "https://bot.llm.example.com/v1",
         "service_account_name": "support-bot",
+        "gateway_service_name": "support-bot-gateway",
     }
 
 

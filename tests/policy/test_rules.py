@@ -11,6 +11,7 @@ from cases_azure import CASES as AZURE
 from cases_cross import CASES as CROSS
 from cases_gcp import CASES as GCP
 from cases_guard_gcp import CASES as GUARD_GCP
+from cases_guard import CASES as GUARD
 from cases_iam import CASES as IAM
 from cases_jetson import CASES as JETSON
 from cases_kubernetes import CASES as KUBERNETES
@@ -32,7 +33,7 @@ from policy_harness import (
 from inferstack.compliance import Rule, Scope, all_rules, rule
 from inferstack.compliance.rules._k8s import DEPLOYMENT, WORKLOAD_TYPES, pod_spec_path
 
-CASES = [*KUBERNETES, *PSS, *TRACING, *JETSON, *AWS, *IAM, *AZURE, *GCP, *GUARD_GCP, *CROSS]
+CASES = [*KUBERNETES, *PSS, *TRACING, *JETSON, *AWS, *IAM, *AZURE, *GCP, *GUARD_GCP, *CROSS, *GUARD]
 
 
 def _run(case: Case, mode: str) -> list[tuple[str, str]]:

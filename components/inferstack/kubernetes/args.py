@@ -48,6 +48,17 @@ class ModelCacheArgs(_Args):
     size_gi: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
+# LiteLLM proxy v1.103.0 by its index digest (the same on ghcr.io and docker.io/litellm). Never
+# 1.82.7 or 1.82.8: those PyPI releases were compromised (BerriAI/litellm#24518).
+GATEWAY_IMAGE = (
+    "ghcr.io/berriai/litellm:v1.103.0"
+    "@sha256:bd089afdcd35b894b14a93f9743cdc8b591f82da1a38dd43a010a7b0c9de5fd7"
+)
+# LLM Guard API's last release. Its publisher lists no digest inferstack can pin, so prod
+# needs guard_image: the operator's mirror of it, by digest.
+GUARD_IMAGE_TAG = "laiyer/llm-guard-api:0.3.16"
+
+
 class LLMServiceArgs(ComponentArgs):
     """Cluster-side knobs of :class:`inferstack.kubernetes.LLMService`."""
 
@@ -81,6 +92,15 @@ class LLMServiceArgs(ComponentArgs):
     image_pull_secrets: list[str] = Field(default_factory=list)
     priority_class_name: str | None = None
     termination_grace_period_seconds: Annotated[int, Field(ge=30, le=3600)] = 120
+    # The gateway (LiteLLM proxy) every request goes through, and the guard it calls.
+    gateway_image: Annotated[str, Field(min_length=1, max_length=512)] = GATEWAY_IMAGE
+    # None: laiyer/llm-guard-api:0.3.16 outside prod; prod needs a mirror by digest.
+    guard_image: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    # The key callers give the gateway; None: the api_key secret (auth: api_key), else
+    # <name>-gateway-key/master-key.
+    gateway_key_secret: SecretRef | None = None
+    # The bearer token between the gateway and the guard; None: <name>-guard-token/token.
+    guard_token_secret: SecretRef | None = None
     # JSON Patch overrides of the children, applied before registration and checked by the
     # policy packs like the rest (docs/targets/kubernetes.md, "Overriding children").
     patches: list[ObjectPatch] = Field(default_factory=list)

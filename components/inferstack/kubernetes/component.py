@@ -7,10 +7,12 @@ from typing import Any
 
 import pulumi
 
+from inferstack import targets
 from inferstack.component import InferenceComponent
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
 from inferstack.kubernetes.args import LLMServiceArgs
+from inferstack.kubernetes.gateway import FrontPlan, build_front
 from inferstack.kubernetes.manifests import endpoint, service_manifests
 from inferstack.kubernetes.objects import register_object
 from inferstack.kubernetes.patches import apply_patches
@@ -25,8 +27,11 @@ class LLMService(InferenceComponent[LLMServiceArgs]):
 
     Children (all parented to this component, named after it): Namespace (Pod Security
     ``restricted``), ServiceAccount (no token), model cache PVC, Deployment, Service
-    (ClusterIP), PodDisruptionBudget, NetworkPolicies (default deny + DNS + ingress controller
-    + metrics scraper + model download), Ingress (TLS, auth, rate limit, body limit), KEDA
+    (ClusterIP), PodDisruptionBudget, the gateway (LiteLLM proxy: ServiceAccount, ConfigMap,
+    Deployment, Service ``<name>-gateway``) and the guard it calls (LLM Guard API, the same,
+    ``<name>-guard``), NetworkPolicies (default deny + DNS + gateway to model + ingress
+    controller to gateway + metrics scraper + model download), Ingress to the gateway (TLS,
+    auth, rate limit, body limit), KEDA
     ScaledObject, ServiceMonitor, PrometheusRule, AlertmanagerConfig and a Grafana dashboard.
 
     ``args`` holds the cluster-side settings (namespaces, storage class, Prometheus URL...)
@@ -40,6 +45,7 @@ class LLMService(InferenceComponent[LLMServiceArgs]):
     args_class = LLMServiceArgs
 
     plan: ServingPlan
+    front: FrontPlan
     manifests: list[Manifest]
 
     def __init__(
@@ -68,9 +74,12 @@ class LLMService(InferenceComponent[LLMServiceArgs]):
         region: str | None,
     ) -> None:
         self.plan = build_plan(spec, hardware, args, name=name)
+        self.front = build_front(spec, self.plan, args, targets.get(self.target))
         # Built and patched before anything is registered, the component included: a patch
         # that cannot apply leaves nothing behind, and the packs see what the cluster gets.
-        self.manifests = apply_patches(service_manifests(spec, self.plan, args), args.patches)
+        self.manifests = apply_patches(
+            service_manifests(spec, self.plan, args, front=self.front), args.patches
+        )
         self._endpoint = endpoint(spec, self.plan, args)
 
     def build(self, name: str) -> None:
@@ -82,13 +91,16 @@ class LLMService(InferenceComponent[LLMServiceArgs]):
         for manifest in self.manifests:
             kind = manifest["kind"]
             # Everything else lives in the namespace: create it first, delete it last.
-            opts = self.child_opts(depends_on=list(namespace), **extra, **self._options_for(kind))
+            options = self._options_for(manifest)
+            opts = self.child_opts(depends_on=list(namespace), **extra, **options)
             resource = register_object(manifest, self._resource_name(manifest), opts)
             if kind == "Namespace":
                 namespace.append(resource)
 
-    def _options_for(self, kind: str) -> dict[str, Any]:
-        if kind != "Deployment":
+    def _options_for(self, manifest: Manifest) -> dict[str, Any]:
+        if manifest["kind"] != "Deployment" or manifest["metadata"]["name"] != (
+            self.plan.names.deployment
+        ):
             return {}
         # The Deployment may legitimately take as long as its progress deadline to become
         # ready; the autoscaler owns the replica count once it exists.
@@ -111,4 +123,5 @@ class LLMService(InferenceComponent[LLMServiceArgs]):
             "service_name": pulumi.Output.from_input(names.service),
             "endpoint_url": pulumi.Output.from_input(self._endpoint.url),
             "service_account_name": pulumi.Output.from_input(names.service_account),
+            "gateway_service_name": pulumi.Output.from_input(self.front.name("gateway")),
         }

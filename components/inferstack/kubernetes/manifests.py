@@ -8,6 +8,9 @@ from typing import Any
 from inferstack.deployment import DeploymentSpec
 from inferstack.kubernetes import network, observability, scaling, tracing, workload
 from inferstack.kubernetes.args import LLMServiceArgs
+from inferstack.kubernetes.front_network import front_policies
+from inferstack.kubernetes.gateway import GATEWAY, FrontPlan, gateway_manifests
+from inferstack.kubernetes.guard import guard_manifests
 from inferstack.kubernetes.plan import ServingPlan
 
 Manifest = dict[str, Any]
@@ -31,7 +34,11 @@ def endpoint(spec: DeploymentSpec, plan: ServingPlan, args: LLMServiceArgs) -> E
 
 
 def ingress_for(
-    spec: DeploymentSpec, plan: ServingPlan, args: LLMServiceArgs, target: str = "onprem"
+    spec: DeploymentSpec,
+    plan: ServingPlan,
+    args: LLMServiceArgs,
+    target: str = "onprem",
+    service_name: str | None = None,
 ) -> Manifest:
     security = spec.security
     net = security.network
@@ -54,13 +61,22 @@ def ingress_for(
         ingress_class_name=net.ingress_class_name,
         annotations=annotations,
         tls_secret_name=(net.tls_secret_name or plan.names.tls_secret) if where.tls else None,
+        service_name=service_name,
     )
 
 
 def service_manifests(
-    spec: DeploymentSpec, plan: ServingPlan, args: LLMServiceArgs, target: str = "onprem"
+    spec: DeploymentSpec,
+    plan: ServingPlan,
+    args: LLMServiceArgs,
+    target: str = "onprem",
+    front: FrontPlan | None = None,
 ) -> list[Manifest]:
-    """Namespace to dashboard: everything ``LLMService`` registers, nothing it does not."""
+    """Namespace to dashboard: everything ``LLMService`` registers, nothing it does not.
+
+    With ``front``, the gateway and guard stand between the ingress and the server: the ingress
+    routes to the gateway, and the server admits only the gateway's pods (and the scraper).
+    """
     observe = spec.observability
     ingress_name = plan.names.ingress
     monitored = observe.metrics and plan.metrics_path is not None
@@ -71,14 +87,26 @@ def service_manifests(
         workload.deployment(plan),
         workload.service(plan),
         scaling.disruption_budget(plan),
+        *(gateway_manifests(front) if front else []),
+        *(guard_manifests(front) if front else []),
         *network.network_policies(
             plan,
             ingress_namespace=args.ingress_namespace,
             monitoring_namespace=args.monitoring_namespace,
             download_cidrs=args.download_egress_cidrs,
             scraped=monitored,
+            ingress_controller=front is None,
         ),
-        ingress_for(spec, plan, args, target),
+        *(
+            front_policies(
+                front,
+                ingress_namespace=args.ingress_namespace,
+                download_cidrs=args.download_egress_cidrs,
+            )
+            if front
+            else []
+        ),
+        ingress_for(spec, plan, args, target, front.name(GATEWAY) if front else None),
         *tracing.collector_manifests(
             plan,
             observe.tracing,

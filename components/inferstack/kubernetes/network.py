@@ -69,6 +69,7 @@ def network_policies(
     scraped: bool = True,
     download_egress: list[Manifest] | None = None,
     scrape_ports: list[int] | None = None,
+    ingress_controller: bool = True,
 ) -> list[Manifest]:
     """Default deny in and out; then DNS, the ingress controller, the scraper and the download.
 
@@ -79,7 +80,8 @@ def network_policies(
     ``download_egress``: the download's egress rules as given (a site mirror, say), instead of
     HTTPS to ``download_cidrs``. ``scrape_ports``: the ports the monitoring namespace may
     scrape on the selected pods (an exporter next to the server), instead of the server port
-    when the runtime exports metrics.
+    when the runtime exports metrics. ``ingress_controller=False`` leaves the server port closed to
+    the ingress controller (a gateway in front of the server admits its own callers).
     """
     names = plan.names
     server_port = [{"protocol": "TCP", "port": plan.port}]
@@ -111,16 +113,21 @@ def network_policies(
                 ],
             },
         ),
-        _policy(
-            names.policy("allow-ingress-controller"),
-            plan,
-            {
-                "podSelector": {"matchLabels": dict(plan.selector)},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [_from_namespace(ingress_namespace)], "ports": server_port}],
-            },
-        ),
     ]
+    if ingress_controller:
+        policies.append(
+            _policy(
+                names.policy("allow-ingress-controller"),
+                plan,
+                {
+                    "podSelector": {"matchLabels": dict(plan.selector)},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {"from": [_from_namespace(ingress_namespace)], "ports": server_port}
+                    ],
+                },
+            )
+        )
     if scrape_ports is None:
         scrape_ports = [plan.port] if plan.metrics_path is not None else []
     if scraped and scrape_ports:
@@ -220,11 +227,15 @@ def ingress(
     ingress_class_name: str,
     annotations: dict[str, str],
     tls_secret_name: str | None,
+    service_name: str | None = None,
 ) -> Manifest:
-    """Only the OpenAI-compatible API (/v1) is routed: /metrics and /health stay in-cluster."""
+    """Only the OpenAI-compatible API (/v1) is routed: /metrics and /health stay in-cluster.
+
+    ``service_name``: the Service requests go to (a gateway's); default the server's.
+    """
     meta = metadata(plan.names.ingress, plan.labels, plan.namespace)
     meta["annotations"] = dict(annotations)
-    backend = {"service": {"name": plan.names.service, "port": {"name": "http"}}}
+    backend = {"service": {"name": service_name or plan.names.service, "port": {"name": "http"}}}
     spec: Manifest = {
         "ingressClassName": ingress_class_name,
         "rules": [

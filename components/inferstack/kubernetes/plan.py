@@ -64,6 +64,8 @@ class ServingPlan:
     kv_cache_dtype: str = "auto"
     # OTLP/gRPC endpoint of the trace collector (observability.tracing); None: no tracing.
     otlp_traces_endpoint: str | None = None
+    trust_remote_code: bool = False
+    tool_calling: bool = False
 
     @classmethod
     def for_runtime(
@@ -85,6 +87,8 @@ class ServingPlan:
             kv_cache_dtype=spec.serving.kv_cache_dtype,
             hf_token=spec.model.hf_token_secret,
             extra_args=tuple(spec.serving.extra_args),
+            trust_remote_code=spec.serving.trust_remote_code,
+            tool_calling=spec.serving.tool_calling,
             max_request_bytes=spec.security.max_request_bytes,
             **placement,
         )

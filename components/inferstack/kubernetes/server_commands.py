@@ -15,6 +15,42 @@ Manifest = dict[str, Any]
 # Marlin kernels need compute capability 8.0 (Ampere) or newer.
 PRE_AMPERE_GPUS = frozenset({"T4", "V100", "V100-16GB", "V100-32GB"})
 
+# vLLM's --tool-call-parser per model family (vLLM docs, "Tool Calling"), matched on the id.
+TOOL_CALL_PARSERS: tuple[tuple[str, str], ...] = (
+    ("llama-4", "llama4_pythonic"),
+    ("llama-3", "llama3_json"),
+    ("mixtral", "mistral"),
+    ("mistral", "mistral"),
+    ("ministral", "mistral"),
+    ("qwen", "hermes"),
+    ("hermes", "hermes"),
+    ("granite", "granite"),
+    ("deepseek-v3", "deepseek_v3"),
+    ("gpt-oss", "openai"),
+)
+TOOL_PARSER_FLAG = "--tool-call-parser"
+
+
+def tool_call_parser(model_id: str) -> str | None:
+    """vLLM's tool-call parser for a model id; None when its family is not known here."""
+    lowered = model_id.lower()
+    return next((parser for key, parser in TOOL_CALL_PARSERS if key in lowered), None)
+
+
+def _declared(plan: ServingPlan, runtime: str) -> list[str]:
+    """The flags of serving.trust_remote_code and serving.tool_calling (checked beforehand)."""
+    flags = ["--trust-remote-code"] if plan.trust_remote_code else []
+    if plan.tool_calling and runtime == "vllm":
+        flags.append("--enable-auto-tool-choice")
+        given = any(arg.split("=", 1)[0] == TOOL_PARSER_FLAG for arg in plan.extra_args)
+        parser = tool_call_parser(plan.model.served_name) or tool_call_parser(plan.model.repo or "")
+        if not given and parser is not None:
+            flags += [TOOL_PARSER_FLAG, parser]
+    if plan.tool_calling and runtime == "llamacpp":
+        # llama-server parses tool calls with the model's chat template.
+        flags.append("--jinja")
+    return flags
+
 
 def server_command(plan: ServingPlan) -> ServerCommand:
     """The server's command line and environment for ``plan.runtime``."""
@@ -47,6 +83,7 @@ def _vllm(plan: ServingPlan) -> ServerCommand:
         args += ["--revision", ref.revision]
     if plan.kv_cache_dtype == "fp8":
         args += ["--kv-cache-dtype", "fp8"]
+    args += _declared(plan, "vllm")
     variables = [*_OFFLINE, env("VLLM_NO_USAGE_STATS", "1"), env("HF_HUB_CACHE", HUB_CACHE)]
     if plan.api_key is not None:
         variables.append(secret_env("VLLM_API_KEY", plan.api_key))
@@ -110,6 +147,8 @@ def _tgi(plan: ServingPlan) -> ServerCommand:
         args += ["--revision", ref.revision]
     if plan.kv_cache_dtype == "fp8":
         args += ["--kv-cache-dtype", "fp8"]
+    # TGI's Messages API takes tools without a flag.
+    args += _declared(plan, "tgi")
     variables = [*_OFFLINE, env("HF_HUB_CACHE", HUB_CACHE), env("HUGGINGFACE_HUB_CACHE", HUB_CACHE)]
     if plan.api_key is not None:
         variables.append(secret_env("API_KEY", plan.api_key))
@@ -150,6 +189,7 @@ def _llamacpp(plan: ServingPlan) -> ServerCommand:
         "--metrics",
         # The bundled web UI would be a second, unaudited way in.
         "--no-webui",
+        *_declared(plan, "llamacpp"),
     ]  # fmt: skip
     variables = [env("DO_NOT_TRACK", "1")]
     if plan.api_key is not None:

@@ -9,6 +9,7 @@ from inferstack.errors import SpecError
 from inferstack.kubernetes.metrics import RUNTIME_METRICS
 from inferstack.kubernetes.runtime_data import GGUF_RUNTIMES, SUPPORTED_RUNTIMES
 from inferstack.kubernetes.tracing import check_tracing
+from inferstack.kubernetes.server_commands import TOOL_PARSER_FLAG, tool_call_parser
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -25,6 +26,7 @@ def check_service(name: str, spec: DeploymentSpec) -> None:
             "use lowercase letters, digits and '-', starting with a letter",
         )
     _check_runtime(spec)
+    _check_declared(spec)
     _check_source(spec)
     _check_scaling(spec)
     _check_labels(spec)
@@ -33,6 +35,29 @@ def check_service(name: str, spec: DeploymentSpec) -> None:
     if hostname is not None and (len(hostname) > 253 or not _DNS_SUBDOMAIN.match(hostname)):
         raise SpecError(
             "security.network.hostname", f"'{hostname}' is not a DNS name", "e.g. llm.example.com"
+        )
+
+
+def _check_declared(spec: DeploymentSpec) -> None:
+    """serving.trust_remote_code and tool_calling, where the runtime has them."""
+    serving = spec.serving
+    if serving.trust_remote_code and serving.runtime not in ("vllm", "tgi"):
+        raise SpecError(
+            "serving.trust_remote_code",
+            f"{serving.runtime} runs no Python code from the model repository",
+            "remove it, or use serving.runtime: vllm or tgi",
+        )
+    given = any(arg.split("=", 1)[0] == TOOL_PARSER_FLAG for arg in serving.extra_args)
+    if (
+        serving.tool_calling
+        and serving.runtime == "vllm"
+        and not given
+        and tool_call_parser(spec.model.id) is None
+    ):
+        raise SpecError(
+            "serving.tool_calling",
+            f"vLLM needs a tool-call parser for '{spec.model.id}', and its family is not known",
+            f"add {TOOL_PARSER_FLAG} <parser> to serving.extra_args (vLLM docs, Tool Calling)",
         )
 
 
