@@ -10,8 +10,8 @@ from cases_aws import CASES as AWS
 from cases_azure import CASES as AZURE
 from cases_cross import CASES as CROSS
 from cases_gcp import CASES as GCP
-from cases_guard_gcp import CASES as GUARD_GCP
 from cases_guard import CASES as GUARD
+from cases_guard_gcp import CASES as GUARD_GCP
 from cases_iam import CASES as IAM
 from cases_jetson import CASES as JETSON
 from cases_kubernetes import CASES as KUBERNETES

@@ -8,8 +8,8 @@ from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
 from inferstack.kubernetes.metrics import RUNTIME_METRICS
 from inferstack.kubernetes.runtime_data import GGUF_RUNTIMES, SUPPORTED_RUNTIMES
-from inferstack.kubernetes.tracing import check_tracing
 from inferstack.kubernetes.server_commands import TOOL_PARSER_FLAG, tool_call_parser
+from inferstack.kubernetes.tracing import check_tracing
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
