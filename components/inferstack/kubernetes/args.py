@@ -48,6 +48,22 @@ class ModelCacheArgs(_Args):
     size_gi: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
+class RedTeamArgs(_Args):
+    """Where the scheduled garak scans (``security.red_team``) keep their reports.
+
+    Reports name the probes that got through and quote the prompts and answers: the storage
+    class must encrypt at rest (an encrypted Ceph RBD pool, LUKS-backed local volumes, a CSI
+    driver with encryption on). Naming one is required; the cluster's default class is not
+    assumed to encrypt.
+    """
+
+    storage_class_name: str | None = None
+    size_gi: Annotated[int, Field(ge=1, le=10_000)] = 5
+    # Secret with the key the scans present to the gateway (key ``api-key``); None:
+    # <name>-red-team/api-key.
+    api_key_secret: SecretRef | None = None
+
+
 class LLMServiceArgs(ComponentArgs):
     """Cluster-side knobs of :class:`inferstack.kubernetes.LLMService`."""
 
@@ -77,6 +93,7 @@ class LLMServiceArgs(ComponentArgs):
     image_pull_secrets: list[str] = Field(default_factory=list)
     priority_class_name: str | None = None
     termination_grace_period_seconds: Annotated[int, Field(ge=30, le=3600)] = 120
+    red_team: RedTeamArgs = Field(default_factory=RedTeamArgs)
     # JSON Patch overrides of the children, applied before registration and checked by the
     # policy packs like the rest (docs/targets/kubernetes.md, "Overriding children").
     patches: list[ObjectPatch] = Field(default_factory=list)
