@@ -139,7 +139,7 @@ def test_gateway_only_scan_opens_nothing_to_the_model() -> None:
 
 def test_manifests_are_valid_kubernetes(both: list[CapturedResource]) -> None:
     objects = [r.inputs for r in both if "red-team" in r.name and r.type.startswith("kubernetes:")]
-    assert len(objects) == 9
+    assert len(objects) == 8
     for body in objects:
         kubernetes_validate.validate(body, "1.30.0", strict=True)
 

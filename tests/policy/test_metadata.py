@@ -113,7 +113,7 @@ def test_some_controls_have_no_rule_and_the_catalog_says_which() -> None:
     served = {control_id for rule in RULES for control_id in rule.controls}
     unserved = {item.id for item in controls()} - served
     # Process controls a policy cannot check, listed as such in reports.
-    assert {"HIPAA 164.312(a)(2)(ii)", "GDPR Art. 35", "OWASP LLM01"} <= unserved
+    assert {"HIPAA 164.312(a)(2)(ii)", "GDPR Art. 35"} <= unserved
     assert "GDPR Art. 44-49" in served and "HIPAA 164.312(a)(2)(iv)" in served
 
 

@@ -28,6 +28,7 @@ from inferstack.compliance.rules import (
     kubernetes_network,
     kubernetes_pss,
     kubernetes_workloads,
+    red_team,
     residency,
     tags,
 )
@@ -57,6 +58,7 @@ _MODULES = (
     residency,
     tags,
     budget,
+    red_team,
 )
 
 

@@ -28,6 +28,8 @@ COMPONENT: Final = "red-team"
 GATEWAY_COMPONENT: Final = "gateway"
 GATEWAY_PORT: Final = 4000
 RETENTION_ANNOTATION: Final = "inferstack.io/retention-days"
+# What the policy packs look for (a reserved key: no user tag can set it).
+PURPOSE_LABEL: Final = "inferstack/purpose"
 # A scan that has not finished by then is stopped: the next one starts on schedule.
 DEADLINE_SECONDS: Final = {"nightly": 4 * 3600, "weekly": 12 * 3600}
 KEEP_FINISHED_SECONDS: Final = 86400
@@ -37,8 +39,8 @@ def _name(plan: ServingPlan, suffix: str = "") -> str:
     return f"{plan.names.base}-{COMPONENT}{'-' + suffix if suffix else ''}"
 
 
-def _labels(plan: ServingPlan) -> dict[str, str]:
-    return {**plan.labels, "app.kubernetes.io/component": COMPONENT}
+def _labels(plan: ServingPlan, purpose: str = COMPONENT) -> dict[str, str]:
+    return {**plan.labels, "app.kubernetes.io/component": COMPONENT, PURPOSE_LABEL: purpose}
 
 
 def pod_selector(plan: ServingPlan) -> dict[str, str]:
@@ -110,7 +112,7 @@ def config_map(plan: ServingPlan, scans: RedTeamPlan) -> Manifest:
 
 
 def report_claim(plan: ServingPlan, storage_class: str, size_gi: int, days: int) -> Manifest:
-    meta = metadata(_name(plan, "reports"), _labels(plan), plan.namespace)
+    meta = metadata(_name(plan, "reports"), _labels(plan, "red-team-reports"), plan.namespace)
     # WaitForFirstConsumer classes bind when the first scan starts.
     meta["annotations"] = {"pulumi.com/skipAwait": "true", RETENTION_ANNOTATION: str(days)}
     return {
