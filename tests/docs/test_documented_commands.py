@@ -17,7 +17,7 @@ import pytest
 from inferstack.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ("README.md", "docs/quickstart.md", "docs/testing.md")
+DOCS = ("README.md", "docs/quickstart.md", "docs/testing.md", "docs/red-team.md")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # Commands that install, reach a network or need the Pulumi CLI and a backend.
 NOT_OFFLINE = (
@@ -28,6 +28,7 @@ NOT_OFFLINE = (
     "pulumi ",
     "cd ",
     "inferstack models lock",  # reads the Hugging Face Hub
+    "docker ",
 )
 
 
