@@ -67,6 +67,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
     shutil.copytree(ROOT / "policy_packs", tmp_path / "policy_packs")
     shutil.copytree(ROOT / "tests" / "fixtures" / "hub", tmp_path / "tests" / "fixtures" / "hub")
+    redteam = ROOT / "tests" / "fixtures" / "redteam"
+    shutil.copytree(redteam, tmp_path / "tests" / "fixtures" / "redteam")
     (stack,) = blocks("docs/quickstart.md", "yaml")
     (tmp_path / "stacks" / "Pulumi.support-bot.yaml").write_text(stack, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
