@@ -19,7 +19,9 @@ def register(commands: Any) -> None:
         "are not read.",
     )
     summarize.add_argument("report", metavar="REPORT", help="a garak <prefix>.report.jsonl")
-    summarize.add_argument("--format", choices=("table", "json"), default="table")
+    summarize.add_argument(
+        "--format", choices=("table", "json"), default="table", help="output format"
+    )
     summarize.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     summarize.set_defaults(handler=summarize_command)
 
