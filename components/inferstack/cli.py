@@ -17,6 +17,7 @@ from pathlib import Path
 
 from inferstack.catalog import command as models_command
 from inferstack.packs import command as packs_command
+from inferstack.redteam import command as redteam_command
 from inferstack.sizing import command as fit_command
 
 EXIT_OK = 0
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit_command.register(commands)
     models_command.register(commands)
     packs_command.register(commands)
+    redteam_command.register(commands)
     return parser
 
 

@@ -17,7 +17,7 @@ import pytest
 from inferstack.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ("README.md", "docs/quickstart.md", "docs/testing.md")
+DOCS = ("README.md", "docs/quickstart.md", "docs/testing.md", "docs/red-team.md")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # Commands that install, reach a network or need the Pulumi CLI and a backend.
 NOT_OFFLINE = (
@@ -28,6 +28,7 @@ NOT_OFFLINE = (
     "pulumi ",
     "cd ",
     "inferstack models lock",  # reads the Hugging Face Hub
+    "docker ",
 )
 
 
@@ -66,6 +67,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
     shutil.copytree(ROOT / "policy_packs", tmp_path / "policy_packs")
     shutil.copytree(ROOT / "tests" / "fixtures" / "hub", tmp_path / "tests" / "fixtures" / "hub")
+    redteam = ROOT / "tests" / "fixtures" / "redteam"
+    shutil.copytree(redteam, tmp_path / "tests" / "fixtures" / "redteam")
     (stack,) = blocks("docs/quickstart.md", "yaml")
     (tmp_path / "stacks" / "Pulumi.support-bot.yaml").write_text(stack, encoding="utf-8")
     monkeypatch.chdir(tmp_path)

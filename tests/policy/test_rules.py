@@ -16,6 +16,7 @@ from cases_iam import CASES as IAM
 from cases_jetson import CASES as JETSON
 from cases_kubernetes import CASES as KUBERNETES
 from cases_pss import CASES as PSS
+from cases_red_team import CASES as RED_TEAM
 from cases_tracing import CASES as TRACING
 from policy_cases import Case
 from policy_harness import (
@@ -33,7 +34,20 @@ from policy_harness import (
 from inferstack.compliance import Rule, Scope, all_rules, rule
 from inferstack.compliance.rules._k8s import DEPLOYMENT, WORKLOAD_TYPES, pod_spec_path
 
-CASES = [*KUBERNETES, *PSS, *TRACING, *JETSON, *AWS, *IAM, *AZURE, *GCP, *GUARD_GCP, *CROSS, *GUARD]
+CASES = [
+    *KUBERNETES,
+    *PSS,
+    *TRACING,
+    *JETSON,
+    *AWS,
+    *IAM,
+    *AZURE,
+    *GCP,
+    *GUARD_GCP,
+    *CROSS,
+    *GUARD,
+    *RED_TEAM,
+]
 
 
 def _run(case: Case, mode: str) -> list[tuple[str, str]]:

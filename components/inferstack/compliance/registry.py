@@ -31,6 +31,7 @@ from inferstack.compliance.rules import (
     kubernetes_network,
     kubernetes_pss,
     kubernetes_workloads,
+    red_team,
     residency,
     tags,
     tracing,
@@ -65,6 +66,7 @@ _MODULES = (
     residency,
     tags,
     budget,
+    red_team,
 )
 
 

@@ -59,6 +59,22 @@ GATEWAY_IMAGE = (
 GUARD_IMAGE_TAG = "laiyer/llm-guard-api:0.3.16"
 
 
+class RedTeamArgs(_Args):
+    """Where the scheduled garak scans (``security.red_team``) keep their reports.
+
+    Reports name the probes that got through and quote the prompts and answers: the storage
+    class must encrypt at rest (an encrypted Ceph RBD pool, LUKS-backed local volumes, a CSI
+    driver with encryption on). Naming one is required; the cluster's default class is not
+    assumed to encrypt.
+    """
+
+    storage_class_name: str | None = None
+    size_gi: Annotated[int, Field(ge=1, le=10_000)] = 5
+    # Secret with the key the scans present to the gateway (key ``api-key``); None:
+    # <name>-red-team/api-key.
+    api_key_secret: SecretRef | None = None
+
+
 class LLMServiceArgs(ComponentArgs):
     """Cluster-side knobs of :class:`inferstack.kubernetes.LLMService`."""
 
@@ -101,6 +117,7 @@ class LLMServiceArgs(ComponentArgs):
     gateway_key_secret: SecretRef | None = None
     # The bearer token between the gateway and the guard; None: <name>-guard-token/token.
     guard_token_secret: SecretRef | None = None
+    red_team: RedTeamArgs = Field(default_factory=RedTeamArgs)
     # JSON Patch overrides of the children, applied before registration and checked by the
     # policy packs like the rest (docs/targets/kubernetes.md, "Overriding children").
     patches: list[ObjectPatch] = Field(default_factory=list)

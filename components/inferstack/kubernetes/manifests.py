@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inferstack.deployment import DeploymentSpec
-from inferstack.kubernetes import network, observability, scaling, tracing, workload
+from inferstack.kubernetes import network, observability, redteam, scaling, tracing, workload
 from inferstack.kubernetes.args import LLMServiceArgs
 from inferstack.kubernetes.front_network import front_policies
 from inferstack.kubernetes.gateway import GATEWAY, FrontPlan, gateway_manifests
@@ -128,5 +128,6 @@ def service_manifests(
         observability.dashboard_config_map(plan, ingress_name=ingress_name)
         if observe.dashboards
         else None,
+        *redteam.red_team_manifests(spec, plan, args),
     ]
     return [m for m in candidates if m is not None]

@@ -1,0 +1,153 @@
+"""The garak command line, run config and generator options of one scheduled scan.
+
+One scan = one tier (nightly, weekly) against one target (the gateway, or the model from
+inside its network). The files follow garak :data:`GARAK_VERSION`: ``--target_type`` /
+``--target_name`` (``--model_type`` is deprecated), the probe selection in the config's
+``run.spec`` (``--probes`` is deprecated), reports in ``reporting.report_dir``, an absolute
+directory on a volume (a relative one lands under ``~/.local/share/garak``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+import yaml
+
+from inferstack.deployment.types import RedTeamTarget
+from inferstack.redteam.probes import GARAK_VERSION, PROMPT_CAP, Tier
+
+TARGET_TYPE: Final = "openai.OpenAICompatible"
+# garak's OpenAICompatible generator reads its key from this variable.
+API_KEY_ENV: Final = "OPENAICOMPATIBLE_API_KEY"
+REPORT_DIR: Final = "/reports"
+CONFIG_DIR: Final = "/etc/garak"
+# Where docker/garak/Dockerfile puts runner.py.
+RUNNER_PATH: Final = "/opt/inferstack/scan.py"
+# Long enough for a refusal or a leak to show; short enough to bound a scan's token spend.
+MAX_TOKENS: Final = 512
+PARALLEL_ATTEMPTS: Final = 8
+
+__all__ = ["GARAK_VERSION", "Scan"]
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One tier of scans against one target."""
+
+    tier: Tier
+    target: RedTeamTarget
+    uri: str
+    """Base URL of the OpenAI-compatible API, ending in ``/v1``."""
+    model: str
+    """The model name the target serves (``--target_name``)."""
+    probes: tuple[str, ...]
+    generations: int = 1
+    report_dir: str = REPORT_DIR
+    config_dir: str = CONFIG_DIR
+
+    def __post_init__(self) -> None:
+        for field, path in (("report_dir", self.report_dir), ("config_dir", self.config_dir)):
+            if not path.startswith("/"):
+                raise ValueError(f"{field} must be absolute, got {path!r}")
+        if not self.probes:
+            raise ValueError("a scan needs at least one probe")
+
+    @property
+    def name(self) -> str:
+        """``<tier>-<target>``: the report prefix, before the run's timestamp."""
+        return f"{self.tier}-{self.target}"
+
+    @property
+    def config_file(self) -> str:
+        return f"{self.config_dir}/{self.name}.yaml"
+
+    @property
+    def options_file(self) -> str:
+        return f"{self.config_dir}/{self.name}.generator.json"
+
+    def garak_args(self, report_prefix: str | None = None) -> list[str]:
+        """Arguments after ``python -m garak``; without ``report_prefix`` the runner adds one."""
+        args = [
+            "--target_type",
+            TARGET_TYPE,
+            "--target_name",
+            self.model,
+            "--generator_option_file",
+            self.options_file,
+            "--config",
+            self.config_file,
+        ]
+        return [*args, "--report_prefix", report_prefix] if report_prefix else args
+
+    def command(self, report_prefix: str | None = None) -> list[str]:
+        """``python -m garak ...`` as run by hand; ``report_prefix`` defaults to :attr:`name`."""
+        return ["python", "-m", "garak", *self.garak_args(report_prefix or self.name)]
+
+    def runner_command(
+        self,
+        retention_days: int,
+        *,
+        upload_bucket: str | None = None,
+        upload_prefix: str = "",
+        kms_key_id: str | None = None,
+    ) -> list[str]:
+        """The container's command: the image's runner (runner.py) around garak."""
+        options = [
+            "--name",
+            self.name,
+            "--report-dir",
+            self.report_dir,
+            "--retention-days",
+            str(retention_days),
+        ]
+        if upload_bucket is not None:
+            options += ["--upload-bucket", upload_bucket, "--upload-prefix", upload_prefix]
+            if kms_key_id is not None:
+                options += ["--kms-key-id", kms_key_id]
+        return ["python", RUNNER_PATH, *options, "--", "python", "-m", "garak", *self.garak_args()]
+
+    def config(self) -> dict[str, Any]:
+        """garak's run config (YAML): probes, generations, prompt cap, report directory."""
+        return {
+            "system": {
+                "lite": True,
+                "narrow_output": True,
+                "parallel_attempts": PARALLEL_ATTEMPTS,
+            },
+            "run": {
+                "generations": self.generations,
+                "soft_probe_prompt_cap": PROMPT_CAP[self.tier],
+                "spec": {"include": [f"probes.{p}" for p in self.probes], "exclude": []},
+            },
+            "plugins": {"extended_detectors": False},
+            "reporting": {"report_dir": self.report_dir},
+        }
+
+    def generator_options(self) -> dict[str, Any]:
+        """Options of the OpenAICompatible generator.
+
+        garak's default ``stop: ["#", ";"]`` cuts answers at the first ``#`` or ``;``
+        (Markdown headings, code): no stop sequence is sent at all.
+        """
+        return {
+            "openai": {
+                "OpenAICompatible": {
+                    "uri": self.uri,
+                    "stop": [],
+                    "suppressed_params": ["stop"],
+                    "max_tokens": MAX_TOKENS,
+                }
+            }
+        }
+
+    def files(self) -> dict[str, str]:
+        """File name -> content, for a ConfigMap (or an image layer) mounted at config_dir."""
+        return {
+            self.config_file.rsplit("/", 1)[1]: yaml.safe_dump(self.config(), sort_keys=False),
+            self.options_file.rsplit("/", 1)[1]: json.dumps(
+                self.generator_options(), indent=2, sort_keys=True
+            )
+            + "\n",
+        }
