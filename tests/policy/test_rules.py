@@ -13,6 +13,7 @@ from cases_gcp import CASES as GCP
 from cases_iam import CASES as IAM
 from cases_jetson import CASES as JETSON
 from cases_kubernetes import CASES as KUBERNETES
+from cases_owasp import CASES as OWASP
 from cases_pss import CASES as PSS
 from policy_cases import Case
 from policy_harness import (
@@ -30,7 +31,7 @@ from policy_harness import (
 from inferstack.compliance import Rule, Scope, all_rules, rule
 from inferstack.compliance.rules._k8s import DEPLOYMENT, WORKLOAD_TYPES, pod_spec_path
 
-CASES = [*KUBERNETES, *PSS, *JETSON, *AWS, *IAM, *AZURE, *GCP, *CROSS]
+CASES = [*KUBERNETES, *PSS, *JETSON, *AWS, *IAM, *AZURE, *GCP, *CROSS, *OWASP]
 
 
 def _run(case: Case, mode: str) -> list[tuple[str, str]]:

@@ -28,6 +28,8 @@ from inferstack.compliance.rules import (
     kubernetes_network,
     kubernetes_pss,
     kubernetes_workloads,
+    owasp_runtime,
+    owasp_supply_chain,
     residency,
     tags,
 )
@@ -57,6 +59,8 @@ _MODULES = (
     residency,
     tags,
     budget,
+    owasp_supply_chain,
+    owasp_runtime,
 )
 
 
