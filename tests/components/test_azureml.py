@@ -216,6 +216,9 @@ def test_model_and_environment_are_pinned(recording: Recording) -> None:
     assert REVISION in model["properties"]["modelUri"]
     env = stack.one(f"{ML}:EnvironmentVersion")["properties"]
     assert ".azurecr.io/vllm/vllm-openai:v0.11.0@sha256:" in env["image"]
+    # The workspace's own registry, spelt out so that preview knows the digest.
+    registry = stack.one("azure-native:containerregistry:Registry")["registryName"]
+    assert env["image"].startswith(f"{registry}.azurecr.io/")
     assert env["inferenceConfig"]["livenessRoute"] == {"path": "/health", "port": 8000}
 
 

@@ -24,6 +24,11 @@ _PACKAGES = {
     "gcp": "pulumi_gcp",
     "kubernetes": "pulumi_kubernetes",
 }
+# Types rules cover that no generated SDK declares, each with where its shape comes from.
+NOT_IN_SDKS: Mapping[str, str] = {
+    "kubernetes:keda.sh/v1alpha1:ScaledObject": "a KEDA custom resource (keda.sh/v1alpha1 CRD)",
+    "pulumi-python:dynamic/vertex:ModelDeployment": "inferstack.vertex.provider.ModelDeployment",
+}
 _ARGS_NAME = re.compile(r"([A-Za-z_][\w.]*Args)\b")
 _FREE_FORM = object()
 

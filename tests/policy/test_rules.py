@@ -15,6 +15,7 @@ from cases_guard_gcp import CASES as GUARD_GCP
 from cases_iam import CASES as IAM
 from cases_jetson import CASES as JETSON
 from cases_kubernetes import CASES as KUBERNETES
+from cases_owasp import CASES as OWASP
 from cases_pss import CASES as PSS
 from cases_red_team import CASES as RED_TEAM
 from cases_tracing import CASES as TRACING
@@ -47,6 +48,7 @@ CASES = [
     *CROSS,
     *GUARD,
     *RED_TEAM,
+    *OWASP,
 ]
 
 

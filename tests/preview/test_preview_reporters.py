@@ -188,3 +188,14 @@ def test_markdown_maps_controls_to_policies_resources_and_status(report: Report)
 def test_unknown_format_is_rejected(report: Report) -> None:
     with pytest.raises(ValueError, match="unknown report format 'xml'"):
         render_report(report, "xml")
+
+
+def test_markdown_names_the_owasp_edition_and_the_other_numbers(report: Report) -> None:
+    text = render_markdown(report, load_catalog(report.evaluation.policies))
+
+    owasp = text[text.index("## OWASP") : text.index("## Findings")]
+    assert "Edition: OWASP Top 10 for LLM Applications 2025 (the control ids)" in owasp
+    assert (
+        "**OWASP LLM10 Unbounded Consumption** (2023 LLM04 Model Denial of Service, 2026 LLM06)"
+        in owasp
+    )

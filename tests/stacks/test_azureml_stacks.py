@@ -62,7 +62,8 @@ def test_configs(stack: str) -> None:
     spec = loaded.deployment
     assert loaded.target == "azureml"
     assert loaded.region in catalog.residency_regions("azureml", ["eu"])
-    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr"}
+    owasp = {"owasp-llm"} if spec.environment == "prod" else set()
+    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr", *owasp}
     assert spec.compliance.residency == ["eu"]
     assert spec.model.id == "meta-llama/Llama-3.1-8B-Instruct"
     assert spec.model.revision is not None and len(spec.model.revision) == 40

@@ -53,7 +53,7 @@ def test_prod_config() -> None:
     spec = stack.deployment
     assert stack.target == "onprem"
     assert spec.environment == "prod"
-    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr"}
+    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr", "owasp-llm"}
     assert spec.compliance.phi is True
     assert spec.min_replicas >= 2
     assert spec.serving.image is not None and is_digest_pinned(spec.serving.image)

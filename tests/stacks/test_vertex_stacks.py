@@ -33,7 +33,8 @@ def test_configs(stack: str) -> None:
     loaded = load_stack_config(config(stack))
     spec = loaded.deployment
     assert (loaded.target, loaded.region) == ("vertex", "europe-west4")
-    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr"}
+    owasp = {"owasp-llm"} if spec.environment == "prod" else set()
+    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr", *owasp}
     assert spec.compliance.residency == ["eu"]
     assert spec.model.id == "meta-llama/Llama-3.1-8B-Instruct"
     assert spec.model.revision is not None

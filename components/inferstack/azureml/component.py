@@ -149,7 +149,7 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
         monitoring.diagnostics(ctx, "workspace", mlw.id, logs)
         store = serving.datastore(ctx, mlw, account.name, storage.MODELS_CONTAINER)
         model = serving.model(ctx, mlw, store)
-        env = serving.environment(ctx, mlw, images.login_server)
+        env = serving.environment(ctx, mlw, images)
         endpoint = serving.endpoint(ctx, mlw, uai.id)
         monitoring.diagnostics(
             ctx, "endpoint", endpoint.id, logs, categories=monitoring.ENDPOINT_LOGS

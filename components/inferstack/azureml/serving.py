@@ -53,11 +53,13 @@ def model(ctx: Context, workspace: ml.Workspace, store: ml.Datastore) -> ml.Mode
 
 
 def environment(
-    ctx: Context, workspace: ml.Workspace, login_server: pulumi.Input[str]
+    ctx: Context, workspace: ml.Workspace, registry: pulumi.Resource
 ) -> ml.EnvironmentVersion:
     plan = ctx.plan
     health = ml.RouteArgs(path=plan.health_path, port=plan.port)
-    image = pulumi.Output.concat(login_server, "/", plan.image_path)
+    # The login server of a registry in Azure's public cloud is its name at azurecr.io: spelt
+    # out, the image reference (and its digest) is known at preview, where policy reads it.
+    image = f"{plan.registry_name.lower()}.azurecr.io/{plan.image_path}"
     return ml.EnvironmentVersion(
         ctx.child("env"),
         name=plan.environment_name,
@@ -74,7 +76,7 @@ def environment(
                 scoring_route=ml.RouteArgs(path="/", port=plan.port),
             ),
         ),
-        opts=ctx.opts(),
+        opts=ctx.opts(depends_on=[registry]),
     )
 
 

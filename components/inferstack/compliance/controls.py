@@ -1,4 +1,4 @@
-"""The controls rules map to: HIPAA Security Rule, GDPR articles, OWASP Top 10 for LLM apps 2025.
+"""The controls rules map to: HIPAA Security Rule, GDPR articles, OWASP Top 10 for LLM apps.
 
 Control ids are the exact strings rules put in their policy tags, so reports can join on them.
 The catalog also lists controls that no rule serves: a report must say those need process, not code.
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from inferstack.compliance import owasp
+
 ControlFramework = Literal["HIPAA", "GDPR", "OWASP"]
 
 
@@ -17,6 +19,8 @@ class Control:
     id: str
     framework: ControlFramework
     title: str
+    note: str = ""
+    """Where the control sits in other editions of its framework (OWASP: 2023 and 2026)."""
 
 
 def _hipaa(paragraph: str, title: str) -> Control:
@@ -27,8 +31,9 @@ def _gdpr(article: str, title: str) -> Control:
     return Control(f"GDPR Art. {article}", "GDPR", title)
 
 
-def _owasp(number: int, title: str) -> Control:
-    return Control(f"OWASP LLM{number:02d}", "OWASP", title)
+def _owasp(risk: owasp.Risk) -> Control:
+    """An OWASP control: its id and title in the tag edition (2025), the others in the note."""
+    return Control(risk.control_id, "OWASP", risk.title, owasp.edition_note(risk.control_id))
 
 
 CONTROLS: Final[tuple[Control, ...]] = (
@@ -56,16 +61,7 @@ CONTROLS: Final[tuple[Control, ...]] = (
     _gdpr("33", "Notification of a personal data breach to the supervisory authority"),
     _gdpr("35", "Data protection impact assessment"),
     _gdpr("44-49", "Transfers of personal data to third countries (Chapter V)"),
-    _owasp(1, "Prompt Injection"),
-    _owasp(2, "Sensitive Information Disclosure"),
-    _owasp(3, "Supply Chain"),
-    _owasp(4, "Data and Model Poisoning"),
-    _owasp(5, "Improper Output Handling"),
-    _owasp(6, "Excessive Agency"),
-    _owasp(7, "System Prompt Leakage"),
-    _owasp(8, "Vector and Embedding Weaknesses"),
-    _owasp(9, "Misinformation"),
-    _owasp(10, "Unbounded Consumption"),
+    *(_owasp(risk) for risk in owasp.risks()),
 )
 
 _BY_ID: Final = {control.id: control for control in CONTROLS}

@@ -31,6 +31,8 @@ from inferstack.compliance.rules import (
     kubernetes_network,
     kubernetes_pss,
     kubernetes_workloads,
+    owasp_runtime,
+    owasp_supply_chain,
     red_team,
     residency,
     tags,
@@ -67,6 +69,8 @@ _MODULES = (
     tags,
     budget,
     red_team,
+    owasp_supply_chain,
+    owasp_runtime,
 )
 
 

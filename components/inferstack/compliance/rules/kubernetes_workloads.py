@@ -297,8 +297,9 @@ RULES: Final = (
             strings_setting(
                 "environments",
                 "Stack environments (the inferstack/environment label every object of the "
-                "stack agrees on) that require digests ('*' = all).",
+                "stack agrees on) that require digests ('*' = all; all in the owasp-llm pack).",
                 ("prod",),
+                **{"owasp-llm": ("*",)},
             ),
         ),
         reads=(

@@ -30,6 +30,7 @@ class Control:
     id: str
     framework: str
     title: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Catalog:
     complete: bool
     # rule name -> the resource types it covers, where the library says so.
     scopes: dict[str, Scope] = field(default_factory=dict)
+    # framework -> the edition its control ids number by (OWASP Top 10 for LLM Applications 2025).
+    editions: dict[str, str] = field(default_factory=dict)
 
 
 def load_catalog(policies: Iterable[PolicyInfo]) -> Catalog:
@@ -54,14 +57,21 @@ def load_catalog(policies: Iterable[PolicyInfo]) -> Catalog:
         return Catalog(tuple(Control(c, framework_of(c)) for c in seen), {}, complete=False)
     except AttributeError:
         return Catalog(tuple(Control(c, framework_of(c)) for c in seen), {}, complete=False)
-    return build_catalog(controls, rules, seen)
+    owasp = importlib.import_module("inferstack.compliance.owasp")
+    return build_catalog(controls, rules, seen, {"OWASP": str(owasp.TAG_EDITION_NAME)})
 
 
 def build_catalog(
-    controls: Iterable[Any], rules: Iterable[Any], seen: Iterable[str] = ()
+    controls: Iterable[Any],
+    rules: Iterable[Any],
+    seen: Iterable[str] = (),
+    editions: dict[str, str] | None = None,
 ) -> Catalog:
     """A catalog from objects shaped like ``inferstack.compliance``'s controls and rules."""
-    items = [Control(str(c.id), str(c.framework), str(c.title)) for c in controls]
+    items = [
+        Control(str(c.id), str(c.framework), str(c.title), str(getattr(c, "note", "") or ""))
+        for c in controls
+    ]
     known = {control.id for control in items}
     items.extend(Control(c, framework_of(c)) for c in seen if c not in known)
     mapping: dict[str, list[str]] = {}
@@ -72,7 +82,11 @@ def build_catalog(
         if callable(getattr(rule, "applies_to", None)):
             scopes[str(rule.name)] = rule.applies_to
     return Catalog(
-        tuple(items), {k: tuple(v) for k, v in mapping.items()}, complete=True, scopes=scopes
+        tuple(items),
+        {k: tuple(v) for k, v in mapping.items()},
+        complete=True,
+        scopes=scopes,
+        editions=dict(editions or {}),
     )
 
 
@@ -89,7 +103,7 @@ def render_markdown(report: Report, catalog: Catalog | None = None) -> str:
     rows = policy_rows(report, policies, catalog)
     for framework in frameworks:
         controls = [c for c in catalog.controls if c.framework == framework]
-        lines.extend(_framework_section(framework, controls, rows))
+        lines.extend(_framework_section(framework, controls, rows, catalog.editions.get(framework)))
     lines.extend(_findings_section(report))
     lines.extend(_unverifiable_section(report))
     lines.extend(_uncovered_section(catalog, policies))
@@ -181,7 +195,9 @@ def _checked(report: Report, same: list[PolicyInfo], scope: Scope | None) -> int
     return len(resources)
 
 
-def _framework_section(framework: str, controls: list[Control], rows: list[PolicyRow]) -> list[str]:
+def _framework_section(
+    framework: str, controls: list[Control], rows: list[PolicyRow], edition: str | None = None
+) -> list[str]:
     table: list[str] = []
     statuses: list[str] = []
     for control in controls:
@@ -189,6 +205,8 @@ def _framework_section(framework: str, controls: list[Control], rows: list[Polic
         if not serving:
             continue
         title = f"**{control.id} {control.title}**".replace(" **", "**")
+        if control.note:
+            title += f" ({control.note})"
         applicable = [row for row in serving if not row.not_applicable]
         # A rule declared not applicable, with the reason, is shown: it checked nothing.
         shown = [row for row in serving if not row.not_applicable or row.reasons]
@@ -211,9 +229,15 @@ def _framework_section(framework: str, controls: list[Control], rows: list[Polic
     counts = ", ".join(
         f"{statuses.count(s)} {s.lower()}" for s in CONTROL_STATUSES if statuses.count(s)
     )
+    numbering = (
+        [f"Edition: {edition} (the control ids); other editions' numbers in brackets.", ""]
+        if edition
+        else []
+    )
     return [
         f"## {framework}",
         "",
+        *numbering,
         f"Controls with rules that ran: {len(statuses)} ({counts}).",
         "",
         "| Control | Policy | Packs | Level | Resources checked | Result |",
