@@ -57,6 +57,7 @@ SPECS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             "name": "batch-bot",
             "model": {"id": LLAMA, "source": WEIGHTS, "max_context": 4096},
             "serving": {"mode": "async", "max_concurrency": 4},
+            "security": {"guard": {"input": False, "output": "off"}},
             "compute": {"instance_type": "ml.g5.2xlarge"},
             "scaling": {"min_replicas": 0, "scale_to_zero": True},
         },

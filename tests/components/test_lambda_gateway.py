@@ -319,6 +319,7 @@ def test_screening_off_calls_no_guardrail(stubs: Stubs) -> None:
         ({"httpMethod": "POST", "body": "not json"}, "invalid_request"),
         ({"temperature": 0.2}, "invalid_request"),
         (chat("x" * 50), "prompt_too_long"),
+        (chat("Hi", tools=[{"type": "function", "function": {"name": "rm"}}]), "tools_disabled"),
     ],
 )
 def test_bad_requests_are_refused_before_any_call(
@@ -344,4 +345,4 @@ def test_settings_come_from_the_environment() -> None:
             "INFERSTACK_BLOCKED_MESSAGE": BLOCKED,
         }
     )
-    assert settings == Settings("support-bot", "gr-1", "3", False, "on", 512, 0, BLOCKED)
+    assert settings == Settings("support-bot", "gr-1", "3", False, "on", 512, 0, BLOCKED, False)

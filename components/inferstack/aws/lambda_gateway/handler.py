@@ -17,7 +17,8 @@ the guardrail cannot be reached the model is not called. Bodies are never logged
 Configuration (environment): ``INFERSTACK_ENDPOINT_NAME``, ``INFERSTACK_GUARDRAIL_ID``,
 ``INFERSTACK_GUARDRAIL_VERSION``, ``INFERSTACK_SCREEN_INPUT`` (true/false),
 ``INFERSTACK_SCREEN_OUTPUT`` (on, non_streaming, off), ``INFERSTACK_MAX_OUTPUT_TOKENS``,
-``INFERSTACK_MAX_INPUT_CHARS`` (0: no limit), ``INFERSTACK_BLOCKED_MESSAGE``.
+``INFERSTACK_MAX_INPUT_CHARS`` (0: no limit), ``INFERSTACK_BLOCKED_MESSAGE``,
+``INFERSTACK_TOOL_CALLING`` (false: requests carrying tools are refused).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ LOG = logging.getLogger("inferstack.gateway")
 LOG.setLevel(logging.INFO)
 
 INTERVENED = "GUARDRAIL_INTERVENED"
+# Request fields that hand the model tools (OpenAI chat; TGI's Messages API accepts them too).
+TOOL_KEYS = ("tools", "tool_choice", "functions", "function_call")
 JSON = "application/json"
 
 
@@ -48,6 +51,7 @@ class Settings:
     max_output_tokens: int = 2048
     max_input_chars: int = 0
     blocked_message: str = "This request was blocked by the content policy."
+    tool_calling: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -60,6 +64,7 @@ class Settings:
             max_output_tokens=int(env.get("INFERSTACK_MAX_OUTPUT_TOKENS", "2048")),
             max_input_chars=int(env.get("INFERSTACK_MAX_INPUT_CHARS", "0")),
             blocked_message=env.get("INFERSTACK_BLOCKED_MESSAGE", cls.blocked_message),
+            tool_calling=env.get("INFERSTACK_TOOL_CALLING", "false") == "true",
         )
 
 
@@ -99,6 +104,8 @@ class Gateway:
     def _handle(self, body: dict[str, Any]) -> dict[str, Any]:
         settings = self.settings
         streaming = bool(body.get("stream"))
+        if not settings.tool_calling and any(key in body for key in TOOL_KEYS):
+            raise RefusedError(400, "tools_disabled", "tool calling is not enabled on this model")
         _cap_tokens(body, settings.max_output_tokens)
         prompts = _prompt_texts(body)
         if settings.max_input_chars and sum(map(len, prompts)) > settings.max_input_chars:
