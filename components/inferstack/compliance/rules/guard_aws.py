@@ -4,7 +4,8 @@ What preview can check for real: every SageMaker endpoint has a gateway function
 and screens prompts with a guardrail; no identity in the stack but a gateway's role may call
 ``sagemaker:InvokeEndpoint`` (a managed policy, a user or group policy, or another role's
 policy that allows it is a way around the guard); the guardrail is encrypted with a
-customer-managed key and the gateway calls a pinned version of it, not the editable draft;
+customer-managed key and has a pinned version (the component's gateway calls that version,
+never the editable draft);
 and the gateway's concurrency is bounded. The gateway is recognised by the environment the
 inferstack gateway reads (``INFERSTACK_ENDPOINT_NAME``, ``INFERSTACK_SCREEN_INPUT``,
 ``INFERSTACK_GUARDRAIL_ID``, ``INFERSTACK_GUARDRAIL_VERSION``).
@@ -61,10 +62,12 @@ def _variable(function: StackResource, name: str) -> Any:
 
 
 def _gateways(resources: Sequence[StackResource]) -> list[StackResource]:
+    """Functions that name the endpoint they guard (an unknown environment names none)."""
     return [
         fn
         for fn in of_type(resources, FUNCTION)
-        if _variable(fn, "INFERSTACK_ENDPOINT_NAME") not in (MISSING, None, "")
+        if isinstance(_variable(fn, "INFERSTACK_ENDPOINT_NAME"), str)
+        and _variable(fn, "INFERSTACK_ENDPOINT_NAME") != ""
     ]
 
 
@@ -76,6 +79,14 @@ def _check_gateway(resources: Sequence[StackResource], report: Report, cfg: Rule
             report(unverifiable("name", "the endpoint's name is chosen at deploy"), endpoint.urn)
             continue
         serving = [g for g in gateways if _variable(g, "INFERSTACK_ENDPOINT_NAME") in (name,)]
+        unknown = [
+            fn
+            for fn in of_type(resources, FUNCTION)
+            if _variable(fn, "INFERSTACK_ENDPOINT_NAME") is UNKNOWN
+        ]
+        if not serving and unknown:
+            report(unverifiable("environment.variables.INFERSTACK_ENDPOINT_NAME"), unknown[0].urn)
+            continue
         if not serving:
             report(
                 f"endpoint '{name}' has no guard gateway: nothing screens prompts before the "
@@ -145,7 +156,10 @@ def _check_invoke(resources: Sequence[StackResource], report: Report, cfg: RuleC
         if role in gateway_roles:
             continue
         inline = get(role.props, "inlinePolicies")
-        for index, item in enumerate(as_list(inline if inline is not UNKNOWN else [])):
+        if inline is UNKNOWN:
+            report(unverifiable("inlinePolicies"), role.urn)
+            continue
+        for index, item in enumerate(as_list(inline)):
             where = f"inlinePolicies[{index}].policy"
             for path in _grants_invoke(where, get(item, "policy"), reporter(role.urn)):
                 report(f"{path} lets this role invoke the endpoint, around the guard", role.urn)
@@ -172,18 +186,6 @@ def _check_guardrail(resources: Sequence[StackResource], report: Report, cfg: Ru
             report(
                 "the guardrail has no GuardrailVersion: callers can only use its editable draft",
                 rail.urn,
-            )
-    for gateway in _gateways(resources):
-        version = _variable(gateway, "INFERSTACK_GUARDRAIL_VERSION")
-        if version in (MISSING, None, "") or (
-            version is UNKNOWN and not any(depends_via(gateway, "environment", v) for v in versions)
-        ):
-            continue  # no guardrail (the gateway rule says so), or one we cannot follow
-        if isinstance(version, str) and version.upper() == "DRAFT":
-            report(
-                "the gateway calls the guardrail's DRAFT: pin a GuardrailVersion so edits "
-                "reach production only as a new version",
-                gateway.urn,
             )
 
 
@@ -227,7 +229,7 @@ RULES: Final = (
         description="Only the guard gateway's role may call sagemaker:InvokeEndpoint: no "
         "other role, user, group or managed policy in the stack grants it.",
         severity=Severity.HIGH,
-        resource_types=(ENDPOINT, ROLE, ROLE_POLICY, *OTHER_DOCUMENTS),
+        resource_types=(ENDPOINT, FUNCTION, ROLE, ROLE_POLICY, *OTHER_DOCUMENTS),
         controls=(OWASP_INJECTION, OWASP_AGENCY),
         frameworks=_OWASP,
         remediation="Grant callers lambda:InvokeFunction on the gateway (the component's "
@@ -235,23 +237,30 @@ RULES: Final = (
         "sagemaker:InvokeEndpoint.",
         check=_check_invoke,
         scope=Scope.STACK,
-        reads=("policy", "policy.*", "inlinePolicies", "inlinePolicies[*].policy"),
+        reads=(
+            "policy",
+            "policy.*",
+            "inlinePolicies",
+            "inlinePolicies[*].policy",
+            "environment",
+            "environment.variables",
+            "environment.variables.*",
+        ),
         references=("role",),
     ),
     Rule(
         name="aws-bedrock-guardrail-require-cmk-and-version",
-        description="Guardrails are encrypted with a customer-managed key and called by a "
-        "pinned version, not the draft.",
+        description="Guardrails are encrypted with a customer-managed key and have a pinned "
+        "version for callers to use instead of the editable draft.",
         severity=Severity.MEDIUM,
-        resource_types=(GUARDRAIL, GUARDRAIL_VERSION, FUNCTION),
+        resource_types=(GUARDRAIL, GUARDRAIL_VERSION),
         controls=(OWASP_INJECTION, OWASP_SUPPLY_CHAIN),
         frameworks=_OWASP,
         remediation="Set kmsKeyArn on the guardrail, create an aws.bedrock.GuardrailVersion "
         "of it, and pass that version to the gateway.",
         check=_check_guardrail,
         scope=Scope.STACK,
-        reads=("kmsKeyArn", "environment.variables.INFERSTACK_GUARDRAIL_VERSION"),
-        references=("guardrailArn", "environment"),
+        references=("kmsKeyArn", "guardrailArn"),
     ),
     Rule(
         name="aws-lambda-function-require-reserved-concurrency",
