@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from inferstack.compliance.model import (
+    Framework,
     Report,
     Resource,
     Rule,
@@ -202,7 +203,7 @@ def _check_concurrency(res: Resource, report: Report, cfg: RuleConfig) -> None:
         )
 
 
-_OWASP: Final = frozenset({"owasp-llm"})
+_OWASP: Final[frozenset[Framework]] = frozenset({"owasp-llm"})
 
 RULES: Final = (
     Rule(
