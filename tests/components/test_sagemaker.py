@@ -235,6 +235,11 @@ def test_outputs(recording: Recording) -> None:
         "invoke_policy_arn",
         "front_door_url",
         "front_door_invoke_policy_arn",
+        "gateway_function_name",
+        "gateway_arn",
+        "gateway_role_arn",
+        "guardrail_id",
+        "guardrail_version",
     }
     assert seen["endpoint_name"] == "support-bot"
     assert seen["endpoint_arn"].startswith("arn:aws:sagemaker:eu-central-1:")
@@ -272,8 +277,10 @@ def test_created_key_rotates_and_names_its_users(recording: Recording) -> None:
     assert key["deletionWindowInDays"] == 30
     policy = statements(key["policy"])
     role = stack.one("aws:iam/role:Role", "support-bot-execution-role")["name"]
+    gateway = stack.one("aws:iam/role:Role", "support-bot-gateway-role")["name"]
     assert policy["UseByDeploymentRoles"]["Principal"]["AWS"] == [
-        f"arn:aws:iam::123456789012:role/{role}"
+        f"arn:aws:iam::123456789012:role/{role}",
+        f"arn:aws:iam::123456789012:role/{gateway}",
     ]
     assert policy["AdministerKey"]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
     assert "kms:Decrypt" not in policy["AdministerKey"]["Action"]
@@ -282,11 +289,14 @@ def test_created_key_rotates_and_names_its_users(recording: Recording) -> None:
         "sagemaker.eu-central-1.amazonaws.com",
         "s3.eu-central-1.amazonaws.com",
         "sns.eu-central-1.amazonaws.com",
+        "lambda.eu-central-1.amazonaws.com",
+        "bedrock.eu-central-1.amazonaws.com",
     ]
     logs = policy["EncryptDeploymentLogs"]
     assert logs["Principal"] == {"Service": "logs.eu-central-1.amazonaws.com"}
     assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == [
         "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/sagemaker/Endpoints/support-bot",
+        "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/support-bot-gateway",
         "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/apigateway/support-bot",
         "arn:aws:logs:eu-central-1:123456789012:log-group:aws-waf-logs-support-bot",
     ]
@@ -522,11 +532,17 @@ def test_invoke_policy_grants_only_this_endpoint(recording: Recording) -> None:
     invoke = stack.named("aws:iam/policy:Policy", "-invoke-policy")
     assert invoke["path"] == "/inferstack/"
     grants = statements(invoke["policy"])
-    assert grants["InvokeEndpoint"]["Action"] == [
-        "sagemaker:InvokeEndpoint",
-        "sagemaker:InvokeEndpointWithResponseStream",
-    ]
-    assert grants["InvokeEndpoint"]["Resource"] == (
+    # Callers reach the model through the guard gateway only; its role alone may invoke.
+    assert "InvokeEndpoint" not in grants
+    gateway = stack.one("aws:lambda/function:Function")["name"]
+    assert grants["InvokeGateway"] == {
+        "Sid": "InvokeGateway",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": f"arn:aws:lambda:eu-central-1:123456789012:function:{gateway}",
+    }
+    own = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-gateway-policy")["policy"])
+    assert own["InvokeEndpoint"]["Resource"] == (
         "arn:aws:sagemaker:eu-central-1:123456789012:endpoint/support-bot"
     )
     assert "InvokeFrontDoor" not in grants
@@ -957,9 +973,13 @@ def test_front_door_authenticates_throttles_and_logs(recording: Recording) -> No
     method = stack.one("aws:apigateway/method:Method")
     assert (method["httpMethod"], method["authorization"]) == ("POST", "AWS_IAM")
     integration = stack.one("aws:apigateway/integration:Integration")
-    assert integration["type"] == "AWS"
-    assert integration["uri"] == (
-        "arn:aws:apigateway:eu-central-1:runtime.sagemaker:path/endpoints/support-bot/invocations"
+    # The front door calls the guard gateway, never the endpoint.
+    assert integration["type"] == "AWS_PROXY"
+    gateway = stack.one("aws:lambda/function:Function")
+    updated = run(recording, FULL, preview=False, front_door=True)
+    function = f"arn:aws:lambda:eu-central-1:123456789012:function:{gateway['name']}"
+    assert updated.one("aws:apigateway/integration:Integration")["uri"] == (
+        f"arn:aws:apigateway:eu-central-1:lambda:path/2015-03-31/functions/{function}/invocations"
     )
     stage = stack.one("aws:apigateway/stage:Stage")
     access_logs = stage["accessLogSettings"]
@@ -976,9 +996,14 @@ def test_front_door_authenticates_throttles_and_logs(recording: Recording) -> No
     role_grants = statements(
         stack.one("aws:iam/rolePolicy:RolePolicy", "support-bot-api-role-policy")["policy"]
     )
-    assert role_grants["InvokeEndpoint"]["Resource"] == (
-        "arn:aws:sagemaker:eu-central-1:123456789012:endpoint/support-bot"
-    )
+    assert role_grants == {
+        "InvokeGateway": {
+            "Sid": "InvokeGateway",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": f"arn:aws:lambda:eu-central-1:123456789012:function:{gateway['name']}",
+        }
+    }
 
 
 def test_front_door_firewall_limits_rate_and_body_size(recording: Recording) -> None:
