@@ -207,7 +207,12 @@ def test_update_mode_gives_the_same_inputs_as_preview(recording: Recording) -> N
     assert {r.urn for r in previewed.resources} == {r.urn for r in updated.resources}
     # Every policy document but those naming ids AWS assigns at deploy (the VPC this stack
     # creates, the front door's API id) is complete before deploy: both modes agree.
-    deploy_time = ("-api-callers-policy", "-network-policy")
+    deploy_time = (
+        "-api-callers-policy",
+        "-network-policy",
+        "-gateway-interfaces",
+        "-gateway-guardrail-policy",
+    )
     for token in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
         before = [r for r in previewed.all(token) if not r.name.endswith(deploy_time)]
         after = [r for r in updated.all(token) if not r.name.endswith(deploy_time)]
@@ -332,7 +337,7 @@ def test_existing_key_is_used_and_not_created(recording: Recording) -> None:
     assert stack.all("aws:kms/alias:Alias") == []
     config = stack.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
     assert config["dataCaptureConfig"]["kmsKeyId"] == arn
-    assert stack.one("aws:cloudwatch/logGroup:LogGroup")["kmsKeyId"] == arn
+    assert stack.named("aws:cloudwatch/logGroup:LogGroup", "-bot-logs")["kmsKeyId"] == arn
     grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-execution-policy")["policy"])
     assert grants["UseDeploymentKey"]["Resource"] == arn
 
@@ -498,7 +503,7 @@ def test_network_interfaces_are_granted_in_the_created_subnets_only(
     }
     for subnet in stack.all("aws:ec2/subnet:Subnet"):
         assert subnet.inputs["tags"]["inferstack/deployment"] == "support-bot"
-    group = stack.one("aws:ec2/securityGroup:SecurityGroup")
+    group = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")
     assert group["tags"]["inferstack/deployment"] == "support-bot"
 
 
@@ -578,7 +583,7 @@ def test_weights_from_s3_run_network_isolated_in_private_subnets(recording: Reco
     # No route to the internet at all: only the S3 gateway endpoint.
     assert stack.all("aws:ec2/natGateway:NatGateway") == []
     assert stack.all("aws:ec2/internetGateway:InternetGateway") == []
-    endpoint = stack.one("aws:ec2/vpcEndpoint:VpcEndpoint")
+    endpoint = stack.named("aws:ec2/vpcEndpoint:VpcEndpoint", "-s3-endpoint")
     assert endpoint["serviceName"] == "com.amazonaws.eu-central-1.s3"
     assert endpoint["vpcEndpointType"] == "Gateway"
 
@@ -586,7 +591,7 @@ def test_weights_from_s3_run_network_isolated_in_private_subnets(recording: Reco
 def test_the_security_group_admits_nothing(recording: Recording) -> None:
     for spec in (FULL, DEFAULTS):
         stack = run(recording, spec, preview=True)
-        group = stack.one("aws:ec2/securityGroup:SecurityGroup")
+        group = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")
         assert group["ingress"] == []
         assert [
             (rule["fromPort"], rule["toPort"], rule["protocol"]) for rule in group["egress"]
@@ -597,7 +602,7 @@ def test_the_security_group_admits_nothing(recording: Recording) -> None:
 
 def test_isolated_egress_reaches_only_the_s3_prefix_list(recording: Recording) -> None:
     stack = run(recording, FULL, preview=False, front_door=True)
-    (egress,) = stack.one("aws:ec2/securityGroup:SecurityGroup")["egress"]
+    (egress,) = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")["egress"]
     assert "cidrBlocks" not in egress
     assert egress["prefixListIds"]
 
@@ -611,7 +616,7 @@ def test_hub_download_gets_a_nat_gateway_and_no_isolation(recording: Recording) 
     assert len(stack.all("aws:ec2/natGateway:NatGateway")) == 1
     routes = stack.one("aws:ec2/routeTable:RouteTable", "bot-private-routes")["routes"]
     assert [route["cidrBlock"] for route in routes] == ["0.0.0.0/0"]
-    (egress,) = stack.one("aws:ec2/securityGroup:SecurityGroup")["egress"]
+    (egress,) = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")["egress"]
     assert egress["cidrBlocks"] == ["0.0.0.0/0"]
 
 
@@ -619,7 +624,7 @@ def test_existing_subnets_get_a_security_group_in_their_vpc(recording: Recording
     network = {"vpc_id": "vpc-0abc", "subnet_ids": ["subnet-0a", "subnet-0b"]}
     stack = run(recording, with_changes(FULL, security={"network": network}), preview=True)
     assert stack.all("aws:ec2/vpc:Vpc") == []
-    group = stack.one("aws:ec2/securityGroup:SecurityGroup")
+    group = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")
     assert group["vpcId"] == "vpc-0abc"
     assert group["ingress"] == []
     model = stack.one("aws:sagemaker/model:Model")
