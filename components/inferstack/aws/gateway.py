@@ -39,7 +39,6 @@ TIMEOUT_SECONDS = 60
 # No tokenizer in the gateway: prompts are bounded in characters, about four per token.
 CHARS_PER_TOKEN = 4
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
-IP_ACTIONS = ("ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses")
 
 
 def function_name(endpoint_name: str) -> str:
@@ -108,14 +107,8 @@ def guardrail_policy(guardrail_arn: str) -> Document:
 
 
 def gateway_network_policy(grants: NetworkGrants) -> Document:
-    """The endpoint's interface grants, plus the address management Lambda also performs."""
-    base = network_policy(grants)
-    manage = next(s for s in base["Statement"] if s["Sid"] == "ManageEndpointInterfaces")
-    addresses = statement("ManageInterfaceAddresses", IP_ACTIONS, grants.network_interfaces)
-    if "Condition" in manage:
-        addresses["Condition"] = manage["Condition"]
-    base["Statement"].append(addresses)
-    return base
+    """The endpoint's interface grants, in the same subnets and VPC."""
+    return network_policy(grants)
 
 
 def environment(ctx: Context, rail: Guardrail | None) -> dict[str, pulumi.Input[str]]:
