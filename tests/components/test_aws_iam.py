@@ -57,6 +57,7 @@ SPECS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             "name": "batch-bot",
             "model": {"id": LLAMA, "source": WEIGHTS, "max_context": 4096},
             "serving": {"mode": "async", "max_concurrency": 4},
+            "security": {"guard": {"input": False, "output": "off"}},
             "compute": {"instance_type": "ml.g5.2xlarge"},
             "scaling": {"min_replicas": 0, "scale_to_zero": True},
         },
@@ -223,7 +224,13 @@ def _breadth_problems(statement: dict[str, Any], kind: str, actions: list[Any]) 
 # Documents that name ids AWS assigns at deploy (the front door's API id): unknown at
 # preview, judged by the packs at update.
 # The callers' grant names the API id; the interfaces' grant the VPC the stack creates.
-DEPLOY_TIME = ("-api-callers-policy", "-network-policy")
+# The guardrail ARN and the created VPC id exist only after deploy.
+DEPLOY_TIME = (
+    "-api-callers-policy",
+    "-network-policy",
+    "-gateway-interfaces",
+    "-gateway-guardrail-policy",
+)
 
 
 def deploy_time(resource: CapturedResource) -> bool:
@@ -501,7 +508,9 @@ def test_resource_documents_are_valid() -> None:
     publishers = _sids(key)["PublishToEncryptedTopics"]
     assert publishers["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     endpoint = "arn:aws:sagemaker:eu-central-1:123456789012:endpoint/b"
-    assert problems(front_door_role_policy(endpoint, False), "identity") == []
+    gateway = "arn:aws:lambda:eu-central-1:123456789012:function:b-gateway"
+    assert problems(front_door_role_policy(gateway), "identity") == []
+    assert problems(invoke_policy(endpoint, is_async=False, gateway_arn=gateway), "identity") == []
     assert problems(invoke_policy(endpoint, is_async=False), "identity") == []
 
 

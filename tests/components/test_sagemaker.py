@@ -60,6 +60,8 @@ ASYNC: dict[str, Any] = {
     "name": "batch-bot",
     "model": {"id": LLAMA, "source": WEIGHTS, "max_context": 8192},
     "serving": {"runtime": "lmi", "mode": "async", "max_concurrency": 8},
+    # Async payloads come from S3: no gateway screens them (security.guard refuses it).
+    "security": {"guard": {"input": False, "output": "off"}},
     "compute": {"instance_type": "ml.g6e.2xlarge"},
     "scaling": {
         "min_replicas": 0,
@@ -205,7 +207,12 @@ def test_update_mode_gives_the_same_inputs_as_preview(recording: Recording) -> N
     assert {r.urn for r in previewed.resources} == {r.urn for r in updated.resources}
     # Every policy document but those naming ids AWS assigns at deploy (the VPC this stack
     # creates, the front door's API id) is complete before deploy: both modes agree.
-    deploy_time = ("-api-callers-policy", "-network-policy")
+    deploy_time = (
+        "-api-callers-policy",
+        "-network-policy",
+        "-gateway-interfaces",
+        "-gateway-guardrail-policy",
+    )
     for token in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
         before = [r for r in previewed.all(token) if not r.name.endswith(deploy_time)]
         after = [r for r in updated.all(token) if not r.name.endswith(deploy_time)]
@@ -233,6 +240,11 @@ def test_outputs(recording: Recording) -> None:
         "invoke_policy_arn",
         "front_door_url",
         "front_door_invoke_policy_arn",
+        "gateway_function_name",
+        "gateway_arn",
+        "gateway_role_arn",
+        "guardrail_id",
+        "guardrail_version",
     }
     assert seen["endpoint_name"] == "support-bot"
     assert seen["endpoint_arn"].startswith("arn:aws:sagemaker:eu-central-1:")
@@ -270,8 +282,10 @@ def test_created_key_rotates_and_names_its_users(recording: Recording) -> None:
     assert key["deletionWindowInDays"] == 30
     policy = statements(key["policy"])
     role = stack.one("aws:iam/role:Role", "support-bot-execution-role")["name"]
+    gateway = stack.one("aws:iam/role:Role", "support-bot-gateway-role")["name"]
     assert policy["UseByDeploymentRoles"]["Principal"]["AWS"] == [
-        f"arn:aws:iam::123456789012:role/{role}"
+        f"arn:aws:iam::123456789012:role/{role}",
+        f"arn:aws:iam::123456789012:role/{gateway}",
     ]
     assert policy["AdministerKey"]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
     assert "kms:Decrypt" not in policy["AdministerKey"]["Action"]
@@ -280,11 +294,14 @@ def test_created_key_rotates_and_names_its_users(recording: Recording) -> None:
         "sagemaker.eu-central-1.amazonaws.com",
         "s3.eu-central-1.amazonaws.com",
         "sns.eu-central-1.amazonaws.com",
+        "lambda.eu-central-1.amazonaws.com",
+        "bedrock.eu-central-1.amazonaws.com",
     ]
     logs = policy["EncryptDeploymentLogs"]
     assert logs["Principal"] == {"Service": "logs.eu-central-1.amazonaws.com"}
     assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == [
         "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/sagemaker/Endpoints/support-bot",
+        "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/lambda/support-bot-gateway",
         "arn:aws:logs:eu-central-1:123456789012:log-group:/aws/apigateway/support-bot",
         "arn:aws:logs:eu-central-1:123456789012:log-group:aws-waf-logs-support-bot",
     ]
@@ -320,7 +337,7 @@ def test_existing_key_is_used_and_not_created(recording: Recording) -> None:
     assert stack.all("aws:kms/alias:Alias") == []
     config = stack.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
     assert config["dataCaptureConfig"]["kmsKeyId"] == arn
-    assert stack.one("aws:cloudwatch/logGroup:LogGroup")["kmsKeyId"] == arn
+    assert stack.named("aws:cloudwatch/logGroup:LogGroup", "-bot-logs")["kmsKeyId"] == arn
     grants = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-execution-policy")["policy"])
     assert grants["UseDeploymentKey"]["Resource"] == arn
 
@@ -486,7 +503,7 @@ def test_network_interfaces_are_granted_in_the_created_subnets_only(
     }
     for subnet in stack.all("aws:ec2/subnet:Subnet"):
         assert subnet.inputs["tags"]["inferstack/deployment"] == "support-bot"
-    group = stack.one("aws:ec2/securityGroup:SecurityGroup")
+    group = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")
     assert group["tags"]["inferstack/deployment"] == "support-bot"
 
 
@@ -520,11 +537,17 @@ def test_invoke_policy_grants_only_this_endpoint(recording: Recording) -> None:
     invoke = stack.named("aws:iam/policy:Policy", "-invoke-policy")
     assert invoke["path"] == "/inferstack/"
     grants = statements(invoke["policy"])
-    assert grants["InvokeEndpoint"]["Action"] == [
-        "sagemaker:InvokeEndpoint",
-        "sagemaker:InvokeEndpointWithResponseStream",
-    ]
-    assert grants["InvokeEndpoint"]["Resource"] == (
+    # Callers reach the model through the guard gateway only; its role alone may invoke.
+    assert "InvokeEndpoint" not in grants
+    gateway = stack.one("aws:lambda/function:Function")["name"]
+    assert grants["InvokeGateway"] == {
+        "Sid": "InvokeGateway",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": f"arn:aws:lambda:eu-central-1:123456789012:function:{gateway}",
+    }
+    own = statements(stack.named("aws:iam/rolePolicy:RolePolicy", "-gateway-policy")["policy"])
+    assert own["InvokeEndpoint"]["Resource"] == (
         "arn:aws:sagemaker:eu-central-1:123456789012:endpoint/support-bot"
     )
     assert "InvokeFrontDoor" not in grants
@@ -560,7 +583,7 @@ def test_weights_from_s3_run_network_isolated_in_private_subnets(recording: Reco
     # No route to the internet at all: only the S3 gateway endpoint.
     assert stack.all("aws:ec2/natGateway:NatGateway") == []
     assert stack.all("aws:ec2/internetGateway:InternetGateway") == []
-    endpoint = stack.one("aws:ec2/vpcEndpoint:VpcEndpoint")
+    endpoint = stack.named("aws:ec2/vpcEndpoint:VpcEndpoint", "-s3-endpoint")
     assert endpoint["serviceName"] == "com.amazonaws.eu-central-1.s3"
     assert endpoint["vpcEndpointType"] == "Gateway"
 
@@ -568,7 +591,7 @@ def test_weights_from_s3_run_network_isolated_in_private_subnets(recording: Reco
 def test_the_security_group_admits_nothing(recording: Recording) -> None:
     for spec in (FULL, DEFAULTS):
         stack = run(recording, spec, preview=True)
-        group = stack.one("aws:ec2/securityGroup:SecurityGroup")
+        group = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")
         assert group["ingress"] == []
         assert [
             (rule["fromPort"], rule["toPort"], rule["protocol"]) for rule in group["egress"]
@@ -579,7 +602,7 @@ def test_the_security_group_admits_nothing(recording: Recording) -> None:
 
 def test_isolated_egress_reaches_only_the_s3_prefix_list(recording: Recording) -> None:
     stack = run(recording, FULL, preview=False, front_door=True)
-    (egress,) = stack.one("aws:ec2/securityGroup:SecurityGroup")["egress"]
+    (egress,) = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")["egress"]
     assert "cidrBlocks" not in egress
     assert egress["prefixListIds"]
 
@@ -593,7 +616,7 @@ def test_hub_download_gets_a_nat_gateway_and_no_isolation(recording: Recording) 
     assert len(stack.all("aws:ec2/natGateway:NatGateway")) == 1
     routes = stack.one("aws:ec2/routeTable:RouteTable", "bot-private-routes")["routes"]
     assert [route["cidrBlock"] for route in routes] == ["0.0.0.0/0"]
-    (egress,) = stack.one("aws:ec2/securityGroup:SecurityGroup")["egress"]
+    (egress,) = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")["egress"]
     assert egress["cidrBlocks"] == ["0.0.0.0/0"]
 
 
@@ -601,7 +624,7 @@ def test_existing_subnets_get_a_security_group_in_their_vpc(recording: Recording
     network = {"vpc_id": "vpc-0abc", "subnet_ids": ["subnet-0a", "subnet-0b"]}
     stack = run(recording, with_changes(FULL, security={"network": network}), preview=True)
     assert stack.all("aws:ec2/vpc:Vpc") == []
-    group = stack.one("aws:ec2/securityGroup:SecurityGroup")
+    group = stack.named("aws:ec2/securityGroup:SecurityGroup", "-endpoint-sg")
     assert group["vpcId"] == "vpc-0abc"
     assert group["ingress"] == []
     model = stack.one("aws:sagemaker/model:Model")
@@ -955,9 +978,13 @@ def test_front_door_authenticates_throttles_and_logs(recording: Recording) -> No
     method = stack.one("aws:apigateway/method:Method")
     assert (method["httpMethod"], method["authorization"]) == ("POST", "AWS_IAM")
     integration = stack.one("aws:apigateway/integration:Integration")
-    assert integration["type"] == "AWS"
-    assert integration["uri"] == (
-        "arn:aws:apigateway:eu-central-1:runtime.sagemaker:path/endpoints/support-bot/invocations"
+    # The front door calls the guard gateway, never the endpoint.
+    assert integration["type"] == "AWS_PROXY"
+    gateway = stack.one("aws:lambda/function:Function")
+    updated = run(recording, FULL, preview=False, front_door=True)
+    function = f"arn:aws:lambda:eu-central-1:123456789012:function:{gateway['name']}"
+    assert updated.one("aws:apigateway/integration:Integration")["uri"] == (
+        f"arn:aws:apigateway:eu-central-1:lambda:path/2015-03-31/functions/{function}/invocations"
     )
     stage = stack.one("aws:apigateway/stage:Stage")
     access_logs = stage["accessLogSettings"]
@@ -974,9 +1001,14 @@ def test_front_door_authenticates_throttles_and_logs(recording: Recording) -> No
     role_grants = statements(
         stack.one("aws:iam/rolePolicy:RolePolicy", "support-bot-api-role-policy")["policy"]
     )
-    assert role_grants["InvokeEndpoint"]["Resource"] == (
-        "arn:aws:sagemaker:eu-central-1:123456789012:endpoint/support-bot"
-    )
+    assert role_grants == {
+        "InvokeGateway": {
+            "Sid": "InvokeGateway",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": f"arn:aws:lambda:eu-central-1:123456789012:function:{gateway['name']}",
+        }
+    }
 
 
 def test_front_door_firewall_limits_rate_and_body_size(recording: Recording) -> None:

@@ -118,10 +118,10 @@ def test_default_context_is_the_one_the_memory_fit_was_checked_for() -> None:
     [
         (
             "tgi",
-            ["--max-batch-size", "32", "--trust-remote-code"],
+            ["--max-batch-size", "32", "--disable-custom-kernels"],
             {
                 "MAX_BATCH_SIZE": "32",
-                "TRUST_REMOTE_CODE": "true",
+                "DISABLE_CUSTOM_KERNELS": "true",
             },
         ),
         (
@@ -140,6 +140,57 @@ def test_extra_args_become_the_images_variables(
     spec = spec_of(serving={"runtime": runtime, "extra_args": args})
     env = container.environment(spec, container.model_source(spec), gpu_count=1)
     assert {key: env[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("runtime", "serving", "expected", "absent"),
+    [
+        ("tgi", {"trust_remote_code": True}, {"TRUST_REMOTE_CODE": "true"}, ()),
+        # TGI has no switch for tools: the gateway refuses tool requests instead.
+        ("tgi", {"tool_calling": True}, {}, ("OPTION_ENABLE_AUTO_TOOL_CHOICE",)),
+        (
+            "vllm",
+            {"trust_remote_code": True, "tool_calling": True},
+            {
+                "OPTION_TRUST_REMOTE_CODE": "true",
+                "OPTION_ENABLE_AUTO_TOOL_CHOICE": "true",
+                "OPTION_TOOL_CALL_PARSER": "llama3_json",
+            },
+            (),
+        ),
+        (
+            "lmi",
+            {},
+            {},
+            ("OPTION_TRUST_REMOTE_CODE", "OPTION_ENABLE_AUTO_TOOL_CHOICE", "TRUST_REMOTE_CODE"),
+        ),
+    ],
+)
+def test_declared_flags_become_the_images_variables(
+    runtime: str, serving: dict[str, Any], expected: dict[str, str], absent: tuple[str, ...]
+) -> None:
+    spec = spec_of(serving={"runtime": runtime, **serving})
+    env = container.environment(spec, container.model_source(spec), gpu_count=1)
+    assert {key: env.get(key) for key in expected} == expected
+    assert not set(absent) & set(env)
+
+
+def test_tool_calling_needs_a_known_parser_or_one_named() -> None:
+    model = {"id": "google/gemma-2-9b-it"}
+    spec = spec_of(model=model, serving={"runtime": "vllm", "tool_calling": True})
+    with pytest.raises(SpecError, match=r"serving\.tool_calling.*--tool-call-parser"):
+        container.environment(spec, container.model_source(spec), gpu_count=1)
+    named = spec_of(
+        model=model,
+        serving={
+            "runtime": "vllm",
+            "tool_calling": True,
+            "extra_args": ["--tool-call-parser", "hermes"],
+        },
+    )
+    env = container.environment(named, container.model_source(named), gpu_count=1)
+    assert env["OPTION_TOOL_CALL_PARSER"] == "hermes"
+    assert env["OPTION_ENABLE_AUTO_TOOL_CHOICE"] == "true"
 
 
 def test_token_secret_is_passed_by_name_only() -> None:
@@ -232,6 +283,7 @@ def test_plan_for_async_scale_to_zero() -> None:
     planned = plan_of(
         serving={"mode": "async"},
         scaling={"min_replicas": 0, "scale_to_zero": True},
+        security={"guard": {"input": False, "output": "off"}},
     )
     assert planned.scaling_metric == BACKLOG_METRIC
     assert (planned.min_capacity, planned.initial_instance_count) == (0, 1)

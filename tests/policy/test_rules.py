@@ -11,6 +11,7 @@ from cases_azure import CASES as AZURE
 from cases_cross import CASES as CROSS
 from cases_gcp import CASES as GCP
 from cases_guard import CASES as GUARD
+from cases_guard_aws import CASES as GUARD_AWS
 from cases_guard_gcp import CASES as GUARD_GCP
 from cases_iam import CASES as IAM
 from cases_jetson import CASES as JETSON
@@ -49,6 +50,7 @@ CASES = [
     *GUARD,
     *RED_TEAM,
     *OWASP,
+    *GUARD_AWS,
 ]
 
 

@@ -10,7 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.aws import front_door as door
-from inferstack.aws import hosting, iam, monitoring, network, scaling, storage
+from inferstack.aws import gateway as gw
+from inferstack.aws import guard, hosting, iam, monitoring, network, scaling, storage
 from inferstack.aws.args import SageMakerArgs
 from inferstack.aws.context import Context
 from inferstack.aws.encryption import deployment_key, key_alias
@@ -30,7 +31,9 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
     access-log bucket, a least-privilege execution role, the model in private subnets
     (network-isolated when the weights come from S3), the endpoint configuration and
     endpoint, autoscaling on the metric the endpoint type needs, a log group, alarms to an
-    encrypted topic, a budget, and optionally an API Gateway + WAF front door.
+    encrypted topic, a budget, a Bedrock guardrail and the guard gateway Lambda that is the
+    real-time endpoint's only caller, and optionally an API Gateway + WAF front door in front
+    of that gateway.
 
     Keyword arguments beyond the spec:
       front_door: put API Gateway (IAM or API-key auth, throttling, WAF) in front.
@@ -119,16 +122,22 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
         plan = ctx.plan
         spec = ctx.spec
         role = iam.execution_role(ctx)
+        role_names = [iam.execution_role_name(ctx)]
+        roles: list[pulumi.Resource] = [role]
+        gateway_role = gw.gateway_role(ctx) if plan.gateway else None
+        if gateway_role is not None:
+            role_names.append(gw.role_name(ctx))
+            roles.append(gateway_role)
         endpoint_logs = monitoring.endpoint_log_group_name(plan.endpoint_name)
         log_groups = [endpoint_logs]
+        if plan.gateway:
+            log_groups.append(gw.log_group_name(plan.endpoint_name))
         if plan.front_door:
             log_groups += [
                 door.access_log_group_name(plan.endpoint_name),
                 door.waf_log_group_name(plan.endpoint_name),
             ]
-        key_arn = deployment_key(
-            ctx, role_names=[iam.execution_role_name(ctx)], roles=[role], log_groups=log_groups
-        )
+        key_arn = deployment_key(ctx, role_names=role_names, roles=roles, log_groups=log_groups)
         bucket = storage.artifact_storage(
             ctx,
             key_arn,
@@ -192,10 +201,30 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
             "bucket_name": bucket.name,
             "log_group_name": log_group.name,
         }
+        gateway = None
+        if gateway_role is not None:
+            rail = guard.guardrail(ctx, key_arn) if plan.guardrail else None
+            gateway = gw.gateway(
+                ctx,
+                role=gateway_role,
+                key_arn=key_arn,
+                rail=rail,
+                net=net,
+                logs=monitoring.log_group(
+                    ctx, gw.log_group_name(plan.endpoint_name), key_arn, "gateway-logs"
+                ),
+            )
+            outputs["gateway_function_name"] = pulumi.Output.from_input(gateway.name)
+            outputs["gateway_arn"] = gateway.arn
+            outputs["gateway_role_arn"] = gateway.role_arn
+            if rail is not None:
+                outputs["guardrail_id"] = rail.id
+                outputs["guardrail_version"] = rail.version
         if plan.front_door:
+            assert gateway is not None  # the plan refuses a front door for async endpoints
             front = door.front_door(
                 ctx,
-                endpoint=endpoint,
+                gateway=gateway,
                 access_logs=monitoring.log_group(
                     ctx, door.access_log_group_name(plan.endpoint_name), key_arn, "api-logs"
                 ),

@@ -25,6 +25,15 @@ LMI_DTYPES = {"bf16": "bf16", "fp16": "fp16"}
 # both quantize at load time from a 16-bit checkpoint.
 RUNTIME_QUANTIZATION = {"fp8": "fp8"}
 SAGEMAKER_RUNTIMES = ("tgi", "lmi", "vllm")
+# vLLM's --tool-call-parser for the model families whose tool format it knows.
+TOOL_PARSERS = (
+    ("meta-llama/llama-3", "llama3_json"),
+    ("meta-llama/meta-llama-3", "llama3_json"),
+    ("mistralai/", "mistral"),
+    ("qwen/", "hermes"),
+    ("nousresearch/hermes", "hermes"),
+    ("ibm-granite/", "granite"),
+)
 _FLAG = re.compile(r"^--([a-z0-9][a-z0-9-]*)(=(.*))?$")
 
 
@@ -138,8 +147,46 @@ def environment(
     if token_secret is not None and spec.model.hf_token_secret is not None:
         env["INFERSTACK_HF_TOKEN_SECRET_ID"] = token_secret
         env["INFERSTACK_HF_TOKEN_SECRET_KEY"] = spec.model.hf_token_secret.key
+    env.update(_declared(spec))
     env.update(_extra_args(spec))
     return env
+
+
+def _declared(spec: DeploymentSpec) -> dict[str, str]:
+    """``serving.trust_remote_code`` and ``serving.tool_calling`` as the image's variables.
+
+    TGI takes ``TRUST_REMOTE_CODE``; it answers tool calls in its Messages API without a
+    switch, so with ``tool_calling: false`` the gateway refuses requests that carry tools. The
+    LMI image hands ``OPTION_TRUST_REMOTE_CODE``, ``OPTION_ENABLE_AUTO_TOOL_CHOICE`` and
+    ``OPTION_TOOL_CALL_PARSER`` to vLLM, which needs the parser of the model's tool format.
+    """
+    serving = spec.serving
+    tgi = serving.runtime == "tgi"
+    env: dict[str, str] = {}
+    if serving.trust_remote_code:
+        env["TRUST_REMOTE_CODE" if tgi else "OPTION_TRUST_REMOTE_CODE"] = "true"
+    if serving.tool_calling and not tgi:
+        env["OPTION_ENABLE_AUTO_TOOL_CHOICE"] = "true"
+        named = any(arg.split("=", 1)[0] == "--tool-call-parser" for arg in serving.extra_args)
+        parser = _tool_parser(spec.model.id)
+        if not named and parser is None:
+            raise SpecError(
+                "serving.tool_calling",
+                f"vLLM needs the tool-call format of {spec.model.id}, which is not known here",
+                "add --tool-call-parser <name> to serving.extra_args (e.g. hermes, mistral, "
+                "llama3_json)",
+            )
+        if not named and parser is not None:
+            env["OPTION_TOOL_CALL_PARSER"] = parser
+    return env
+
+
+def _tool_parser(model_id: str) -> str | None:
+    lowered = model_id.lower()
+    for prefix, parser in TOOL_PARSERS:
+        if lowered.startswith(prefix):
+            return parser
+    return None
 
 
 def _tgi(

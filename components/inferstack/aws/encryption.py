@@ -30,6 +30,9 @@ def deployment_key(
         existing = plan.kms_key
         return ctx.arns().apply(lambda arns: arns.kms_key(existing))
 
+    # The guardrail (Bedrock) and the gateway's environment (Lambda) are encrypted with it too.
+    services = ("sagemaker", "s3", "sns") + (("lambda", "bedrock") if plan.gateway else ())
+
     def build(arns: Arns) -> dict[str, object]:
         return key_policy(
             KeyGrants(
@@ -38,13 +41,14 @@ def deployment_key(
                 role_arns=tuple(arns.role(name) for name in role_names),
                 log_group_arns=tuple(arns.log_group(group) for group in log_groups),
                 logs_service=arns.service("logs"),
-                via_services=tuple(arns.service(s) for s in ("sagemaker", "s3", "sns")),
+                via_services=tuple(arns.service(s) for s in services),
             )
         )
 
     key = aws.kms.Key(
         ctx.child("key"),
-        description=f"inferstack {ctx.name}: SageMaker endpoint, artifacts, logs, notifications",
+        description=f"inferstack {ctx.name}: SageMaker endpoint, artifacts, logs, notifications"
+        + (", guardrail and gateway" if plan.gateway else ""),
         enable_key_rotation=True,
         rotation_period_in_days=365,
         deletion_window_in_days=30,

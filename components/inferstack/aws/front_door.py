@@ -1,6 +1,8 @@
 """An optional front door: API Gateway (REST, regional) with a WAF web ACL in front.
 
-For callers that cannot reach the SageMaker runtime API directly. The method keeps IAM
+For callers that cannot call AWS APIs with SigV4 themselves. It integrates with the guard
+gateway Lambda (``AWS_PROXY``, through a role allowed to invoke that function only), never
+with the endpoint: the gateway's role is the endpoint's only caller. The method keeps IAM
 (SigV4) authentication; with ``security.auth: api_key`` it authenticates callers with a Cognito
 user pool instead (OAuth 2.0 client credentials: a client id and secret buy a short-lived
 token with the ``invoke`` scope), and the API key only meters the caller against the usage
@@ -27,6 +29,7 @@ from inferstack.aws import names
 from inferstack.aws.context import Context
 from inferstack.aws.documents import document, statement
 from inferstack.aws.front_door_auth import token_issuer
+from inferstack.aws.gateway import Gateway, function_arn
 from inferstack.aws.names import Arns
 from inferstack.aws.policies import (
     Document,
@@ -80,7 +83,7 @@ class FrontDoor:
 def front_door(
     ctx: Context,
     *,
-    endpoint: aws.sagemaker.Endpoint,
+    gateway: Gateway,
     access_logs: aws.cloudwatch.LogGroup,
     waf_logs: aws.cloudwatch.LogGroup,
 ) -> FrontDoor:
@@ -129,34 +132,27 @@ def front_door(
         region=ctx.region,
         opts=ctx.opts(),
     )
-    uri = endpoint.name.apply(
-        lambda name: (
-            f"arn:{names.partition(ctx.region)}:apigateway:{ctx.region}:"
-            f"runtime.sagemaker:path/endpoints/{name}/invocations"
-        )
-    )
+    # The gateway answers with status, headers and body itself: no response mapping.
     integration = aws.apigateway.Integration(
         ctx.child("api-integration"),
         rest_api=api.id,
         resource_id=resource.id,
         http_method=method.http_method,
-        type="AWS",
+        type="AWS_PROXY",
         integration_http_method="POST",
-        uri=uri,
+        uri=gateway.invoke_arn,
         credentials=role.arn,
-        passthrough_behavior="WHEN_NO_MATCH",
         timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
         region=ctx.region,
         opts=ctx.opts(),
     )
-    responses = _responses(ctx, api, resource, method, integration)
     deployment = aws.apigateway.Deployment(
         ctx.child("api-deployment"),
         rest_api=api.id,
         description=f"{ctx.name} front door",
         triggers={"configuration": _fingerprint(ctx)},
         region=ctx.region,
-        opts=ctx.opts(depends_on=[method, integration, *responses]),
+        opts=ctx.opts(depends_on=[method, integration]),
     )
     stage = aws.apigateway.Stage(
         ctx.child("api-stage"),
@@ -218,12 +214,12 @@ def _integration_role(ctx: Context) -> aws.iam.Role:
     plan = ctx.plan
 
     def build(arns: Arns) -> Document:
-        return front_door_role_policy(arns.endpoint(plan.endpoint_name), plan.is_async)
+        return front_door_role_policy(function_arn(arns, plan.endpoint_name))
 
     role = aws.iam.Role(
         ctx.child("api-role"),
         name=names.role_name(plan.endpoint_name, "apigateway", ctx.region),
-        description=f"inferstack {ctx.name}: lets API Gateway invoke the endpoint",
+        description=f"inferstack {ctx.name}: lets API Gateway invoke the guard gateway",
         assume_role_policy=json.dumps(assume_role("apigateway.amazonaws.com")),
         max_session_duration=3600,
         tags=ctx.tags(),
@@ -232,51 +228,21 @@ def _integration_role(ctx: Context) -> aws.iam.Role:
     aws.iam.RolePolicy(
         ctx.child("api-role-policy"),
         role=role.id,
-        name="invoke-endpoint",
+        name="invoke-gateway",
         policy=ctx.policy(build),
         opts=ctx.opts(),
     )
     return role
 
 
-def _responses(
-    ctx: Context,
-    api: aws.apigateway.RestApi,
-    resource: aws.apigateway.Resource,
-    method: aws.apigateway.Method,
-    integration: aws.apigateway.Integration,
-) -> list[pulumi.Resource]:
-    created: list[pulumi.Resource] = []
-    # SageMaker's status passes through as 200, 4XX -> 400 and 5XX -> 502 (a bad gateway).
-    for status, pattern in (("200", None), ("400", r"4\d{2}"), ("502", r"5\d{2}")):
-        response = aws.apigateway.MethodResponse(
-            ctx.child(f"api-response-{status}"),
-            rest_api=api.id,
-            resource_id=resource.id,
-            http_method=method.http_method,
-            status_code=status,
-            region=ctx.region,
-            opts=ctx.opts(),
-        )
-        created.append(response)
-        created.append(
-            aws.apigateway.IntegrationResponse(
-                ctx.child(f"api-integration-{status}"),
-                rest_api=api.id,
-                resource_id=resource.id,
-                http_method=method.http_method,
-                status_code=response.status_code,
-                selection_pattern=pattern,
-                region=ctx.region,
-                opts=ctx.opts(depends_on=[integration]),
-            )
-        )
-    return created
-
-
 def _fingerprint(ctx: Context) -> str:
     """Changes when the API's shape does, so a new deployment is cut only then."""
-    shape = {"auth": ctx.plan.api_key_auth, "endpoint": ctx.plan.endpoint_name, "stage": STAGE}
+    shape = {
+        "auth": ctx.plan.api_key_auth,
+        "endpoint": ctx.plan.endpoint_name,
+        "integration": "gateway",
+        "stage": STAGE,
+    }
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
 

@@ -126,6 +126,9 @@ def caller_policy(
         return invoke_policy(
             arns.endpoint(plan.endpoint_name),
             is_async=plan.is_async,
+            gateway_arn=arns.function(names.gateway_name(plan.endpoint_name))
+            if plan.gateway
+            else None,
             bucket_arn=arns.bucket(bucket),
             key_arn=key_arn,
             key_alias=key_alias if plan.create_key else None,
@@ -136,7 +139,8 @@ def caller_policy(
         ctx.child("invoke-policy"),
         name=names.role_name(plan.endpoint_name, "invoke", ctx.region),
         path="/inferstack/",
-        description=f"Invoke the inferstack SageMaker endpoint {plan.endpoint_name}",
+        description=f"Invoke the inferstack SageMaker endpoint {plan.endpoint_name}"
+        + (" through its guard gateway" if plan.gateway else ""),
         policy=ctx.policy(build, bucket_name),
         tags=ctx.tags(),
         opts=ctx.opts(),

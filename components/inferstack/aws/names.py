@@ -52,6 +52,11 @@ def role_name(component: str, kind: str, region: str) -> str:
     return bounded(component, kind, 64, region, component)
 
 
+def gateway_name(endpoint_name: str) -> str:
+    """The guard gateway Lambda's function name."""
+    return bounded(endpoint_name, "gateway", 64)
+
+
 def endpoint_name(component: str) -> str:
     name = re.sub(r"[^a-zA-Z0-9-]", "-", component).strip("-")[:63].rstrip("-")
     return name or "inferstack"
@@ -83,6 +88,9 @@ class Arns:
         return (
             f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:endpoint/{name.lower()}"
         )
+
+    def function(self, name: str) -> str:
+        return f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{name}"
 
     def log_group(self, name: str) -> str:
         return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{name}"

@@ -72,6 +72,8 @@ class Plan:
     front_door: bool = False
     api_key_auth: bool = False
     budget_usd: float | None = None
+    gateway: bool = False  # the guard Lambda is the only caller of the endpoint (real-time)
+    guardrail: bool = False  # the gateway screens with a Bedrock guardrail
 
 
 def build_plan(
@@ -112,6 +114,8 @@ def build_plan(
             "give async callers the invoke policy instead, or create the component without "
             "front_door",
         )
+    scaling_metric = _scaling_metric(spec)
+    _check_guard(spec)
     min_capacity = 0 if spec.scaling.scale_to_zero else spec.min_replicas
     return Plan(
         endpoint_name=names.endpoint_name(name),
@@ -129,7 +133,7 @@ def build_plan(
         max_capacity=spec.scaling.max_replicas,
         download_timeout=download,
         startup_timeout=startup,
-        scaling_metric=_scaling_metric(spec),
+        scaling_metric=scaling_metric,
         is_async=is_async,
         create_key=spec.security.encryption.create_key,
         kms_key=None if spec.security.encryption.create_key else spec.security.encryption.kms_key,
@@ -141,7 +145,31 @@ def build_plan(
         front_door=front_door,
         api_key_auth=api_key,
         budget_usd=budget_usd(spec, hardware),
+        gateway=not is_async,
+        guardrail=not is_async and spec.security.guard.enabled,
     )
+
+
+def _check_guard(spec: DeploymentSpec) -> None:
+    guard = spec.security.guard
+    if guard.provider not in ("auto", "bedrock", "none"):
+        raise SpecError(
+            "security.guard.provider",
+            f"'{guard.provider}' does not run on SageMaker: its gateway calls a Bedrock guardrail",
+            "use auto or bedrock",
+        )
+    if guard.provider == "none" and guard.enabled:
+        raise SpecError(
+            "security.guard.provider",
+            "none screens nothing, but input or output screening is on",
+            "use auto (a Bedrock guardrail), or set security.guard.input: false and output: off",
+        )
+    if spec.serving.mode == "async" and guard.enabled:
+        raise SpecError(
+            "security.guard",
+            "SageMaker async endpoints read prompts from S3, where no gateway can screen them",
+            "use serving.mode: realtime, or set security.guard.input: false and output: off",
+        )
 
 
 def _check_image_region(image: str, region: str) -> None:

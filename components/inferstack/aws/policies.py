@@ -224,16 +224,21 @@ def invoke_policy(
     endpoint_arn: str,
     *,
     is_async: bool,
+    gateway_arn: str | None = None,
     bucket_arn: str | None = None,
     key_arn: str | None = None,
     key_alias: str | None = None,
     s3_service: str | None = None,
 ) -> Document:
-    """What a caller needs: invoke this endpoint, and for async, hand over and fetch payloads.
+    """What a caller needs: invoke the gateway (real-time), or for async, invoke the endpoint,
+    hand over and fetch payloads.
 
     With ``key_alias``, ``key_arn`` may be the account's ``key/*`` pattern: the grant then holds
     only for the key carrying that alias, which names the key before it exists.
     """
+    if gateway_arn is not None:
+        # Real-time callers go through the guard gateway; only its role invokes the endpoint.
+        return document(statement("InvokeGateway", "lambda:InvokeFunction", gateway_arn))
     actions = (
         ["sagemaker:InvokeEndpointAsync"]
         if is_async
@@ -261,6 +266,6 @@ def invoke_policy(
     return document(*statements)
 
 
-def front_door_role_policy(endpoint_arn: str, is_async: bool) -> Document:
-    action = "sagemaker:InvokeEndpointAsync" if is_async else "sagemaker:InvokeEndpoint"
-    return document(statement("InvokeEndpoint", action, endpoint_arn))
+def front_door_role_policy(gateway_arn: str) -> Document:
+    """API Gateway invokes the guard gateway function, never the endpoint."""
+    return document(statement("InvokeGateway", "lambda:InvokeFunction", gateway_arn))

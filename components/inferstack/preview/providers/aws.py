@@ -35,6 +35,21 @@ class AwsMocks(ProviderMocks):
             # Topics have no resource-type segment: arn:aws:sns:<region>:<account>:<name>.
             arn = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{physical}"
             resource_id = arn  # a topic's id is its ARN
+        elif service == "lambda" and kind == "Function":
+            arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}"
+            inputs.setdefault(
+                "invokeArn",
+                f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations",
+            )
+        elif service == "bedrock" and kind == "Guardrail":
+            resource_id = _uuid(token, name).replace("-", "")[:12]
+            arn = f"arn:aws:bedrock:{region}:{ACCOUNT_ID}:guardrail/{resource_id}"
+            inputs.setdefault("guardrailArn", arn)
+            inputs.setdefault("guardrailId", resource_id)
+            inputs.setdefault("version", "DRAFT")
+        elif service == "bedrock" and kind == "GuardrailVersion":
+            arn = f"{inputs.get('guardrailArn')}"
+            inputs.setdefault("version", "1")
         else:
             arn = f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{_kebab(kind)}/{physical}"
         inputs.setdefault("arn", arn)

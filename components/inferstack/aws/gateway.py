@@ -1,0 +1,234 @@
+"""The guard gateway: a Python Lambda, the only principal allowed to invoke the endpoint.
+
+Callers reach the model only through it: directly (``lambda:InvokeFunction``, the invoke
+policy), or through the API Gateway front door, which integrates with it (``AWS_PROXY``).
+The code is ``inferstack/aws/lambda_gateway/handler.py``, zipped as is. The function has its
+own role (``sagemaker:InvokeEndpoint`` on this endpoint, ``bedrock:ApplyGuardrail`` on this
+guardrail, its log group, its network interfaces; the deployment key through the key's
+policy), a KMS-encrypted log group with the deployment's retention, environment variables
+encrypted with the same key, a reserved concurrency equal to what the endpoint can serve at
+full scale (so a flood is throttled at the gateway, not queued against the model), and runs in
+the endpoint's private subnets. With ``observability.tracing`` it has X-Ray active tracing and
+exports OTLP/HTTP spans (no prompt or answer text) to the tracing endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from inferstack.aws import names
+from inferstack.aws.context import Context
+from inferstack.aws.documents import Document, assume_role, document, statement
+from inferstack.aws.gateway_network import gateway_security_groups
+from inferstack.aws.guard import Guardrail
+from inferstack.aws.iam import DEPLOYMENT_TAG
+from inferstack.aws.names import Arns
+from inferstack.aws.network import Network
+from inferstack.aws.policies import NetworkGrants, network_policy
+
+CODE = Path(__file__).with_name("lambda_gateway") / "handler.py"
+RUNTIME = "python3.12"
+HANDLER = "handler.handler"
+MEMORY_MB = 256
+TIMEOUT_SECONDS = 60
+# No tokenizer in the gateway: prompts are bounded in characters, about four per token.
+CHARS_PER_TOKEN = 4
+XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+
+
+def function_name(endpoint_name: str) -> str:
+    return names.gateway_name(endpoint_name)
+
+
+def log_group_name(endpoint_name: str) -> str:
+    return f"/aws/lambda/{function_name(endpoint_name)}"
+
+
+def role_name(ctx: Context) -> str:
+    return names.role_name(ctx.plan.endpoint_name, "gateway", ctx.region)
+
+
+def function_arn(arns: Arns, endpoint_name: str) -> str:
+    return arns.function(function_name(endpoint_name))
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str
+    arn: pulumi.Output[str]
+    invoke_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+
+
+def gateway_role(ctx: Context) -> aws.iam.Role:
+    # Created before the key: a created key's policy names it (kms:Decrypt for the guardrail
+    # and the environment), so its grants follow as separate RolePolicies.
+    return aws.iam.Role(
+        ctx.child("gateway-role"),
+        name=role_name(ctx),
+        description=f"inferstack {ctx.name}: the guard gateway Lambda; the endpoint's only caller",
+        assume_role_policy=json.dumps(assume_role("lambda.amazonaws.com")),
+        max_session_duration=3600,
+        tags=ctx.tags(),
+        opts=ctx.opts(),
+    )
+
+
+def gateway_policy(
+    arns: Arns,
+    endpoint_name: str,
+    *,
+    key_arn: str | None,
+    tracing: bool,
+) -> Document:
+    """Invoke this endpoint, write this log group; the key when it is brought, X-Ray if traced."""
+    logs = arns.log_group(log_group_name(endpoint_name))
+    statements = [
+        statement("InvokeEndpoint", "sagemaker:InvokeEndpoint", arns.endpoint(endpoint_name)),
+        statement(
+            "WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], f"{logs}:log-stream:*"
+        ),
+    ]
+    if key_arn is not None:
+        statements.append(statement("UseDeploymentKey", ["kms:Decrypt"], key_arn))
+    if tracing:
+        # X-Ray has no resource-level permissions.
+        statements.append(statement("WriteTraces", XRAY_ACTIONS, "*"))
+    return document(*statements)
+
+
+def guardrail_policy(guardrail_arn: str) -> Document:
+    return document(statement("ApplyGuardrail", "bedrock:ApplyGuardrail", guardrail_arn))
+
+
+def gateway_network_policy(grants: NetworkGrants) -> Document:
+    """The endpoint's interface grants, in the same subnets and VPC."""
+    return network_policy(grants)
+
+
+def environment(ctx: Context, rail: Guardrail | None) -> dict[str, pulumi.Input[str]]:
+    guard = ctx.spec.security.guard
+    max_input = guard.checks.max_input_tokens
+    env: dict[str, pulumi.Input[str]] = {
+        "INFERSTACK_ENDPOINT_NAME": ctx.plan.endpoint_name,
+        "INFERSTACK_SCREEN_INPUT": "true" if rail is not None and guard.input else "false",
+        "INFERSTACK_SCREEN_OUTPUT": guard.output if rail is not None else "off",
+        "INFERSTACK_MAX_OUTPUT_TOKENS": str(guard.max_output_tokens),
+        "INFERSTACK_MAX_INPUT_CHARS": str(max_input * CHARS_PER_TOKEN if max_input else 0),
+        "INFERSTACK_BLOCKED_MESSAGE": guard.blocked_message,
+        "INFERSTACK_TOOL_CALLING": "true" if ctx.spec.serving.tool_calling else "false",
+        "INFERSTACK_GUARDRAIL_ID": rail.id if rail is not None else "",
+        "INFERSTACK_GUARDRAIL_VERSION": rail.version if rail is not None else "",
+    }
+    tracing = ctx.spec.observability.tracing
+    if tracing is not None:
+        env.update(
+            {
+                "OTEL_SERVICE_NAME": function_name(ctx.plan.endpoint_name),
+                "OTEL_EXPORTER_OTLP_ENDPOINT": tracing.endpoint,
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": str(tracing.sampling_ratio),
+            }
+        )
+    return env
+
+
+def reserved_concurrency(ctx: Context) -> int:
+    """Requests the endpoint serves at once at full scale: more would only queue at the model."""
+    return max(1, ctx.plan.max_capacity * ctx.spec.serving.max_concurrency)
+
+
+def gateway(
+    ctx: Context,
+    *,
+    role: aws.iam.Role,
+    key_arn: pulumi.Input[str],
+    rail: Guardrail | None,
+    net: Network,
+    logs: aws.cloudwatch.LogGroup,
+) -> Gateway:
+    plan = ctx.plan
+    tracing = ctx.spec.observability.tracing is not None
+    brought_key = None if plan.create_key else plan.kms_key
+
+    def own(arns: Arns) -> Document:
+        key = arns.kms_key(brought_key) if brought_key is not None else None
+        return gateway_policy(arns, plan.endpoint_name, key_arn=key, tracing=tracing)
+
+    grants: list[pulumi.Resource] = [
+        aws.iam.RolePolicy(
+            ctx.child("gateway-policy"),
+            role=role.id,
+            name="inferstack-gateway",
+            policy=ctx.policy(own),
+            opts=ctx.opts(),
+        )
+    ]
+    if rail is not None:
+        grants.append(
+            aws.iam.RolePolicy(
+                ctx.child("gateway-guardrail-policy"),
+                role=role.id,
+                name="inferstack-guardrail",
+                policy=rail.arn.apply(lambda arn: json.dumps(guardrail_policy(arn))),
+                opts=ctx.opts(),
+            )
+        )
+    grants.append(_network_grant(ctx, role, net))
+    groups = gateway_security_groups(ctx, net)
+    function = aws.lambda_.Function(
+        ctx.child("gateway"),
+        name=function_name(plan.endpoint_name),
+        description=f"inferstack {ctx.name}: guards and invokes the SageMaker endpoint",
+        runtime=RUNTIME,
+        handler=HANDLER,
+        code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(CODE))}),
+        role=role.arn,
+        memory_size=MEMORY_MB,
+        timeout=TIMEOUT_SECONDS,
+        reserved_concurrent_executions=reserved_concurrency(ctx),
+        environment={"variables": environment(ctx, rail)},
+        kms_key_arn=key_arn,
+        vpc_config={"subnet_ids": net.subnet_ids, "security_group_ids": groups},
+        logging_config={"log_format": "JSON", "log_group": logs.name},
+        tracing_config={"mode": "Active" if tracing else "PassThrough"},
+        region=ctx.region,
+        tags=ctx.tags(),
+        opts=ctx.opts(depends_on=[*grants, logs, *net.ready]),
+    )
+    return Gateway(
+        name=function_name(plan.endpoint_name),
+        arn=function.arn,
+        invoke_arn=function.invoke_arn,
+        role_arn=role.arn,
+    )
+
+
+def _network_grant(ctx: Context, role: aws.iam.Role, net: Network) -> aws.iam.RolePolicy:
+    plan = ctx.plan
+
+    def build(arns: Arns, created: str | None) -> Document:
+        vpc_id = plan.vpc_id or created
+        return gateway_network_policy(
+            NetworkGrants(
+                account_pattern=arns.ec2(),
+                subnet_arns=tuple(arns.subnet(s) for s in plan.subnet_ids),
+                security_group_arns=tuple(arns.security_group(g) for g in plan.security_group_ids),
+                vpc_arn=arns.vpc(vpc_id) if vpc_id else None,
+                tag=(DEPLOYMENT_TAG, ctx.spec.name),
+            )
+        )
+
+    return aws.iam.RolePolicy(
+        ctx.child("gateway-interfaces"),
+        role=role.id,
+        name="inferstack-network",
+        policy=ctx.policy(build, net.vpc_id),
+        opts=ctx.opts(),
+    )

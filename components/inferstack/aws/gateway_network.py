@@ -1,0 +1,91 @@
+"""Where the gateway Lambda runs: the endpoint's private subnets, with a way to the runtime APIs.
+
+The Lambda calls two AWS APIs, the SageMaker runtime and the Bedrock runtime. In the private
+VPC the stack creates (no internet unless the weights come from the Hub), it reaches them
+through interface VPC endpoints with private DNS, which admit HTTPS from the gateway's
+security group only; the gateway's group sends HTTPS into the VPC and nowhere else. In
+subnets you bring, the gateway's group allows HTTPS out, and your routing (NAT or your own
+endpoints) takes it to the APIs; with only ``security_group_ids`` given, those groups are used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from inferstack.aws.context import Context
+from inferstack.aws.network import ANYWHERE, VPC_CIDR, Network
+
+RUNTIME_SERVICES = ("sagemaker.runtime", "bedrock-runtime")
+
+
+def gateway_security_groups(ctx: Context, net: Network) -> list[pulumi.Input[str]]:
+    plan = ctx.plan
+    if plan.create_network:
+        assert net.vpc_id is not None
+        group = _group(ctx, net.vpc_id, [_https("HTTPS to the runtime API endpoints", VPC_CIDR)])
+        _runtime_endpoints(ctx, net, group)
+        return [group.id]
+    if plan.security_group_ids or plan.vpc_id is None:
+        return list(plan.security_group_ids)
+    return [_group(ctx, plan.vpc_id, [_https("HTTPS to the runtime APIs", ANYWHERE)]).id]
+
+
+def _https(description: str, cidr: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "protocol": "tcp",
+        "from_port": 443,
+        "to_port": 443,
+        "cidr_blocks": [cidr],
+    }
+
+
+def _group(ctx: Context, vpc_id: pulumi.Input[str], egress: list[Any]) -> aws.ec2.SecurityGroup:
+    return aws.ec2.SecurityGroup(
+        ctx.child("gateway-sg"),
+        description=f"inferstack {ctx.name}: the guard gateway Lambda; no inbound traffic",
+        vpc_id=vpc_id,
+        ingress=[],
+        egress=egress,
+        region=ctx.region,
+        tags=ctx.tags(Name=ctx.child("gateway")),
+        opts=ctx.opts(),
+    )
+
+
+def _runtime_endpoints(ctx: Context, net: Network, gateway: aws.ec2.SecurityGroup) -> None:
+    assert net.vpc_id is not None
+    admitted = aws.ec2.SecurityGroup(
+        ctx.child("runtime-endpoints-sg"),
+        description=f"inferstack {ctx.name}: runtime API endpoints; HTTPS from the gateway only",
+        vpc_id=net.vpc_id,
+        ingress=[
+            {
+                "description": "HTTPS from the guard gateway",
+                "protocol": "tcp",
+                "from_port": 443,
+                "to_port": 443,
+                "security_groups": [gateway.id],
+            }
+        ],
+        egress=[],
+        region=ctx.region,
+        tags=ctx.tags(Name=ctx.child("runtime-endpoints")),
+        opts=ctx.opts(),
+    )
+    for service in RUNTIME_SERVICES:
+        aws.ec2.VpcEndpoint(
+            ctx.child(f"{service.replace('.', '-')}-endpoint"),
+            vpc_id=net.vpc_id,
+            service_name=f"com.amazonaws.{ctx.region}.{service}",
+            vpc_endpoint_type="Interface",
+            private_dns_enabled=True,
+            subnet_ids=net.subnet_ids,
+            security_group_ids=[admitted.id],
+            region=ctx.region,
+            tags=ctx.tags(Name=ctx.child(service)),
+            opts=ctx.opts(),
+        )
