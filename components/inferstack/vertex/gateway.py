@@ -82,6 +82,39 @@ def gateway(
     )
     depends: list[pulumi.Resource] = [account, *grants, *key.grants, *net.ready]
     depends += [r for r in (repository, template) if r is not None]
+    revision: gcp.cloudrunv2.ServiceTemplateArgsDict = {
+        "service_account": plan.account_email,
+        "encryption_key": key.name,
+        "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
+        "max_instance_request_concurrency": plan.concurrency,
+        "timeout": "900s",
+        "scaling": {
+            "min_instance_count": plan.min_instances,
+            "max_instance_count": plan.max_instances,
+        },
+        "containers": [
+            {
+                "name": "gateway",
+                "image": plan.image,
+                "commands": command(),
+                "ports": {"container_port": GATEWAY_PORT},
+                "envs": [{"name": CONFIG_ENV, "value": plan.config}],
+                "resources": {"limits": {"cpu": "2", "memory": "2Gi"}},
+                "startup_probe": {
+                    "http_get": {"path": HEALTH_PATH, "port": GATEWAY_PORT},
+                    "period_seconds": 5,
+                    "failure_threshold": 24,
+                },
+                "liveness_probe": {
+                    "http_get": {"path": HEALTH_PATH, "port": GATEWAY_PORT},
+                    "period_seconds": 30,
+                },
+            }
+        ],
+    }
+    vpc = _vpc_access(ctx)
+    if vpc is not None:
+        revision["vpc_access"] = vpc
     service = gcp.cloudrunv2.Service(
         ctx.child("gateway-service"),
         name=plan.service,
@@ -92,50 +125,22 @@ def gateway(
         invoker_iam_disabled=False,
         deletion_protection=ctx.spec.environment == "prod",
         labels=ctx.labels(inferstack_purpose="gateway"),
-        template={
-            "service_account": plan.account_email,
-            "encryption_key": key.name,
-            "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
-            "max_instance_request_concurrency": plan.concurrency,
-            "timeout": "900s",
-            "scaling": {
-                "min_instance_count": plan.min_instances,
-                "max_instance_count": plan.max_instances,
-            },
-            **_vpc_access(ctx),
-            "containers": [
-                {
-                    "name": "gateway",
-                    "image": plan.image,
-                    "commands": command(),
-                    "ports": {"container_port": GATEWAY_PORT},
-                    "envs": [{"name": CONFIG_ENV, "value": plan.config}],
-                    "resources": {"limits": {"cpu": "2", "memory": "2Gi"}},
-                    "startup_probe": {
-                        "http_get": {"path": HEALTH_PATH, "port": GATEWAY_PORT},
-                        "period_seconds": 5,
-                        "failure_threshold": 24,
-                    },
-                    "liveness_probe": {
-                        "http_get": {"path": HEALTH_PATH, "port": GATEWAY_PORT},
-                        "period_seconds": 30,
-                    },
-                }
-            ],
-        },
+        template=revision,
         opts=ctx.opts(depends_on=depends),
     )
     return Gateway(service, plan.account_email)
 
 
-def _vpc_access(ctx: Context) -> dict[str, object]:
+def _vpc_access(ctx: Context) -> gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict | None:
     """Direct VPC egress into the endpoint's network; a public endpoint needs none."""
     network = ctx.plan.network
     if network.mode == "public":
-        return {}
-    interface: dict[str, str] = {"network": network.network}
+        return None
+    interface: gcp.cloudrunv2.ServiceTemplateVpcAccessNetworkInterfaceArgsDict = {
+        "network": network.network
+    }
     # Without a subnet, Cloud Run uses the network's subnet of the same name.
     subnet = network.subnet or (f"{ctx.name}-{ctx.region}" if network.create else None)
     if subnet is not None:
         interface["subnetwork"] = subnet
-    return {"vpc_access": {"network_interfaces": [interface], "egress": "ALL_TRAFFIC"}}
+    return {"network_interfaces": [interface], "egress": "ALL_TRAFFIC"}

@@ -28,24 +28,26 @@ def guard_template(ctx: Context) -> gcp.modelarmor.Template | None:
         return None
     sdp, depends = _sdp(ctx, guard)
     enabled = "ENABLED" if guard.prompt_injection else "DISABLED"
+    filters: gcp.modelarmor.TemplateFilterConfigArgsDict = {
+        "pi_and_jailbreak_filter_settings": {
+            "filter_enforcement": enabled,
+            "confidence_level": CONFIDENCE,
+        },
+        "malicious_uri_filter_settings": {"filter_enforcement": "ENABLED"},
+        "rai_settings": {
+            "rai_filters": [
+                {"filter_type": kind, "confidence_level": CONFIDENCE} for kind in RAI_FILTERS
+            ]
+        },
+    }
+    if sdp is not None:
+        filters["sdp_settings"] = sdp
     return gcp.modelarmor.Template(
         ctx.child("guard"),
         template_id=guard.template_id,
         location=ctx.region,
         project=ctx.project,
-        filter_config={
-            "pi_and_jailbreak_filter_settings": {
-                "filter_enforcement": enabled,
-                "confidence_level": CONFIDENCE,
-            },
-            "malicious_uri_filter_settings": {"filter_enforcement": "ENABLED"},
-            "rai_settings": {
-                "rai_filters": [
-                    {"filter_type": kind, "confidence_level": CONFIDENCE} for kind in RAI_FILTERS
-                ]
-            },
-            **({"sdp_settings": sdp} if sdp is not None else {}),
-        },
+        filter_config=filters,
         template_metadata={
             "enforcement_type": "INSPECT_AND_BLOCK",
             # Prompts and responses are not written to Cloud Logging; template changes are.
