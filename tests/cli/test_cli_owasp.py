@@ -16,10 +16,12 @@ DIGEST = "sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845
 COMMIT = "0e9e39f249a16976918f6564b8830bc894c89659"
 
 
-def _config(tmp_path: Path, image: str, source: str) -> str:
-    """onprem-dev with owasp-llm: a dev stack, where only this pack requires digests."""
+def _config(tmp_path: Path, image: str, source: str, environment: str = "dev") -> str:
+    """onprem-dev with owasp-llm as its only framework (the pack wants digests from staging on;
+    prod refuses an image without one before the packs run)."""
     config = yaml.safe_load((ROOT / "stacks" / "Pulumi.onprem-dev.yaml").read_text())
     deployment = config["config"]["inferstack:deployment"]
+    deployment["environment"] = environment
     deployment["serving"]["image"] = image
     deployment["model"]["source"] = source
     deployment["compliance"] = {"frameworks": ["owasp-llm"]}
@@ -29,14 +31,16 @@ def _config(tmp_path: Path, image: str, source: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("image", "source", "policy"),
+    ("environment", "image", "source", "policy"),
     [
         (
+            "staging",
             "vllm/vllm-openai:v0.11.0",
             f"hf://meta-llama/Llama-3.2-3B-Instruct@{COMMIT}",
             "kubernetes-apps-workload-require-image-digest",
         ),
         (
+            "dev",
             f"vllm/vllm-openai:v0.11.0@{DIGEST}",
             "hf://meta-llama/Llama-3.2-3B-Instruct@main",
             "all-serving-model-require-pinned-revision",
@@ -45,9 +49,14 @@ def _config(tmp_path: Path, image: str, source: str) -> str:
     ids=["image-without-digest", "revision-not-pinned"],
 )
 def test_owasp_pack_exits_1_naming_the_rule(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], image: str, source: str, policy: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    environment: str,
+    image: str,
+    source: str,
+    policy: str,
 ) -> None:
-    config = _config(tmp_path, image, source)
+    config = _config(tmp_path, image, source, environment)
 
     code = main(["preview", "--config", config, "--policy-pack", str(PACK), "--format", "json"])
 

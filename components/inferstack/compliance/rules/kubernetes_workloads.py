@@ -297,9 +297,10 @@ RULES: Final = (
             strings_setting(
                 "environments",
                 "Stack environments (the inferstack/environment label every object of the "
-                "stack agrees on) that require digests ('*' = all; all in the owasp-llm pack).",
+                "stack agrees on) that require digests ('*' = all; staging too in the "
+                "owasp-llm pack).",
                 ("prod",),
-                **{"owasp-llm": ("*",)},
+                **{"owasp-llm": ("prod", "staging")},
             ),
         ),
         reads=(
