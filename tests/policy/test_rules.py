@@ -10,6 +10,7 @@ from cases_aws import CASES as AWS
 from cases_azure import CASES as AZURE
 from cases_cross import CASES as CROSS
 from cases_gcp import CASES as GCP
+from cases_guard_jetson import CASES as GUARD_JETSON
 from cases_iam import CASES as IAM
 from cases_jetson import CASES as JETSON
 from cases_kubernetes import CASES as KUBERNETES
@@ -30,7 +31,7 @@ from policy_harness import (
 from inferstack.compliance import Rule, Scope, all_rules, rule
 from inferstack.compliance.rules._k8s import DEPLOYMENT, WORKLOAD_TYPES, pod_spec_path
 
-CASES = [*KUBERNETES, *PSS, *JETSON, *AWS, *IAM, *AZURE, *GCP, *CROSS]
+CASES = [*KUBERNETES, *PSS, *JETSON, *GUARD_JETSON, *AWS, *IAM, *AZURE, *GCP, *CROSS]
 
 
 def _run(case: Case, mode: str) -> list[tuple[str, str]]:
