@@ -164,7 +164,7 @@ function M.verdict(output)
     return "safe"
   end
   if first == "unsafe" then
-    return "unsafe", output:match("\n%s*([^\n]+)") or ""
+    return "unsafe", output:match("^%s*unsafe[ \t]*\r?\n%s*([^\n]+)") or ""
   end
   return nil
 end
