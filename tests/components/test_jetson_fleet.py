@@ -47,6 +47,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def named(containers: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The container called ``name``: serving pods run the server and the gateway."""
+    (found,) = [c for c in containers if c["name"] == name]
+    return found
+
+
 def build(spec: DeploymentSpec) -> plan.FleetPlan:
     """The fleet's plan; it reads hardware per device group from the spec, so any module does."""
     return plan.build_plan(
@@ -187,7 +193,7 @@ def test_serving_daemonsets_use_the_gpu_and_pin_devices(prod: list[CapturedResou
         # HIPAA + PHI: only verified devices.
         assert rules[node_labels.SECURE_BOOT] == ["enabled"]
         assert rules[node_labels.DISK_ENCRYPTION] == ["enabled"]
-        (server,) = spec["containers"]
+        server = named(spec["containers"], "server")
         env = env_of(server)
         assert env["JETSON_JETPACK"] == "6"
         assert "@sha256:" in server["image"]
@@ -222,7 +228,7 @@ def test_small_modules_run_llamacpp_gguf_from_the_mirror(prod: list[CapturedReso
     nano = [ds for ds in serving(prod) if affinity(ds)[node_labels.MODULE] == ["orin-nano-8gb"]]
     assert len(nano) == 3
     for ds in nano:
-        (server,) = pod(ds)["containers"]
+        server = named(pod(ds)["containers"], "server")
         assert "/app/llama-server" in server["args"]
         env = env_of(server)
         # Each revision has its own file in the device cache.
@@ -238,7 +244,7 @@ def test_startup_budget_follows_model_and_link(prod: list[CapturedResource]) -> 
     thresholds: dict[tuple[str, str], int] = {}
     for ds in serving(prod):
         labels = ds.inputs["metadata"]["labels"]
-        (server,) = pod(ds)["containers"]
+        server = named(pod(ds)["containers"], "server")
         key = (labels[node_labels.SITE], affinity(ds)[node_labels.MODULE][0])
         thresholds[key] = int(server["startupProbe"]["failureThreshold"])
     # clinic-0 has the slowest link (20 Mbit/s), clinic-2 the fastest (60 Mbit/s).
@@ -370,7 +376,7 @@ def test_defaults_only_fleet(recording: Recording) -> None:
     (ds,) = serving(resources)
     rules = affinity(ds)
     assert rules == {node_labels.MODULE: ["orin-nano-8gb"], node_labels.COHORT: ["stable"]}
-    (server,) = pod(ds)["containers"]
+    server = named(pod(ds)["containers"], "server")
     assert server["image"].startswith("dustynv/llama_cpp")
     policies = of(resources, POLICY)
     egress = [rule for p in policies for rule in p.inputs["spec"].get("egress", [])]
@@ -432,8 +438,8 @@ def test_ollama_serves_the_gguf_the_init_container_stages(ollama: list[CapturedR
     assert len(daemonsets) == 9
     for ds in daemonsets:
         spec = pod(ds)
-        (server,) = spec["containers"]
-        (fetch,) = spec["initContainers"]
+        server = named(spec["containers"], "server")
+        fetch = named(spec["initContainers"], "model-download")
         env, fetched = env_of(server), env_of(fetch)
         assert spec["runtimeClassName"] == "nvidia"
         assert server["args"] == ["ollama", "serve"]
@@ -474,7 +480,7 @@ esac
 def test_the_ollama_start_imports_the_file_then_serves(
     ollama: list[CapturedResource], tmp_path: Path
 ) -> None:
-    (server,) = pod(serving(ollama)[0])["containers"]
+    server = named(pod(serving(ollama)[0])["containers"], "server")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "ollama"
@@ -497,7 +503,7 @@ def test_the_ollama_start_imports_the_file_then_serves(
 def test_ollama_startup_waits_only_for_the_load(ollama: list[CapturedResource]) -> None:
     thresholds: dict[str, set[int]] = {}
     for ds in serving(ollama):
-        (server,) = pod(ds)["containers"]
+        server = named(pod(ds)["containers"], "server")
         module = affinity(ds)[node_labels.MODULE][0]
         thresholds.setdefault(module, set()).add(server["startupProbe"]["failureThreshold"])
     # The init container fetches before the server starts: the link speed of the site
@@ -598,7 +604,7 @@ def test_api_key_auth_is_refused_where_a_group_serves_with_ollama(recording: Rec
     # llama.cpp (the default on small modules) checks the key itself.
     llamacpp = run(recording, keyed)
     (ds,) = serving(llamacpp)
-    (server,) = pod(ds)["containers"]
+    server = named(pod(ds)["containers"], "server")
     assert "secretKeyRef" in env_of(server)["LLAMA_API_KEY"]
     ollama = copy.deepcopy(keyed)
     ollama["serving"] = {"runtime": "ollama"}

@@ -13,6 +13,7 @@ from cases_gcp import CASES as GCP
 from cases_guard import CASES as GUARD
 from cases_guard_aws import CASES as GUARD_AWS
 from cases_guard_gcp import CASES as GUARD_GCP
+from cases_guard_jetson import CASES as GUARD_JETSON
 from cases_iam import CASES as IAM
 from cases_jetson import CASES as JETSON
 from cases_kubernetes import CASES as KUBERNETES
@@ -51,6 +52,7 @@ CASES = [
     *RED_TEAM,
     *OWASP,
     *GUARD_AWS,
+    *GUARD_JETSON,
 ]
 
 

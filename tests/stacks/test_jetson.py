@@ -17,6 +17,7 @@ import yaml
 from inferstack import catalog
 from inferstack.deployment import is_digest_pinned, load_stack_config
 from inferstack.jetson import labels as node_labels
+from inferstack.jetson.gateway import GATEWAY_IMAGE
 from inferstack.jetson.plan import split_registry
 from inferstack.jetson.serving import FETCH_IMAGE
 from inferstack.preview import PreviewRun, render, run_stack
@@ -94,6 +95,7 @@ def test_every_workload_is_pinned_to_devices(runs: dict[bool, PreviewRun]) -> No
         assert {node_labels.MODULE, node_labels.COHORT} <= keys
         assert ({node_labels.SECURE_BOOT, node_labels.DISK_ENCRYPTION} <= keys) is trusted
         assert all(is_digest_pinned(c["image"]) for c in spec["containers"])
+        assert spec["containers"][0]["name"] == "server"
         assert spec["containers"][0]["startupProbe"]["failureThreshold"] > 3
 
 
@@ -148,6 +150,7 @@ def test_images_carry_publicly_pinned_digests(runs: dict[bool, PreviewRun]) -> N
     public = {
         f"{ollama.image}@{ollama.digest}",
         FETCH_IMAGE,
+        GATEWAY_IMAGE,
         "quay.io/prometheus/node-exporter:v1.8.2"
         "@sha256:4032c6d5bfd752342c3e631c2f1de93ba6b86c41db6b167b9a35372c139e7706",
     }
@@ -178,8 +181,8 @@ def test_ollama_serves_the_staged_gguf_on_the_gpu(runs: dict[bool, PreviewRun]) 
     assert len(daemonsets) == len(fleet.device_groups)
     for ds in daemonsets:
         spec = ds["spec"]["template"]["spec"]
-        (server,) = spec["containers"]
-        (fetch,) = spec["initContainers"]
+        (server,) = [c for c in spec["containers"] if c["name"] == "server"]
+        (fetch,) = [c for c in spec["initContainers"] if c["name"] == "model-download"]
         env = {e["name"]: e.get("value") for e in server["env"]}
         fetched = {e["name"]: e.get("value") for e in fetch["env"]}
         assert spec["runtimeClassName"] == "nvidia"

@@ -10,6 +10,7 @@ release, and device telemetry (:mod:`inferstack.jetson.telemetry`).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from inferstack.deployment import DeploymentSpec
@@ -33,6 +34,7 @@ def site_manifests(spec: DeploymentSpec, plan: FleetPlan, site: SiteSpec) -> lis
         workload.service_account(s.site_plan),
         cache_volume(s),
         cache_claim(s),
+        gateway_config(s),
         *(serving.daemonset(s, w) for w in s.workloads),
         *serving.prepulls(s),
         disruption_budget(s),
@@ -93,6 +95,16 @@ def cache_claim(s: Site) -> Manifest:
     }
 
 
+def gateway_config(s: Site) -> Manifest:
+    """The device gateway's nginx.conf, Lua module and policy, shared by the site's pods."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": workload.metadata(s.gateway_config, s.labels, s.namespace),
+        "data": dict(s.gateway_data),
+    }
+
+
 def disruption_budget(s: Site) -> Manifest:
     """Drains take at most a quarter of the site's devices, never all of them."""
     devices = sum(w.devices for w in s.workloads)
@@ -103,7 +115,9 @@ def network_policies(s: Site) -> list[Manifest]:
     """Default deny; DNS, ingress controller, scraper; egress only to mirror and telemetry.
 
     The policies select every pod of the fleet: servers, pre-pulls (which fetch weights too)
-    and the exporter (scraped on its own port).
+    and the exporter (scraped on its own port). The ingress controller and the scraper reach
+    the serving pods on the gateway's port only: the model server's port admits nobody from
+    outside its pod, so no request reaches the model without passing the gateway.
     """
     plan = s.site_plan
     scrape = [plan.port] if plan.metrics_path is not None else []
@@ -160,6 +174,11 @@ def ingress(s: Site) -> Manifest:
             else None
         ),
     )
+    # The controller reads each request body whole (within the body limit) before a device
+    # sees it: a slow client holds a controller buffer, never a device's gateway connection.
+    body = f"{math.ceil(security.max_request_bytes / 1024)}k"
+    annotations[f"{network.NGINX}/proxy-request-buffering"] = "on"
+    annotations[f"{network.NGINX}/client-body-buffer-size"] = body
     return network.ingress(
         s.site_plan,
         host=host(s),

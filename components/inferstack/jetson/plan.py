@@ -19,9 +19,10 @@ from inferstack.deployment.fleet import CohortSpec, DeviceGroupSpec, FleetSpec, 
 from inferstack.deployment.models import DeploymentSpec
 from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
-from inferstack.jetson import fit
+from inferstack.jetson import fit, guard
 from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.budget import ProbeBudget, startup_probe_budget
+from inferstack.jetson.guard import GuardPlan
 
 _HF = re.compile(r"^hf://(?P<repo>[^/@\s]+/[^/@\s]+)(@(?P<rev>[\w.\-]+))?$")
 DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
@@ -69,6 +70,7 @@ class Workload:
     budget: ProbeBudget
     max_unavailable: int
     staged: Release | None  # the previous cohort's release, staged before it reaches this group
+    guard: GuardPlan | None = None  # Llama Guard in the group's Ollama; None: limits alone
 
     @property
     def key(self) -> str:
@@ -134,6 +136,7 @@ def build_plan(
 def _plan(spec: DeploymentSpec) -> FleetPlan:
     fleet = require_fleet(spec)
     _check_no_untrusted_override(spec, fleet)
+    guard.check_spec(spec)
     if spec.environment == "prod" and not is_digest_pinned(fleet.exporter_image):
         raise SpecError(
             "compute.fleet.exporter_image",
@@ -152,6 +155,7 @@ def _plan(spec: DeploymentSpec) -> FleetPlan:
         report = fit.fit(fit.model_for(spec, fleet.cohort(cohort).model), hw, current.variant)
         site = fleet.site(group.site)
         weights_gb = report.memory.weights_gb
+        screening = guard.resolve(spec, index, group, hw, current.variant.runtime, report)
         workloads.append(
             Workload(
                 index=index,
@@ -168,6 +172,7 @@ def _plan(spec: DeploymentSpec) -> FleetPlan:
                 ),
                 max_unavailable=max_unavailable(group.count),
                 staged=staged if staged is not None and _differs(staged, current) else None,
+                guard=screening,
             )
         )
     _check_api_key(spec, workloads)

@@ -9,10 +9,13 @@ device cache from the site's mirror.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 from typing import Any
 
+from inferstack.jetson import gateway
 from inferstack.jetson import labels as node_labels
+from inferstack.jetson.guard_pod import guard_env, guard_fetch_container
 from inferstack.jetson.plan import INIT_FETCH_RUNTIMES, Release, Workload
 from inferstack.jetson.site import COMPONENT, PREPULL_COMPONENT, Site, short
 from inferstack.kubernetes import pod, workload
@@ -31,6 +34,9 @@ FETCH_IMAGE = (
 MOUNT = {"name": MODEL_VOLUME, "mountPath": MODEL_MOUNT}
 # Loopback address of the short-lived Ollama server that imports the GGUF file.
 OLLAMA_IMPORT_HOST = "127.0.0.1:11435"
+# Importing and quantizing the guard checkpoint (1.5B parameters, on the device's CPU) before the
+# server starts: added to the startup budget of guarded groups.
+GUARD_IMPORT_SECONDS = 300
 
 # Fetch missing weights in the server container itself, then exec the server without the token.
 _FETCH_THEN_SERVE = """\
@@ -53,6 +59,13 @@ until OLLAMA_HOST={OLLAMA_IMPORT_HOST} ollama list > /dev/null 2>&1; do
   sleep 1
 done
 OLLAMA_HOST={OLLAMA_IMPORT_HOST} ollama create "$OLLAMA_MODEL_NAME" -f "$TMPDIR/Modelfile"
+if [ -n "${{GUARD_DIR:-}}" ] \\
+  && ! OLLAMA_HOST={OLLAMA_IMPORT_HOST} ollama show "$GUARD_MODEL" > /dev/null 2>&1; then
+  printf 'FROM %s\\nPARAMETER num_ctx %s\\nPARAMETER temperature 0\\n' \\
+    "$GUARD_DIR" "$GUARD_CONTEXT" > "$TMPDIR/Guardfile"
+  OLLAMA_HOST={OLLAMA_IMPORT_HOST} ollama create "$GUARD_MODEL" --quantize "$GUARD_QUANTIZE" \\
+    -f "$TMPDIR/Guardfile"
+fi
 kill "$importer"
 wait "$importer" || true
 exec "$@"
@@ -64,26 +77,41 @@ def daemonset(site: Site, w: Workload) -> Manifest:
     instance = site.instance(w)
     sp = site.serving_plan(w, w.release, instance)
     layout = pod.cache_volumes(sp.runtime)
+    threshold = w.budget.failure_threshold
+    if w.guard is not None:
+        threshold += math.ceil(GUARD_IMPORT_SECONDS / w.budget.period_seconds)
     server = pod.server_container(
         sp,
         layout,
         MOUNT,
         resources=device_resources(w),
-        startup_failure_threshold=w.budget.failure_threshold,
+        startup_failure_threshold=threshold,
     )
-    init: Manifest | None = None
+    _behind_gateway(server)
+    init: list[Manifest] = []
     if sp.runtime in INIT_FETCH_RUNTIMES:
-        init = fetch_container(site, sp, layout)
+        init.append(fetch_container(site, sp, layout))
         _import_then_serve(server, sp)
     else:
         _fetch_then_serve(server, download_command(sp), site)
+    if w.guard is not None:
+        init.append(guard_fetch_container(site, sp, w.guard, FETCH_IMAGE, MOUNT))
+        server["env"] = [*server["env"], *guard_env(w.guard)]
     server["env"] = _dedupe([*server["env"], *device_env(w)])
+    proxy = gateway.container(site.image(site.gateway_image), sp.port, w.guard)
     spec = pod.pod_spec(
-        sp, containers=[server], volumes=[cache_volume(site), *layout.volumes], spread=False
+        sp,
+        containers=[server, proxy],
+        volumes=[cache_volume(site), *layout.volumes, *gateway.volumes(site.gateway_config)],
+        spread=False,
     )
-    if init is not None:
-        spec["initContainers"] = [init]
+    if init:
+        spec["initContainers"] = init
     spec["affinity"] = {"nodeAffinity": node_affinity(site, [w])}
+    template_meta: Manifest = {
+        "labels": sp.pod_labels,
+        "annotations": {gateway.CONFIG_ANNOTATION: site.gateway_hash},
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -98,7 +126,7 @@ def daemonset(site: Site, w: Workload) -> Manifest:
                 # Two servers do not fit one device's unified memory: replace, never surge.
                 "rollingUpdate": {"maxUnavailable": w.max_unavailable, "maxSurge": 0},
             },
-            "template": {"metadata": {"labels": sp.pod_labels}, "spec": spec},
+            "template": {"metadata": template_meta, "spec": spec},
         },
     }
 
@@ -240,13 +268,27 @@ def device_env(w: Workload) -> list[Manifest]:
 
 
 def device_resources(w: Workload) -> Manifest:
-    """Memory sized to the module's unified memory after the OS + k3s reserve."""
+    """Memory sized to the module's unified memory after the OS + k3s reserve (and the guard's
+    weights where the group's Ollama holds it too)."""
     limit_gi = max(1, int(w.module.memory_gb - w.module.reserve_gb))
-    request_gi = max(1, min(limit_gi, round(w.weights_gb) + 1))
+    weights = w.weights_gb + (w.guard.weights_gb if w.guard is not None else 0.0)
+    request_gi = max(1, min(limit_gi, round(weights) + 1))
     return {
         "requests": {"cpu": "1", "memory": f"{request_gi}Gi", "nvidia.com/gpu": "1"},
         "limits": {"cpu": "4", "memory": f"{limit_gi}Gi", "nvidia.com/gpu": "1"},
     }
+
+
+def _behind_gateway(server: Manifest) -> None:
+    """The server's port is renamed: the pod's "http" port, which the Service targets, is the
+    gateway's; the probes follow the server's own port."""
+    for port in server["ports"]:
+        if port["name"] == "http":
+            port["name"] = "model"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        check = server.get(probe, {}).get("httpGet")
+        if check is not None and check.get("port") == "http":
+            check["port"] = "model"
 
 
 def _content(release: Release) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from inferstack.deployment import DeploymentSpec, SecretRef
 from inferstack.deployment.fleet import SiteSpec
+from inferstack.jetson import gateway
 from inferstack.jetson import labels as node_labels
 from inferstack.jetson.plan import FleetPlan, Release, Workload, mirrored
 from inferstack.kubernetes.args import ModelCacheArgs
@@ -67,6 +68,11 @@ class Site:
         if spec.auth_for("jetson") == "api_key":
             self.api_key = SecretRef(name=self.names.api_key_secret, key="api-key")
         self.site_plan = self._site_plan()
+        # Every serving pod's gateway reads the site's one configuration.
+        self.gateway_image = gateway.GATEWAY_IMAGE
+        self.gateway_config = short(f"{self.fleet}-gateway")
+        self.gateway_data = gateway.config_data(spec, self.site_plan.metrics_path)
+        self.gateway_hash = gateway.config_hash(self.gateway_data)
 
     @property
     def _owner(self) -> str:
@@ -153,10 +159,12 @@ class Site:
             self.workloads[0],
         )
         plan = self.serving_plan(w, w.release, self.fleet)
+        # The Service, the ingress controller's and the scraper's way in: the gateway's port.
         return dataclasses.replace(
             plan,
             names=self.names,
             labels=dict(self.labels),
             selector=dict(self.serving_selector),
             min_replicas=0,
+            port=gateway.GATEWAY_PORT,
         )
