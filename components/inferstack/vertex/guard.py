@@ -61,7 +61,9 @@ def guard_template(ctx: Context) -> gcp.modelarmor.Template | None:
     )
 
 
-def _sdp(ctx: Context, guard: GuardPlan) -> tuple[dict[str, Any] | None, list[pulumi.Resource]]:
+def _sdp(
+    ctx: Context, guard: GuardPlan
+) -> tuple[gcp.modelarmor.TemplateFilterConfigSdpSettingsArgsDict | None, list[pulumi.Resource]]:
     info_types = guard.info_types
     if not info_types:
         return None, []
@@ -80,7 +82,9 @@ def _sdp(ctx: Context, guard: GuardPlan) -> tuple[dict[str, Any] | None, list[pu
         opts=ctx.opts(),
     )
     depends: list[pulumi.Resource] = [inspect]
-    advanced: dict[str, Any] = {"inspect_template": _template_name(parent, "inspect", names)}
+    advanced: gcp.modelarmor.TemplateFilterConfigSdpSettingsAdvancedConfigArgsDict = {
+        "inspect_template": _template_name(parent, "inspect", names)
+    }
     if guard.anonymize:
         deidentify = gcp.dataloss.PreventionDeidentifyTemplate(
             ctx.child("guard-deidentify"),
