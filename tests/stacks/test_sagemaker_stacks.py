@@ -87,8 +87,12 @@ def test_preview_lists_what_the_issue_requires(runs: dict[bool, PreviewRun]) -> 
         assert of(run, "aws:sagemaker/endpoint:Endpoint")
         assert of(run, "aws:appautoscaling/target:Target")
         assert of(run, "aws:appautoscaling/policy:Policy")
-        log_group = one(run, "aws:cloudwatch/logGroup:LogGroup")
-        assert "kmsKeyId" in log_group and log_group["retentionInDays"] >= 365
+        log_groups = of(run, "aws:cloudwatch/logGroup:LogGroup")
+        # The endpoint's and the gateway Lambda's.
+        assert sorted(g.name.rsplit("-", 2)[-2:][-1] for g in log_groups) == ["logs", "logs"]
+        assert len([g for g in log_groups if g.name.endswith("-gateway-logs")]) == 1
+        for log_group in log_groups:
+            assert "kmsKeyId" in log_group.inputs and log_group.inputs["retentionInDays"] >= 365
         assert len(of(run, "aws:cloudwatch/metricAlarm:MetricAlarm")) >= 3
         assert all("kmsMasterKeyId" in t.inputs for t in of(run, "aws:sns/topic:Topic"))
         assert of(run, "aws:sns/topic:Topic")
