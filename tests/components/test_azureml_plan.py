@@ -148,6 +148,7 @@ def test_existing_key_and_subnet_are_used() -> None:
     result = plan(
         {**PROD, "security": {"encryption": {"kms_key": key}}},
         subnet_id=subnet,
+        gateway_subnet_id=subnet.replace("/subnets/pe", "/subnets/apim"),
         resource_group="rg-shared",
     )
     assert not result.create_key and result.key_id == key

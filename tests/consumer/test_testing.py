@@ -15,14 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "policy_packs" / "baseline"
 SPEC = {
     "name": "support-bot",
-    "environment": "prod",
+    "environment": "staging",
     "model": {
         "id": "meta-llama/Llama-3.1-8B-Instruct",
         "source": "hf://meta-llama/Llama-3.1-8B-Instruct@0e9e39f249a16976918f6564b8830bc894c89659",
     },
     "serving": {
-        "image": "vllm/vllm-openai:v0.6.4@sha256:"
-        "2b3e5d5f4a9f1c3e8d7b6a5c4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e"
+        "image": "vllm/vllm-openai:v0.11.0@sha256:"
+        "014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c"
     },
 }
 
@@ -31,8 +31,10 @@ def test_a_component_program_passes_the_baseline_pack() -> None:
     result = run_program(lambda: LLMService("support-bot", SPEC), packs=[BASELINE])
 
     assert result.mandatory == []
-    deployment = result.one("kubernetes:apps/v1:Deployment")
-    pod = deployment.inputs["spec"]["template"]["spec"]
+    deployments = {d.name: d for d in result.of_type("kubernetes:apps/v1:Deployment")}
+    assert set(deployments) == {"support-bot", "support-bot-gateway", "support-bot-guard"}
+    server = deployments["support-bot"]
+    pod = server.inputs["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert all(r.parent for r in result.resources), "every child is parented"
 

@@ -99,7 +99,8 @@ def test_the_quickstart_stack_passes_the_packs_it_names(
 
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "PASS: 0 mandatory, 0 advisory violations" in out
+    assert "PASS: 0 mandatory, 1 advisory violations" in out
+    assert "all-redteam-schedule-require-prod-scan" in out  # the one advisory, as documented
     assert "support-bot" in out
 
 

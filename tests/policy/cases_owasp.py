@@ -195,14 +195,29 @@ def _image_cases() -> list[Case]:
             "is not pinned by digest",
             **OWASP,
         ),
-        # The Kubernetes rule requires digests in every environment in the owasp-llm pack.
+        # In the owasp-llm pack the Kubernetes rule requires digests from staging on.
         ok(
             K8S_DIGEST_RULE,
-            "owasp-dev-pinned",
-            (namespace_labelled("dev"), deployment()),
+            "owasp-staging-pinned",
+            (namespace_labelled("staging"), deployment()),
             **OWASP,
         ),
         bad(
+            K8S_DIGEST_RULE,
+            "owasp-staging-tag",
+            (
+                namespace_labelled("staging"),
+                deployment(
+                    (("metadata", "labels", "inferstack/environment"), "staging"),
+                    ((*SPEC[:-1], "metadata", "labels", "inferstack/environment"), "staging"),
+                    ((*C0, "image"), IMAGE.split("@")[0]),
+                ),
+            ),
+            "is not pinned by digest",
+            **OWASP,
+        ),
+        # A dev stack runs the guard by its release tag (no published digest): exempt.
+        ok(
             K8S_DIGEST_RULE,
             "owasp-dev-tag",
             (
@@ -213,7 +228,6 @@ def _image_cases() -> list[Case]:
                     ((*C0, "image"), IMAGE.split("@")[0]),
                 ),
             ),
-            "is not pinned by digest",
             **OWASP,
         ),
     ]

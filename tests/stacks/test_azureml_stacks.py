@@ -155,7 +155,12 @@ def test_a_defaults_only_spec_passes_every_pack(tmp_path: Path) -> None:
             "inferstack:target": "azureml",
             "inferstack:deployment": {
                 "name": "bot",
-                "model": {"id": "meta-llama/Llama-3.1-8B-Instruct"},
+                # The one input no default can give: the Hub commit (owasp-llm pins revisions).
+                "model": {
+                    "id": "meta-llama/Llama-3.1-8B-Instruct",
+                    "source": "hf://meta-llama/Llama-3.1-8B-Instruct"
+                    "@0e9e39f249a16976918f6564b8830bc894c89659",
+                },
             },
         }
     }
