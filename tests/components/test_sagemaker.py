@@ -214,11 +214,12 @@ def test_update_mode_gives_the_same_inputs_as_preview(recording: Recording) -> N
         "-gateway-guardrail-policy",
     )
     for token in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
-        before = [r for r in previewed.all(token) if not r.name.endswith(deploy_time)]
-        after = [r for r in updated.all(token) if not r.name.endswith(deploy_time)]
-        assert before and [r.inputs["policy"] for r in before] == [
-            r.inputs["policy"] for r in after
-        ]
+        # By name: the mocks register resources concurrently, in no fixed order.
+        before = {r.name: r for r in previewed.all(token) if not r.name.endswith(deploy_time)}
+        after = {r.name: r for r in updated.all(token) if not r.name.endswith(deploy_time)}
+        assert before and before.keys() == after.keys()
+        for name, resource in before.items():
+            assert resource.inputs["policy"] == after[name].inputs["policy"], name
 
 
 def test_outputs(recording: Recording) -> None:
