@@ -32,13 +32,13 @@ from inferstack.compliance.rules._common import (
     OWASP_AGENCY,
     OWASP_CONSUMPTION,
     OWASP_DISCLOSURE,
+    OWASP_INJECTION,
     OWASP_SUPPLY_CHAIN,
     unverifiable,
 )
 from inferstack.compliance.rules._iam import as_list, statements
 from inferstack.compliance.rules._stack import depends_via, of_type
 
-OWASP_INJECTION: Final = "OWASP LLM01"
 ENDPOINT: Final = "aws:sagemaker/endpoint:Endpoint"
 FUNCTION: Final = "aws:lambda/function:Function"
 GUARDRAIL: Final = "aws:bedrock/guardrail:Guardrail"

@@ -27,6 +27,7 @@ from inferstack.compliance.props import UNKNOWN, elements, get
 from inferstack.compliance.rules._common import (
     OWASP_AGENCY,
     OWASP_DISCLOSURE,
+    OWASP_INJECTION,
     equals,
     is_true,
     require_setting,
@@ -35,7 +36,6 @@ from inferstack.compliance.rules._common import (
 from inferstack.compliance.rules._stack import depends_via, of_type
 from inferstack.compliance.rules.azure_ml import ONLINE_ENDPOINT
 
-OWASP_INJECTION: Final = "OWASP LLM01"
 APIM: Final = "azure-native:apimanagement:ApiManagementService"
 BACKEND: Final = "azure-native:apimanagement:Backend"
 API_POLICY: Final = "azure-native:apimanagement:ApiPolicy"

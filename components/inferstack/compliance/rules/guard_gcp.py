@@ -23,10 +23,14 @@ from inferstack.compliance.model import (
     StackResource,
 )
 from inferstack.compliance.props import UNKNOWN, as_document, elements, get, is_missing, present
-from inferstack.compliance.rules._common import OWASP_DISCLOSURE, strings_setting, unverifiable
+from inferstack.compliance.rules._common import (
+    OWASP_DISCLOSURE,
+    OWASP_INJECTION,
+    strings_setting,
+    unverifiable,
+)
 from inferstack.compliance.rules._stack import of_type
 
-OWASP_INJECTION: Final = "OWASP LLM01"
 ENDPOINT: Final = "gcp:vertex/aiEndpoint:AiEndpoint"
 SERVICE: Final = "gcp:cloudrunv2/service:Service"
 TEMPLATE: Final = "gcp:modelarmor/template:Template"

@@ -18,12 +18,11 @@ from typing import Any, Final
 from inferstack import catalog
 from inferstack.compliance.model import Report, Resource, Rule, RuleConfig, Severity
 from inferstack.compliance.props import MISSING, UNKNOWN, elements, get
-from inferstack.compliance.rules._common import OWASP_CONSUMPTION, unverifiable
+from inferstack.compliance.rules._common import OWASP_CONSUMPTION, OWASP_INJECTION, unverifiable
 from inferstack.compliance.rules._k8s import DAEMONSET, INGRESS
 from inferstack.compliance.rules.jetson import _TERM_READS as TERM_READS
 from inferstack.compliance.rules.jetson import MODULE_LABEL, _expressions
 
-OWASP_INJECTION: Final = "OWASP LLM01"
 GUARD_FAMILIES: Final = ("agx-orin", "thor")  # inferstack.jetson.guard.GUARD_FAMILIES
 GATEWAY: Final = "gateway"
 GUARD_ENV: Final = "GUARD_MODEL"

@@ -25,7 +25,12 @@ from inferstack.compliance.model import (
     StackResource,
 )
 from inferstack.compliance.props import MISSING, UNKNOWN, elements, entries, get
-from inferstack.compliance.rules._common import OWASP_DISCLOSURE, strings_setting, unverifiable
+from inferstack.compliance.rules._common import (
+    OWASP_DISCLOSURE,
+    OWASP_INJECTION,
+    strings_setting,
+    unverifiable,
+)
 from inferstack.compliance.rules._k8s import (
     DEPLOYMENT,
     NETWORK_POLICY,
@@ -36,7 +41,6 @@ from inferstack.compliance.rules._k8s import (
 )
 from inferstack.compliance.rules._stack import of_type
 
-OWASP_INJECTION: Final = "OWASP LLM01"
 CONFIG_MAP: Final = "kubernetes:core/v1:ConfigMap"
 COMPONENT: Final = "app.kubernetes.io/component"
 INSTANCE: Final = "app.kubernetes.io/instance"

@@ -26,6 +26,7 @@ from inferstack.compliance.rules._common import (
     GDPR_SECURITY,
     GDPR_STORAGE_LIMITATION,
     OWASP_DISCLOSURE,
+    OWASP_INJECTION,
     strings_setting,
     unverifiable,
 )
@@ -38,7 +39,6 @@ RETENTION: Final = "inferstack.io/retention-days"
 PVC: Final = "kubernetes:core/v1:PersistentVolumeClaim"
 SAGEMAKER_ENDPOINT: Final = "aws:sagemaker/endpoint:Endpoint"
 TASK_DEFINITION: Final = "aws:ecs/taskDefinition:TaskDefinition"
-OWASP_INJECTION: Final = "OWASP LLM01"
 
 
 def _check_report_volume(res: Resource, report: Report, cfg: RuleConfig) -> None:
