@@ -26,7 +26,7 @@ from inferstack.aws.context import Context
 from inferstack.aws.documents import Document, assume_role, document, statement
 from inferstack.aws.gateway_network import gateway_security_groups
 from inferstack.aws.guard import Guardrail
-from inferstack.aws.iam import DEPLOYMENT_TAG
+from inferstack.aws.iam import network_grants
 from inferstack.aws.names import Arns
 from inferstack.aws.network import Network
 from inferstack.aws.policies import NetworkGrants, network_policy
@@ -211,19 +211,8 @@ def gateway(
 
 
 def _network_grant(ctx: Context, role: aws.iam.Role, net: Network) -> aws.iam.RolePolicy:
-    plan = ctx.plan
-
     def build(arns: Arns, created: str | None) -> Document:
-        vpc_id = plan.vpc_id or created
-        return gateway_network_policy(
-            NetworkGrants(
-                account_pattern=arns.ec2(),
-                subnet_arns=tuple(arns.subnet(s) for s in plan.subnet_ids),
-                security_group_arns=tuple(arns.security_group(g) for g in plan.security_group_ids),
-                vpc_arn=arns.vpc(vpc_id) if vpc_id else None,
-                tag=(DEPLOYMENT_TAG, ctx.spec.name),
-            )
-        )
+        return gateway_network_policy(network_grants(ctx, arns, created))
 
     return aws.iam.RolePolicy(
         ctx.child("gateway-interfaces"),

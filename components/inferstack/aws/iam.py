@@ -92,19 +92,9 @@ def grant_network(
     A VPC the stack creates has its id only after deploy: the document is then unknown at
     preview (the packs report it unverifiable) and conditioned on that VPC at ``pulumi up``.
     """
-    plan = ctx.plan
 
     def build(arns: Arns, created: str | None) -> Document:
-        vpc_id = plan.vpc_id or created
-        return network_policy(
-            NetworkGrants(
-                account_pattern=arns.ec2(),
-                subnet_arns=tuple(arns.subnet(s) for s in plan.subnet_ids),
-                security_group_arns=tuple(arns.security_group(g) for g in plan.security_group_ids),
-                vpc_arn=arns.vpc(vpc_id) if vpc_id else None,
-                tag=(DEPLOYMENT_TAG, ctx.spec.name),
-            )
-        )
+        return network_policy(network_grants(ctx, arns, created))
 
     return aws.iam.RolePolicy(
         ctx.child("network-policy"),
@@ -144,4 +134,17 @@ def caller_policy(
         policy=ctx.policy(build, bucket_name),
         tags=ctx.tags(),
         opts=ctx.opts(),
+    )
+
+
+def network_grants(ctx: Context, arns: Arns, created_vpc_id: str | None) -> NetworkGrants:
+    """The deployment's subnets, security groups and VPC (given, else created) as IAM ARNs."""
+    plan = ctx.plan
+    vpc_id = plan.vpc_id or created_vpc_id
+    return NetworkGrants(
+        account_pattern=arns.ec2(),
+        subnet_arns=tuple(arns.subnet(s) for s in plan.subnet_ids),
+        security_group_arns=tuple(arns.security_group(g) for g in plan.security_group_ids),
+        vpc_arn=arns.vpc(vpc_id) if vpc_id else None,
+        tag=(DEPLOYMENT_TAG, ctx.spec.name),
     )
