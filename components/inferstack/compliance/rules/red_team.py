@@ -90,7 +90,8 @@ def _check_schedule(resources: Sequence[StackResource], report: Report, cfg: Rul
     ]
     if scans:
         return
-    first = serving[0]
+    # The same resource in preview and update: the engine's resource order is not fixed.
+    first = min(serving, key=lambda r: r.urn)
     report(
         f"'{first.name}' serves a model in a {', '.join(sorted(environments))} stack with no "
         "scheduled red-team scan; set security.red_team",
