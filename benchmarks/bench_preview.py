@@ -49,12 +49,15 @@ SERVICES = """
 import pulumi
 from inferstack.kubernetes import LLMService
 from inferstack.preview import record
+from inferstack.kubernetes.args import LLMServiceArgs
 from inferstack.deployment import load_stack_config
-spec = load_stack_config("stacks/Pulumi.onprem-prod.yaml").deployment
+stack = load_stack_config("stacks/Pulumi.onprem-prod.yaml")
+spec = stack.deployment
+args = LLMServiceArgs.model_validate_json(stack.config["inferstack:kubernetes"])
 n = int(sys.argv[1])
 def program():
     for i in range(n):
-        LLMService(f"svc{i}", spec.model_copy(update={"name": f"svc{i}"}))
+        LLMService(f"svc{i}", spec.model_copy(update={"name": f"svc{i}"}), args=args)
 count = len(record(program))
 """
 
