@@ -40,6 +40,19 @@ def test_preview_of_a_compliant_stack_exits_0(
     assert out.rstrip().splitlines()[-1].startswith("PASS: 0 mandatory")
 
 
+def test_preview_without_a_pack_says_nothing_was_checked(
+    offline_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(offline_project / "packs")
+
+    code = main(["preview", "--stack", "good"])
+
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert code == 0
+    assert last.startswith("NOT CHECKED: no policy pack was applied"), last
+    assert "PASS" not in last
+
+
 def test_mandatory_violation_exits_1_and_writes_the_report(
     offline_project: Path, tiny_pack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

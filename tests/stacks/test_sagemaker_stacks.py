@@ -18,7 +18,8 @@ import yaml
 from cloud_stacks import CLI, PACKS, ROOT, config, of, one, preview_and_update
 
 from inferstack.deployment import load_stack_config
-from inferstack.preview import PreviewRun, evaluate
+from inferstack.preview import PreviewRun, evaluate, run_stack
+from inferstack.testing import run_program
 
 
 @pytest.fixture(scope="module", params=["sagemaker-dev", "sagemaker-prod"])
@@ -31,7 +32,8 @@ def test_configs(stack: str) -> None:
     loaded = load_stack_config(config(stack))
     spec = loaded.deployment
     assert (loaded.target, loaded.region) == ("sagemaker", "eu-central-1")
-    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr"}
+    owasp = {"owasp-llm"} if spec.environment == "prod" else set()
+    assert set(spec.compliance.frameworks) == {"hipaa", "gdpr", *owasp}
     assert spec.compliance.residency == ["eu"]
     assert spec.model.id == "meta-llama/Llama-3.1-8B-Instruct"
     assert spec.compute.instance_type is not None
@@ -107,6 +109,77 @@ def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -
         assert mandatory == [], [(v.policy, v.urn, v.message) for v in mandatory]
         verdicts[preview] = sorted((v.policy, v.urn) for v in violations)
     assert verdicts[True] == verdicts[False]
+
+
+OWASP = ROOT / "policy_packs" / "owasp-llm"
+DIGEST_RULE = "all-serving-image-require-digest"
+INVOKE_RULE = "aws-sagemaker-invoke-restrict-to-gateway"
+
+
+def test_prod_passes_the_owasp_pack_with_its_image_by_digest() -> None:
+    runs = preview_and_update("sagemaker-prod")
+    for preview, run in runs.items():
+        violations = evaluate(run, [OWASP])
+        mandatory = [(v.policy, v.urn) for v in violations if v.enforcement == "mandatory"]
+        assert mandatory == [], (preview, mandatory)
+        image = one(run, "aws:sagemaker/model:Model")["primaryContainer"]["image"]
+        assert image.startswith("123456789012.dkr.ecr.eu-central-1.amazonaws.com/mirror/")
+        assert "@sha256:" in image and ":0." not in image  # the digest form SageMaker takes
+
+
+def test_prod_with_the_catalog_image_by_tag_fails_the_owasp_pack(tmp_path: Path) -> None:
+    document = yaml.safe_load(config("sagemaker-prod").read_text(encoding="utf-8"))
+    del document["config"]["inferstack:deployment"]["serving"]["image"]
+    path = tmp_path / "Pulumi.tagged.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+    violations = evaluate(run_stack(path), [OWASP])
+
+    mandatory = {v.policy for v in violations if v.enforcement == "mandatory"}
+    assert mandatory == {DIGEST_RULE}
+
+
+def _prod_with_invoke_grant(extra_principal: bool) -> list[str]:
+    """Mandatory owasp-llm findings of sagemaker-prod as deployed (update mode), optionally with
+    a role of the stack's own program granted sagemaker:InvokeEndpoint on the endpoint."""
+    import pulumi_aws as aws
+
+    from inferstack.aws import SageMakerEndpoint
+
+    stack = load_stack_config(config("sagemaker-prod"))
+
+    def program() -> None:
+        bot = SageMakerEndpoint("support-bot", stack.deployment, region="eu-central-1")
+        if extra_principal:
+            aws.iam.RolePolicy(
+                "analytics-direct-invoke",
+                role="analytics",
+                policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "sagemaker:InvokeEndpoint",
+                                "Resource": "arn:aws:sagemaker:eu-central-1:123456789012:"
+                                f"endpoint/{bot.plan.endpoint_name}",
+                            }
+                        ],
+                    }
+                ),
+            )
+
+    result = run_program(
+        program, packs=[OWASP], config={"aws:region": "eu-central-1"}, preview=False
+    )
+    return sorted(f"{v.policy} {v.urn.rsplit('::', 1)[-1]}" for v in result.mandatory)
+
+
+def test_an_invoke_grant_to_any_other_principal_fails_the_owasp_pack() -> None:
+    assert _prod_with_invoke_grant(extra_principal=False) == []
+    assert _prod_with_invoke_grant(extra_principal=True) == [
+        f"{INVOKE_RULE} analytics-direct-invoke"
+    ]
 
 
 def test_cli_preview_of_prod_exits_zero() -> None:

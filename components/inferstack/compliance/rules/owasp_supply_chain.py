@@ -154,8 +154,9 @@ RULES: Final = (
         ),
         controls=(OWASP_SUPPLY_CHAIN, GDPR_SECURITY),
         frameworks=OWASP,
-        remediation="Set serving.image to <registry>/<repository>:<tag>@sha256:<digest> (resolve "
-        "it with `docker buildx imagetools inspect` or `aws ecr describe-images`).",
+        remediation="Set serving.image to the image by digest, <registry>/<repository>@sha256:"
+        "<digest> (the one form SageMaker takes with a digest); resolve it with `crane digest "
+        "IMAGE` or `docker buildx imagetools inspect IMAGE`.",
         check=_check_image_digest,
         reads=(
             "primaryContainer",

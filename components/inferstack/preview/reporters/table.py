@@ -214,5 +214,13 @@ def _summary_line(report: Report) -> str:
     for finding in report.violations:
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
     by_severity = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    text = f"{report.verdict}: {report.counts_line()} in {len(report.run.resources)} resources"
+    resources = len(report.run.resources)
+    if not report.evaluation.packs:
+        # Nothing was judged: saying PASS would be a silent pass.
+        return (
+            f"NOT CHECKED: no policy pack was applied to the {resources} resources (add "
+            "--policy-pack DIR, or `preview --all --stack NAME` for the packs the stack's "
+            "compliance.frameworks call for)"
+        )
+    text = f"{report.verdict}: {report.counts_line()} in {resources} resources"
     return f"{text} ({by_severity})" if by_severity else text
