@@ -551,11 +551,11 @@ def test_an_unreachable_guardrail_is_an_error_span_and_the_request_fails_closed(
 def test_an_unsampled_parent_is_followed_and_nothing_is_sent(
     stubs: Stubs, collector: Collector
 ) -> None:
-    # Nothing is exported, so the headers secret is never read.
+    # No headers secret: an export, if any, would reach the collector.
     stubs.screen("INPUT", ["Hi"])
     stubs.answer(ANSWER)
     stubs.screen("OUTPUT", [ANSWER_TEXT])
-    gateway = stubs.gateway(stubs.tracer(collector.url, ratio=1.0))
+    gateway = stubs.gateway(stubs.tracer(collector.url, ratio=1.0, secret=False))
 
     response = gateway.handle(proxy(chat("Hi"), traceparent=f"00-{TRACE_ID}-{PARENT_ID}-00"))
 
@@ -592,11 +592,11 @@ def test_a_new_trace_is_sampled_by_its_id_like_the_sdks_ratio_sampler() -> None:
 
 
 def test_a_ratio_of_zero_sends_nothing_for_new_traces(stubs: Stubs, collector: Collector) -> None:
-    # Nothing is exported, so the headers secret is never read.
+    # No headers secret: an export, if any, would reach the collector.
     stubs.screen("INPUT", ["Hi"])
     stubs.answer(ANSWER)
     stubs.screen("OUTPUT", [ANSWER_TEXT])
-    gateway = stubs.gateway(stubs.tracer(collector.url, ratio=0.0))
+    gateway = stubs.gateway(stubs.tracer(collector.url, ratio=0.0, secret=False))
 
     assert gateway.handle(proxy(chat("Hi")))["statusCode"] == 200
     assert collector.received == []
