@@ -25,6 +25,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+from botocore.config import Config
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from google.protobuf import json_format
@@ -993,3 +994,56 @@ def test_an_endpoint_the_gateways_group_cannot_reach_is_refused(
 
 def _list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
+
+
+def test_a_cold_start_reads_the_headers_once_before_the_first_request(
+    stubs: Stubs, collector: Collector
+) -> None:
+    configs: dict[str, Config] = {}
+
+    def client(service: str, config: Config) -> Any:
+        configs[service] = config
+        return stubs.clients[service]
+
+    env = {
+        "INFERSTACK_ENDPOINT_NAME": "support-bot",
+        "INFERSTACK_GUARDRAIL_ID": "gr-123",
+        "INFERSTACK_GUARDRAIL_VERSION": "1",
+        "INFERSTACK_SCREEN_INPUT": "false",
+        "INFERSTACK_SCREEN_OUTPUT": "off",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+        "INFERSTACK_OTLP_HEADERS_SECRET_ID": SECRET_ID,
+        "INFERSTACK_OTLP_HEADERS_SECRET_KEY": "headers",
+    }
+    stubs.secret()
+
+    gateway = handler.build_gateway(env, client, Config)
+
+    stubs.secrets.assert_no_pending_responses()  # read at the cold start, not by a request
+    # One attempt, bounded: a slow Secrets Manager delays the cold start by seconds at most.
+    once = configs["secretsmanager"]
+    assert (once.connect_timeout, once.read_timeout) == (1, 2)
+    assert once.retries == {"total_max_attempts": 1, "mode": "standard"}
+    stubs.answer(ANSWER)
+    assert gateway.handle(chat("Hi"))["statusCode"] == 200
+    (received,) = collector.received
+    assert received.headers["authorization"] == AUTHORIZATION
+
+
+def test_a_cold_start_without_tracing_creates_no_secrets_client(stubs: Stubs) -> None:
+    services: list[str] = []
+
+    def client(service: str, config: Config) -> Any:
+        services.append(service)
+        return stubs.clients[service]
+
+    env = {
+        "INFERSTACK_ENDPOINT_NAME": "support-bot",
+        "INFERSTACK_GUARDRAIL_ID": "gr-123",
+        "INFERSTACK_GUARDRAIL_VERSION": "1",
+    }
+    gateway = handler.build_gateway(env, client, Config)
+
+    assert services == ["bedrock-runtime", "sagemaker-runtime"]
+    assert gateway.tracer is None

@@ -558,6 +558,34 @@ def tracer_from_env(env: Mapping[str, str], secrets: Any) -> otlp.Tracer | None:
     return otlp.Tracer(ratio, exporter)
 
 
+def build_gateway(env: Mapping[str, str], client: Any, config: Any) -> Gateway:
+    """The gateway of one execution environment, built at its cold start.
+
+    ``client`` is ``boto3.client`` and ``config`` botocore's ``Config`` (stand-ins in tests).
+    With tracing, the exporter's headers are read here, before the first request, in one
+    attempt of at most about three seconds.
+    """
+    calls = config(
+        connect_timeout=5, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
+    )
+    tracer = None
+    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        once = config(
+            connect_timeout=1,
+            read_timeout=2,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+        )
+        tracer = tracer_from_env(env, client("secretsmanager", config=once))
+        if tracer is not None:
+            tracer.exporter.load()
+    return Gateway(
+        Settings.from_env(env),
+        client("bedrock-runtime", config=calls),
+        client("sagemaker-runtime", config=calls),
+        tracer,
+    )
+
+
 _GATEWAY: Gateway | None = None
 
 
@@ -565,25 +593,10 @@ def _gateway() -> Gateway:
     """One gateway per execution environment: clients are reused across invocations."""
     global _GATEWAY
     if _GATEWAY is None:
-        boto3 = importlib.import_module("boto3")
-        botocore_config = importlib.import_module("botocore.config")
-        config = botocore_config.Config(
-            connect_timeout=5, read_timeout=60, retries={"max_attempts": 2, "mode": "standard"}
-        )
-        tracer = None
-        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-            # Read once per cold start, in at most about two seconds.
-            quick = botocore_config.Config(
-                connect_timeout=2, read_timeout=2, retries={"max_attempts": 1}
-            )
-            tracer = tracer_from_env(os.environ, boto3.client("secretsmanager", config=quick))
-            if tracer is not None:
-                tracer.exporter.load()
-        _GATEWAY = Gateway(
-            Settings.from_env(os.environ),
-            boto3.client("bedrock-runtime", config=config),
-            boto3.client("sagemaker-runtime", config=config),
-            tracer,
+        _GATEWAY = build_gateway(
+            os.environ,
+            importlib.import_module("boto3").client,
+            importlib.import_module("botocore.config").Config,
         )
     return _GATEWAY
 
