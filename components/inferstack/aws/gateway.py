@@ -2,14 +2,23 @@
 
 Callers reach the model only through it: directly (``lambda:InvokeFunction``, the invoke
 policy), or through the API Gateway front door, which integrates with it (``AWS_PROXY``).
-The code is ``inferstack/aws/lambda_gateway/handler.py``, zipped as is. The function has its
-own role (``sagemaker:InvokeEndpoint`` on this endpoint, ``bedrock:ApplyGuardrail`` on this
-guardrail, its log group, its network interfaces; the deployment key through the key's
-policy), a KMS-encrypted log group with the deployment's retention, environment variables
-encrypted with the same key, a reserved concurrency equal to what the endpoint can serve at
-full scale (so a flood is throttled at the gateway, not queued against the model), and runs in
-the endpoint's private subnets. With ``observability.tracing`` it has X-Ray active tracing and
-exports OTLP/HTTP spans (no prompt or answer text) to the tracing endpoint.
+The code is ``inferstack/aws/lambda_gateway/`` (``handler.py`` and ``otlp.py``), zipped as is,
+side by side. The function has its own role (``sagemaker:InvokeEndpoint`` on this endpoint,
+``bedrock:ApplyGuardrail`` on this guardrail, its log group, its network interfaces; the
+deployment key through the key's policy), a KMS-encrypted log group with the deployment's
+retention, environment variables encrypted with the same key, a reserved concurrency equal to
+what the endpoint can serve at full scale (so a flood is throttled at the gateway, not queued
+against the model), and runs in the endpoint's private subnets.
+
+With ``observability.tracing`` it has X-Ray active tracing, and its own spans (a SERVER span
+per request, a CLIENT span per guardrail and endpoint call; no prompt, answer or guardrail
+text) are exported by ``otlp.py`` over OTLP/HTTP (JSON) to ``tracing.endpoint``, sampled with
+``sampling_ratio`` (parent-based). The role may then read the ``headers_secret`` secret
+(``secretsmanager:GetSecretValue`` on that secret only; the environment names the secret and
+its key, never the value). A secret encrypted with the ``aws/secretsmanager`` key or with a
+deployment key you bring needs no further grant; another customer-managed key must allow the
+role ``kms:Decrypt`` in its own key policy. From the VPC the stack creates, the endpoint must be
+reachable inside the VPC over HTTPS (see :mod:`inferstack.aws.gateway_network`).
 """
 
 from __future__ import annotations
@@ -31,7 +40,9 @@ from inferstack.aws.names import Arns
 from inferstack.aws.network import Network
 from inferstack.aws.policies import NetworkGrants, network_policy
 
-CODE = Path(__file__).with_name("lambda_gateway") / "handler.py"
+CODE_DIR = Path(__file__).with_name("lambda_gateway")
+# The zip's files: the handler and the OTLP exporter it imports as a top-level module.
+CODE_FILES = ("handler.py", "otlp.py")
 RUNTIME = "python3.12"
 HANDLER = "handler.handler"
 MEMORY_MB = 256
@@ -85,8 +96,10 @@ def gateway_policy(
     *,
     key_arn: str | None,
     tracing: bool,
+    headers_secret_arn: str | None = None,
 ) -> Document:
-    """Invoke this endpoint, write this log group; the key when it is brought, X-Ray if traced."""
+    """Invoke this endpoint, write this log group; the key when it is brought, X-Ray if traced,
+    and the trace exporter's headers secret when one is named."""
     logs = arns.log_group(log_group_name(endpoint_name))
     statements = [
         statement("InvokeEndpoint", "sagemaker:InvokeEndpoint", arns.endpoint(endpoint_name)),
@@ -99,6 +112,10 @@ def gateway_policy(
     if tracing:
         # X-Ray has no resource-level permissions.
         statements.append(statement("WriteTraces", XRAY_ACTIONS, "*"))
+    if headers_secret_arn is not None:
+        statements.append(
+            statement("ReadTraceHeaders", "secretsmanager:GetSecretValue", headers_secret_arn)
+        )
     return document(*statements)
 
 
@@ -136,7 +153,18 @@ def environment(ctx: Context, rail: Guardrail | None) -> dict[str, pulumi.Input[
                 "OTEL_TRACES_SAMPLER_ARG": str(tracing.sampling_ratio),
             }
         )
+        if tracing.headers_secret is not None:
+            # The secret's name and key: the handler reads the value at a cold start.
+            env["INFERSTACK_OTLP_HEADERS_SECRET_ID"] = tracing.headers_secret.name
+            env["INFERSTACK_OTLP_HEADERS_SECRET_KEY"] = tracing.headers_secret.key
     return env
+
+
+def code() -> pulumi.AssetArchive:
+    """The function's zip: the handler and its exporter at the top level."""
+    return pulumi.AssetArchive(
+        {name: pulumi.FileAsset(str(CODE_DIR / name)) for name in CODE_FILES}
+    )
 
 
 def reserved_concurrency(ctx: Context) -> int:
@@ -154,12 +182,17 @@ def gateway(
     logs: aws.cloudwatch.LogGroup,
 ) -> Gateway:
     plan = ctx.plan
-    tracing = ctx.spec.observability.tracing is not None
+    spec_tracing = ctx.spec.observability.tracing
+    tracing = spec_tracing is not None
+    headers_secret = spec_tracing.headers_secret if spec_tracing is not None else None
     brought_key = None if plan.create_key else plan.kms_key
 
     def own(arns: Arns) -> Document:
         key = arns.kms_key(brought_key) if brought_key is not None else None
-        return gateway_policy(arns, plan.endpoint_name, key_arn=key, tracing=tracing)
+        secret = arns.secret(headers_secret.name) if headers_secret is not None else None
+        return gateway_policy(
+            arns, plan.endpoint_name, key_arn=key, tracing=tracing, headers_secret_arn=secret
+        )
 
     grants: list[pulumi.Resource] = [
         aws.iam.RolePolicy(
@@ -188,7 +221,7 @@ def gateway(
         description=f"inferstack {ctx.name}: guards and invokes the SageMaker endpoint",
         runtime=RUNTIME,
         handler=HANDLER,
-        code=pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(CODE))}),
+        code=code(),
         role=role.arn,
         memory_size=MEMORY_MB,
         timeout=TIMEOUT_SECONDS,

@@ -14,10 +14,12 @@ from inferstack.aws.container import ModelSource
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware, budget_usd
 from inferstack.errors import SpecError
+from inferstack.tracing.collector import export_port
 
 VARIANT = "primary"
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 ENDPOINT_NAMESPACE = "/aws/sagemaker/Endpoints"
+HTTPS_PORT = 443
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ def build_plan(
         )
     scaling_metric = _scaling_metric(spec)
     _check_guard(spec)
+    _check_tracing(spec)
     min_capacity = 0 if spec.scaling.scale_to_zero else spec.min_replicas
     return Plan(
         endpoint_name=names.endpoint_name(name),
@@ -169,6 +172,31 @@ def _check_guard(spec: DeploymentSpec) -> None:
             "security.guard",
             "SageMaker async endpoints read prompts from S3, where no gateway can screen them",
             "use serving.mode: realtime, or set security.guard.input: false and output: off",
+        )
+
+
+def _check_tracing(spec: DeploymentSpec) -> None:
+    tracing = spec.observability.tracing
+    if tracing is None:
+        return
+    if tracing.capture_content:
+        raise SpecError(
+            "observability.tracing.capture_content",
+            "the SageMaker gateway exports metadata only; it has no encrypted, retained content "
+            "capture to keep prompts and completions in",
+            "set capture_content: false; compliance.data_capture records requests, encrypted and "
+            "with its own retention",
+        )
+    network = spec.security.network
+    # The stack makes the gateway's group (HTTPS out only) unless you give the groups.
+    makes_group = spec.serving.mode != "async" and not network.security_group_ids
+    port = export_port(tracing.endpoint)
+    if makes_group and port != HTTPS_PORT:
+        raise SpecError(
+            "observability.tracing.endpoint",
+            f"uses port {port}, but the gateway's security group sends only HTTPS (443)",
+            "serve the OTLP endpoint over https:// on port 443 (an internal load balancer in "
+            "front of the collector or Langfuse), or give security.network.security_group_ids",
         )
 
 
