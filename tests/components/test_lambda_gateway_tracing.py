@@ -943,6 +943,40 @@ def test_capture_content_is_refused_on_sagemaker(recording: Recording) -> None:
 
 
 @pytest.mark.parametrize(
+    ("changes", "path", "fix"),
+    [
+        (
+            {"tracing": {"runtime_spans": True}},
+            "observability.tracing.runtime_spans",
+            "set runtime_spans: false",
+        ),
+        (
+            {
+                "serving": {"mode": "async"},
+                "security": {"guard": {"input": False, "output": "off"}},
+            },
+            "observability.tracing",
+            "use serving.mode: realtime, or remove observability.tracing",
+        ),
+    ],
+)
+def test_tracing_sagemaker_cannot_deliver_is_refused_not_ignored(
+    recording: Recording, changes: dict[str, Any], path: str, fix: str
+) -> None:
+    spec = traced_spec(**changes.pop("tracing", {}))
+    spec.update(changes)
+    with pytest.raises(SpecError) as raised:
+        recording(
+            lambda: SageMakerEndpoint("support-bot", spec),
+            preview=True,
+            config={"aws:region": "eu-central-1"},
+        )
+    assert raised.value.path == path
+    message = str(raised.value)
+    assert "\n" not in message and fix in message
+
+
+@pytest.mark.parametrize(
     ("endpoint", "network", "refused"),
     [
         ("http://otel.internal.example.com:4318", {}, True),

@@ -187,6 +187,19 @@ def _check_tracing(spec: DeploymentSpec) -> None:
             "set capture_content: false; compliance.data_capture records requests, encrypted and "
             "with its own retention",
         )
+    if spec.serving.mode == "async":
+        raise SpecError(
+            "observability.tracing",
+            "SageMaker async endpoints have no gateway, and the gateway is what exports traces",
+            "use serving.mode: realtime, or remove observability.tracing",
+        )
+    if tracing.runtime_spans:
+        raise SpecError(
+            "observability.tracing.runtime_spans",
+            "the SageMaker serving container gets no OTLP settings (with weights in S3 it is "
+            "network-isolated and could reach no collector)",
+            "set runtime_spans: false; the gateway's spans cover each request",
+        )
     network = spec.security.network
     # The stack makes the gateway's group (HTTPS out only) unless you give the groups.
     makes_group = spec.serving.mode != "async" and not network.security_group_ids
