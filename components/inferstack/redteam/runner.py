@@ -119,6 +119,7 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--config-dir", type=Path)
     parser.add_argument("--config-env")
     parser.add_argument("--lambda-function")
+    # The shim's own default (lambda_shim.PORT); this script imports nothing of the package.
     parser.add_argument("--shim-port", type=int, default=8787)
     parser.add_argument("--timeout-seconds", type=int)
     return parser.parse_args(argv[:split]), argv[split + 1 :]
