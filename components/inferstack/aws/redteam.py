@@ -371,7 +371,8 @@ def red_team(
     reports = report_store(
         ctx, scans, key_arn=key_arn, log_bucket_id=log_bucket_id, force_destroy=force_destroy
     )
-    # A created key is named by its alias, which S3 resolves in the uploader's account.
+    # A created key is named by its alias (its ARN exists only after deploy): S3's
+    # SSEKMSKeyId takes a key id, key ARN or key alias (botocore s3 model, PutObject).
     key_id = key_alias(endpoint) if plan.create_key else str(plan.kms_key)
     brought_key = None if plan.create_key else plan.kms_key
     repository = names.ecr_repository_arn(scans.image, names.partition(ctx.region))
