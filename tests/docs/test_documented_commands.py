@@ -29,6 +29,7 @@ NOT_OFFLINE = (
     "cd ",
     "inferstack models lock",  # reads the Hugging Face Hub
     "docker ",
+    "aws ",  # the AWS CLI, against an account
 )
 
 

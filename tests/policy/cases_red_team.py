@@ -1,17 +1,27 @@
-"""Fixtures for the red-team rules: the report volume, and a prod stack with or without scans."""
+"""Fixtures for the red-team rules: the report volume and bucket, and a prod stack with or
+without scans."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
 from policy_cases import Case, bad, ok
-from policy_harness import DELETE, Res, patched
+from policy_harness import DELETE, Computed, Res, patched
 
 PVC: Final = "kubernetes:core/v1:PersistentVolumeClaim"
 CRONJOB: Final = "kubernetes:batch/v1:CronJob"
 DEPLOYMENT: Final = "kubernetes:apps/v1:Deployment"
 ENDPOINT: Final = "aws:sagemaker/endpoint:Endpoint"
 TASK: Final = "aws:ecs/taskDefinition:TaskDefinition"
+SCHEDULE: Final = "aws:scheduler/schedule:Schedule"
+BUCKET: Final = "aws:s3/bucket:Bucket"
+SSE: Final = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+)
+LIFECYCLE: Final = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+BUCKET_RULE: Final = "aws-redteam-reports-require-kms-expiration"
+KEY_ARN: Final = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TASK_ARN: Final = "arn:aws:ecs:eu-central-1:123456789012:task-definition/bot-red-team-nightly"
 VOLUME_RULE: Final = "kubernetes-redteam-volume-require-encrypted-retention"
 SCHEDULE_RULE: Final = "all-redteam-schedule-require-prod-scan"
 
@@ -43,6 +53,86 @@ SCAN: Final[dict[str, Any]] = {
 }
 AWS_ENDPOINT: Final[dict[str, Any]] = {"tags": {"inferstack/environment": "prod"}}
 AWS_TASK: Final[dict[str, Any]] = {"tags": {"inferstack/purpose": "red-team"}, "family": "bot"}
+AWS_SCHEDULE: Final[dict[str, Any]] = {
+    "name": "bot-red-team-nightly",
+    "scheduleExpression": "cron(0 2 * * ? *)",
+    "state": "ENABLED",
+    "target": {
+        "arn": Computed("arn:aws:ecs:eu-central-1:123456789012:cluster/bot-red-team"),
+        "ecsParameters": {"taskDefinitionArn": Computed(f"{TASK_ARN}:1"), "launchType": "FARGATE"},
+    },
+}
+REPORT_RULES: Final[list[dict[str, Any]]] = [
+    {
+        "id": "expire-reports",
+        "status": "Enabled",
+        "filter": {"prefix": ""},
+        "expiration": {"days": 90},
+        "noncurrentVersionExpiration": {"noncurrentDays": 1},
+    }
+]
+
+
+def _task() -> Res:
+    return Res(TASK, "bot-red-team-nightly", AWS_TASK)
+
+
+def _schedule(*changes: tuple[tuple[str | int, ...], Any], linked: bool = True) -> Res:
+    deps: dict[str, list[str]] = {"target": ["bot-red-team-nightly"] if linked else []}
+    return Res(SCHEDULE, "bot-red-team-nightly-schedule", patched(AWS_SCHEDULE, *changes), deps)
+
+
+def _report_bucket(
+    *,
+    purpose: str = "red-team-reports",
+    sse: dict[str, Any] | None = None,
+    rules: list[dict[str, Any]] | None = None,
+    inline_sse: dict[str, Any] | None = None,
+) -> tuple[Res, ...]:
+    """The report bucket with its encryption and lifecycle companions (None: leave one out)."""
+    bucket = Res(
+        BUCKET,
+        "bot-red-team-reports",
+        {
+            "bucket": "bot-red-team-reports-eu-central-1-8b61991a",
+            "tags": {"inferstack/purpose": purpose},
+        },
+    )
+    if inline_sse is not None:
+        # The deprecated inline setting of pulumi-aws v6 buckets.
+        inline = {"rule": {"applyServerSideEncryptionByDefault": inline_sse}}
+        bucket = Res(
+            BUCKET, bucket.name, {**bucket.props, "serverSideEncryptionConfiguration": inline}
+        )
+    companions = [bucket]
+    link = {"bucket": ["bot-red-team-reports"]}
+    if sse is not None:
+        companions.append(
+            Res(
+                SSE,
+                "bot-red-team-reports-encryption",
+                {
+                    "bucket": Computed("bot-red-team-reports-eu-central-1-8b61991a"),
+                    "rules": [
+                        {"applyServerSideEncryptionByDefault": sse, "bucketKeyEnabled": True}
+                    ],
+                },
+                link,
+            )
+        )
+    if rules is not None:
+        companions.append(
+            Res(
+                LIFECYCLE,
+                "bot-red-team-reports-lifecycle",
+                {"bucket": Computed("bot-red-team-reports-eu-central-1-8b61991a"), "rules": rules},
+                link,
+            )
+        )
+    return tuple(companions)
+
+
+KMS: Final = {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": Computed(KEY_ARN)}
 
 
 def _volume(*changes: tuple[tuple[str | int, ...], Any]) -> Res:
@@ -109,8 +199,101 @@ CASES: Final[list[Case]] = [
     ),
     ok(
         SCHEDULE_RULE,
-        "sagemaker-with-task",
-        (Res(ENDPOINT, "bot", AWS_ENDPOINT), Res(TASK, "bot-red-team", AWS_TASK)),
+        "sagemaker-with-scheduled-task",
+        (Res(ENDPOINT, "bot", AWS_ENDPOINT), _task(), _schedule()),
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "sagemaker-task-never-scheduled",
+        (Res(ENDPOINT, "bot", AWS_ENDPOINT), _task()),
+        "no scheduled red-team scan",
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "sagemaker-schedule-disabled",
+        (Res(ENDPOINT, "bot", AWS_ENDPOINT), _task(), _schedule((("state",), "DISABLED"))),
+        "no scheduled red-team scan",
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "sagemaker-schedule-runs-another-task",
+        (
+            Res(ENDPOINT, "bot", AWS_ENDPOINT),
+            _task(),
+            _schedule(
+                (("target", "ecsParameters", "taskDefinitionArn"), "arn:aws:ecs:x:1:task/other"),
+                linked=False,
+            ),
+        ),
+        "no scheduled red-team scan",
+    ),
+    ok(
+        BUCKET_RULE,
+        "kms-and-expiry",
+        _report_bucket(sse=KMS, rules=REPORT_RULES),
+        framework="owasp-llm",
+    ),
+    ok(
+        BUCKET_RULE,
+        "inline-kms",
+        _report_bucket(inline_sse=KMS, rules=REPORT_RULES),
+        framework="gdpr",
+    ),
+    ok(BUCKET_RULE, "gdpr-too", _report_bucket(sse=KMS, rules=REPORT_RULES), framework="gdpr"),
+    ok(
+        BUCKET_RULE,
+        "other-buckets-untouched",
+        _report_bucket(purpose="artifacts"),
+        framework="owasp-llm",
+    ),
+    bad(
+        BUCKET_RULE,
+        "no-encryption",
+        _report_bucket(rules=REPORT_RULES),
+        "no BucketServerSideEncryptionConfiguration",
+        framework="owasp-llm",
+    ),
+    bad(
+        BUCKET_RULE,
+        "s3-managed-keys",
+        _report_bucket(sse={"sseAlgorithm": "AES256"}, rules=REPORT_RULES),
+        "not SSE-KMS",
+        framework="gdpr",
+    ),
+    bad(
+        BUCKET_RULE,
+        "no-lifecycle",
+        _report_bucket(sse=KMS),
+        "no enabled lifecycle rule expiring every report",
+        framework="gdpr",
+    ),
+    bad(
+        BUCKET_RULE,
+        "expiry-disabled",
+        _report_bucket(sse=KMS, rules=[{**REPORT_RULES[0], "status": "Disabled"}]),
+        "no enabled lifecycle rule expiring every report",
+        framework="owasp-llm",
+    ),
+    bad(
+        BUCKET_RULE,
+        "expiry-of-one-prefix-only",
+        _report_bucket(
+            sse=KMS, rules=[{**REPORT_RULES[0], "filter": {"prefix": "reports/weekly"}}]
+        ),
+        "no enabled lifecycle rule expiring every report",
+        framework="gdpr",
+    ),
+    bad(
+        BUCKET_RULE,
+        "noncurrent-versions-kept",
+        _report_bucket(
+            sse=KMS,
+            rules=[
+                {k: v for k, v in REPORT_RULES[0].items() if k != "noncurrentVersionExpiration"}
+            ],
+        ),
+        "noncurrent versions forever",
+        framework="gdpr",
     ),
     bad(
         SCHEDULE_RULE,

@@ -90,8 +90,11 @@ def test_preview_lists_what_the_issue_requires(runs: dict[bool, PreviewRun]) -> 
         assert of(run, "aws:appautoscaling/target:Target")
         assert of(run, "aws:appautoscaling/policy:Policy")
         log_groups = of(run, "aws:cloudwatch/logGroup:LogGroup")
-        # The endpoint's and the gateway Lambda's.
-        assert sorted(g.name.rsplit("-", 2)[-2:][-1] for g in log_groups) == ["logs", "logs"]
+        # The endpoint's and the gateway Lambda's, and in prod the red-team scan's.
+        scans = run.resources[0].name.endswith("-sagemaker-prod")
+        assert sorted(g.name.rsplit("-", 2)[-2:][-1] for g in log_groups) == ["logs"] * (
+            3 if scans else 2
+        )
         assert len([g for g in log_groups if g.name.endswith("-gateway-logs")]) == 1
         for log_group in log_groups:
             assert "kmsKeyId" in log_group.inputs and log_group.inputs["retentionInDays"] >= 365
@@ -99,6 +102,35 @@ def test_preview_lists_what_the_issue_requires(runs: dict[bool, PreviewRun]) -> 
         assert all("kmsMasterKeyId" in t.inputs for t in of(run, "aws:sns/topic:Topic"))
         assert of(run, "aws:sns/topic:Topic")
         assert of(run, "aws:budgets/budget:Budget")
+
+
+def test_prod_schedules_red_team_scans_of_the_gateway() -> None:
+    """sagemaker-prod's security.red_team: schedules, task definitions and the report bucket,
+    and the baseline advisory about a prod stack without scans is gone."""
+    dev, prod = (
+        load_stack_config(config(s)).deployment for s in ("sagemaker-dev", "sagemaker-prod")
+    )
+    assert dev.security.red_team is None
+    red = prod.security.red_team
+    assert red is not None and red.targets == ["gateway"]
+    assert red.image.startswith("111122223333.dkr.ecr.eu-central-1.amazonaws.com/")
+    for preview, run in preview_and_update("sagemaker-prod").items():
+        schedules = of(run, "aws:scheduler/schedule:Schedule")
+        assert sorted(s.inputs["scheduleExpression"] for s in schedules) == [
+            "cron(0 2 * * ? *)",
+            "cron(0 4 ? * 1 *)",
+        ]
+        tasks = of(run, "aws:ecs/taskDefinition:TaskDefinition")
+        assert sorted(t.inputs["family"] for t in tasks) == [
+            "support-bot-red-team-nightly",
+            "support-bot-red-team-weekly",
+        ]
+        bucket = one(run, "aws:s3/bucket:Bucket", "red-team-reports")
+        assert bucket["tags"]["inferstack/purpose"] == "red-team-reports"
+        violations = evaluate(run, PACKS)
+        assert not [v for v in violations if "red-team" in v.policy or "redteam" in v.policy], (
+            preview
+        )
 
 
 def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -> None:
@@ -206,8 +238,12 @@ def test_cli_preview_of_prod_exits_zero() -> None:
         "aws:cloudwatch/logGroup:LogGroup",
         "aws:sns/topic:Topic",
         "aws:budgets/budget:Budget",
+        "aws:scheduler/schedule:Schedule",
+        "aws:ecs/taskDefinition:TaskDefinition",
+        "aws:ecs/cluster:Cluster",
     } <= types
     assert report["summary"]["mandatory"] == 0
+    assert not any("redteam" in v["policy"] for v in report.get("violations", [])), report
 
 
 def _variant(tmp_path: Path, region: str | None = None, **changes: Any) -> Path:

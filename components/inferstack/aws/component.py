@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from inferstack.aws import front_door as door
 from inferstack.aws import gateway as gw
-from inferstack.aws import guard, hosting, iam, monitoring, network, scaling, storage
+from inferstack.aws import guard, hosting, iam, monitoring, network, redteam, scaling, storage
 from inferstack.aws.args import SageMakerArgs
 from inferstack.aws.context import Context
 from inferstack.aws.encryption import deployment_key, key_alias
@@ -22,6 +22,7 @@ from inferstack.component import InferenceComponent
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
+from inferstack.redteam import RedTeamPlan
 
 
 class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
@@ -32,8 +33,9 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
     (network-isolated when the weights come from S3), the endpoint configuration and
     endpoint, autoscaling on the metric the endpoint type needs, a log group, alarms to an
     encrypted topic, a budget, a Bedrock guardrail and the guard gateway Lambda that is the
-    real-time endpoint's only caller, and optionally an API Gateway + WAF front door in front
-    of that gateway.
+    real-time endpoint's only caller, optionally an API Gateway + WAF front door in front
+    of that gateway, and with ``security.red_team`` scheduled garak scans of the gateway
+    (EventBridge Scheduler, a Fargate task, an encrypted report bucket).
 
     Keyword arguments beyond the spec:
       front_door: put API Gateway (IAM or API-key auth, throttling, WAF) in front.
@@ -50,6 +52,7 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
     args_class = SageMakerArgs
 
     plan: Plan
+    scans: RedTeamPlan | None
     region: str
 
     def __init__(
@@ -98,6 +101,7 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
     ) -> None:
         assert region is not None  # check() refused a missing region
         self.plan = build_plan(spec, hardware, args, name=name, region=region)
+        self.scans = redteam.scan_plan(spec, self.plan, region)
 
     def build(self, name: str) -> None:
         account = aws.get_caller_identity_output(
@@ -137,6 +141,12 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
                 door.access_log_group_name(plan.endpoint_name),
                 door.waf_log_group_name(plan.endpoint_name),
             ]
+        scans = self.scans
+        scan_roles = redteam.roles(ctx) if scans is not None else None
+        if scan_roles is not None:
+            role_names.append(redteam.role_name(ctx, "task"))
+            roles += scan_roles.key_users
+            log_groups.append(redteam.log_group_name(plan.endpoint_name))
         key_arn = deployment_key(ctx, role_names=role_names, roles=roles, log_groups=log_groups)
         bucket = storage.artifact_storage(
             ctx,
@@ -144,6 +154,7 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
             existing_bucket=artifact_bucket,
             force_destroy=force_destroy,
             async_retention_days=async_retention_days,
+            log_sources=[redteam.report_bucket_name(ctx)] if scans is not None else [],
         )
         net = network.endpoint_network(ctx)
         log_group = monitoring.log_group(ctx, endpoint_logs, key_arn, "logs")
@@ -220,6 +231,23 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
             if rail is not None:
                 outputs["guardrail_id"] = rail.id
                 outputs["guardrail_version"] = rail.version
+        if scans is not None and scan_roles is not None:
+            scan = redteam.red_team(
+                ctx,
+                scans,
+                scan_roles=scan_roles,
+                key_arn=key_arn,
+                logs=monitoring.log_group(
+                    ctx, redteam.log_group_name(plan.endpoint_name), key_arn, "red-team-logs"
+                ),
+                net=net,
+                log_bucket_id=bucket.log_bucket_id,
+                force_destroy=force_destroy,
+                depends_on=[endpoint],
+            )
+            outputs["red_team_bucket_name"] = scan.bucket_name
+            outputs["red_team_cluster_arn"] = scan.cluster_arn
+            outputs["red_team_schedules"] = pulumi.Output.from_input(scan.schedule_names)
         if plan.front_door:
             assert gateway is not None  # the plan refuses a front door for async endpoints
             front = door.front_door(

@@ -57,6 +57,11 @@ def gateway_name(endpoint_name: str) -> str:
     return bounded(endpoint_name, "gateway", 64)
 
 
+def red_team_name(endpoint_name: str, suffix: str = "") -> str:
+    """The scan's cluster (no suffix), task families and schedules (``<tier>``): 64 at most."""
+    return bounded(endpoint_name, "red-team" + (f"-{suffix}" if suffix else ""), 64)
+
+
 def endpoint_name(component: str) -> str:
     name = re.sub(r"[^a-zA-Z0-9-]", "-", component).strip("-")[:63].rstrip("-")
     return name or "inferstack"
@@ -91,6 +96,16 @@ class Arns:
 
     def function(self, name: str) -> str:
         return f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{name}"
+
+    def ecs_cluster(self, name: str) -> str:
+        return f"arn:{self.partition}:ecs:{self.region}:{self.account}:cluster/{name}"
+
+    def task_definition(self, family: str, revision: str = "*") -> str:
+        """Every revision of a task definition family (``:*``), or one revision."""
+        return (
+            f"arn:{self.partition}:ecs:{self.region}:{self.account}:"
+            f"task-definition/{family}:{revision}"
+        )
 
     def log_group(self, name: str) -> str:
         return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{name}"
@@ -135,13 +150,25 @@ class Arns:
         return f"{name}.{self.region}.{dns_suffix(self.region)}"
 
 
-def ecr_repository_arn(image: str, partition_name: str) -> str:
+def ecr_image_region(image: str) -> str | None:
+    """The region of an ECR image URI; None for another registry."""
+    match = _ECR_IMAGE.match(image)
+    return match["region"] if match else None
+
+
+def ecr_repository_arn(
+    image: str,
+    partition_name: str,
+    *,
+    field: str = "serving.image",
+    puller: str = "SageMaker endpoints",
+) -> str:
     """The ECR repository ARN of an image URI, for a pull grant on that repository only."""
     match = _ECR_IMAGE.match(image)
     if match is None:
         raise SpecError(
-            "serving.image",
-            f"'{image}' is not in Amazon ECR, the only registry SageMaker endpoints pull from",
+            field,
+            f"'{image}' is not in Amazon ECR, the only registry {puller} pull from",
             "push it to ECR (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>@sha256:...)",
         )
     return (

@@ -30,6 +30,7 @@ class Network:
     security_group_ids: list[pulumi.Input[str]]
     ready: list[pulumi.Resource]  # routes and endpoints the model download depends on
     vpc_id: pulumi.Input[str] | None = None  # the VPC the stack created, known after deploy
+    s3_prefix_list_id: pulumi.Input[str] | None = None  # its S3 gateway endpoint's prefix list
 
 
 def endpoint_network(ctx: Context) -> Network:
@@ -120,7 +121,13 @@ def _private_vpc(ctx: Context) -> Network:
             )
         ]
     group = _security_group(ctx, vpc.id, egress)
-    return Network([subnet.id for subnet in subnets], [group.id], ready, vpc_id=vpc.id)
+    return Network(
+        [subnet.id for subnet in subnets],
+        [group.id],
+        ready,
+        vpc_id=vpc.id,
+        s3_prefix_list_id=s3.prefix_list_id,
+    )
 
 
 def _nat_gateway(ctx: Context, vpc: aws.ec2.Vpc) -> aws.ec2.NatGateway:
@@ -204,3 +211,97 @@ def _security_group(
         tags=ctx.tags(Name=ctx.child("endpoint")),
         opts=ctx.opts(),
     )
+
+
+# What a Fargate task in the created VPC calls: ECR (the image's manifest and layers, which S3
+# serves through the gateway endpoint), CloudWatch Logs (the awslogs driver), Lambda (the
+# guard gateway). Task credentials come from the ECS agent, not STS. AWS: "Amazon ECR interface
+# VPC endpoints" (ecr.api, ecr.dkr, logs and the S3 gateway endpoint for Fargate tasks).
+TASK_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "lambda")
+
+
+def task_security_groups(ctx: Context, net: Network, purpose: str) -> list[pulumi.Input[str]]:
+    """Security groups of a Fargate task in the endpoint's subnets; no inbound traffic.
+
+    In the VPC the stack creates: HTTPS to the interface endpoints of
+    :data:`TASK_ENDPOINT_SERVICES` (created here, admitting HTTPS from this group only) and to
+    S3 through the gateway endpoint, nothing else. In subnets you bring: HTTPS out, your
+    routing takes it to the APIs; with only ``security_group_ids`` given, those groups.
+    """
+    plan = ctx.plan
+    if plan.create_network:
+        assert net.vpc_id is not None and net.s3_prefix_list_id is not None
+        group = aws.ec2.SecurityGroup(
+            ctx.child(f"{purpose}-sg"),
+            description=f"inferstack {ctx.name}: {purpose} task; no inbound traffic",
+            vpc_id=net.vpc_id,
+            ingress=[],
+            egress=[
+                _https_egress("HTTPS to the interface endpoints", cidr_blocks=[VPC_CIDR]),
+                _https_egress(
+                    "HTTPS to S3 through the gateway endpoint",
+                    prefix_list_ids=[net.s3_prefix_list_id],
+                ),
+            ],
+            region=ctx.region,
+            tags=ctx.tags(Name=ctx.child(purpose)),
+            opts=ctx.opts(),
+        )
+        _interface_endpoints(ctx, net, group, purpose, TASK_ENDPOINT_SERVICES)
+        return [group.id]
+    if plan.security_group_ids or plan.vpc_id is None:
+        return list(plan.security_group_ids)
+    egress = [_https_egress("HTTPS to the AWS APIs", cidr_blocks=[ANYWHERE])]
+    return [
+        aws.ec2.SecurityGroup(
+            ctx.child(f"{purpose}-sg"),
+            description=f"inferstack {ctx.name}: {purpose} task; no inbound traffic",
+            vpc_id=plan.vpc_id,
+            ingress=[],
+            egress=egress,
+            region=ctx.region,
+            tags=ctx.tags(Name=ctx.child(purpose)),
+            opts=ctx.opts(),
+        ).id
+    ]
+
+
+def _interface_endpoints(
+    ctx: Context,
+    net: Network,
+    client: aws.ec2.SecurityGroup,
+    purpose: str,
+    services: tuple[str, ...],
+) -> None:
+    assert net.vpc_id is not None
+    admitted = aws.ec2.SecurityGroup(
+        ctx.child(f"{purpose}-endpoints-sg"),
+        description=f"inferstack {ctx.name}: {purpose} API endpoints; HTTPS from the task only",
+        vpc_id=net.vpc_id,
+        ingress=[
+            {
+                "description": f"HTTPS from the {purpose} task",
+                "protocol": "tcp",
+                "from_port": 443,
+                "to_port": 443,
+                "security_groups": [client.id],
+            }
+        ],
+        egress=[],
+        region=ctx.region,
+        tags=ctx.tags(Name=ctx.child(f"{purpose}-endpoints")),
+        opts=ctx.opts(),
+    )
+    for service in services:
+        aws.ec2.VpcEndpoint(
+            ctx.child(f"{service.replace('.', '-')}-endpoint"),
+            vpc_id=net.vpc_id,
+            service_name=f"com.amazonaws.{ctx.region}.{service}",
+            vpc_endpoint_type="Interface",
+            private_dns_enabled=True,
+            subnet_ids=net.subnet_ids,
+            security_group_ids=[admitted.id],
+            region=ctx.region,
+            tags=ctx.tags(Name=ctx.child(service)),
+            opts=ctx.opts(),
+        )

@@ -44,6 +44,10 @@ __all__ = [
     "key_policy",
     "log_bucket_policy",
     "network_policy",
+    "scan_execution_policy",
+    "scan_scheduler_policy",
+    "scan_task_policy",
+    "service_trust_policy",
     "statement",
     "topic_policy",
 ]
@@ -269,3 +273,95 @@ def invoke_policy(
 def front_door_role_policy(gateway_arn: str) -> Document:
     """API Gateway invokes the guard gateway function, never the endpoint."""
     return document(statement("InvokeGateway", "lambda:InvokeFunction", gateway_arn))
+
+
+# -- scheduled red-team scans (inferstack.aws.redteam) ------------------------------------------
+
+SCAN_PULL_ACTIONS = (
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchCheckLayerAvailability",
+)
+
+
+def service_trust_policy(service: str, account: str) -> Document:
+    """``service`` assumes the role for this account only (the confused-deputy guard).
+
+    AWS documents ``aws:SourceAccount`` in the trust policies of ECS task roles ("Amazon ECS
+    task IAM role") and of EventBridge Scheduler's execution role ("Set up the execution role").
+    """
+    trust = assume_role(service)
+    trust["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+    return trust
+
+
+def scan_execution_policy(repository_arn: str, log_group_arn: str) -> Document:
+    """The ECS agent pulls the scan image from its repository and writes the scan's log group."""
+    return document(
+        statement("PullScanImage", SCAN_PULL_ACTIONS, repository_arn),
+        # ECR has no resource-level permission for its login token.
+        statement("GetRegistryToken", "ecr:GetAuthorizationToken", "*"),
+        statement(
+            "WriteScanLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            f"{log_group_arn}:log-stream:*",
+        ),
+    )
+
+
+def scan_task_policy(
+    gateway_arn: str,
+    bucket_arn: str,
+    prefix: str,
+    *,
+    key_arn: str | None,
+    s3_service: str,
+) -> Document:
+    """What the scan itself does: invoke the gateway, upload its reports SSE-KMS under ``prefix``.
+
+    ``key_arn``: a key you bring (a created key's policy names the task role). S3 needs
+    ``kms:GenerateDataKey`` to encrypt an upload, and ``kms:Decrypt`` to complete a multipart
+    upload (boto3 splits files over 8 MB): S3 User Guide, "Uploading and copying objects using
+    multipart upload", permissions.
+    """
+    statements = [
+        statement("InvokeGateway", "lambda:InvokeFunction", gateway_arn),
+        statement(
+            "WriteReports",
+            "s3:PutObject",
+            f"{bucket_arn}/{prefix}*",
+            condition={"StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        ),
+    ]
+    if key_arn is not None:
+        statements.append(
+            statement(
+                "EncryptReports",
+                ["kms:GenerateDataKey", "kms:Decrypt"],
+                key_arn,
+                condition={"StringEquals": {"kms:ViaService": s3_service}},
+            )
+        )
+    return document(*statements)
+
+
+def scan_scheduler_policy(
+    task_definition_arns: list[str], cluster_arn: str, passed_role_arns: list[str]
+) -> Document:
+    """EventBridge Scheduler runs the scan's task definitions in its cluster and hands ECS the
+    task's two roles, and nothing else (AWS: "Amazon ECS EventBridge IAM Role", with the
+    managed policy's ``*`` resources narrowed to these ARNs)."""
+    return document(
+        statement(
+            "RunScanTask",
+            "ecs:RunTask",
+            task_definition_arns,
+            condition={"ArnEquals": {"ecs:cluster": cluster_arn}},
+        ),
+        statement(
+            "PassScanRoles",
+            "iam:PassRole",
+            passed_role_arns,
+            condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        ),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ class Storage:
     name: pulumi.Output[str]
     arn: pulumi.Output[str]
     ready: list[pulumi.Resource]  # what must exist before SageMaker writes to the bucket
+    log_bucket_id: pulumi.Output[str] | None = None  # where access logs go (a created bucket)
 
 
 def artifact_storage(
@@ -33,7 +35,9 @@ def artifact_storage(
     existing_bucket: str | None,
     force_destroy: bool,
     async_retention_days: int,
+    log_sources: Sequence[pulumi.Output[str]] = (),
 ) -> Storage:
+    """``log_sources``: names of other buckets of the stack that log to the access-log bucket."""
     if existing_bucket is not None:
         return Storage(
             name=pulumi.Output.from_input(existing_bucket),
@@ -43,7 +47,7 @@ def artifact_storage(
     artifacts_name = ctx.account.apply(
         lambda account: names.bucket_name(ctx.name, "artifacts", account, ctx.region)
     )
-    logs = _log_bucket(ctx, artifacts_name, key_arn, force_destroy)
+    logs = _log_bucket(ctx, [artifacts_name, *log_sources], key_arn, force_destroy)
     bucket = _bucket(ctx, "artifacts", artifacts_name, force_destroy)
     ready = _harden(ctx, "artifacts", bucket, kms_key_arn=key_arn)
     ready.append(
@@ -76,12 +80,12 @@ def artifact_storage(
             opts=ctx.opts(depends_on=ready[:1]),
         )
     )
-    return Storage(name=bucket.bucket, arn=bucket.arn, ready=ready)
+    return Storage(name=bucket.bucket, arn=bucket.arn, ready=ready, log_bucket_id=logs.id)
 
 
 def _log_bucket(
     ctx: Context,
-    source_name: pulumi.Output[str],
+    source_names: Sequence[pulumi.Output[str]],
     key_arn: pulumi.Output[str],
     force_destroy: bool,
 ) -> aws.s3.Bucket:
@@ -95,7 +99,7 @@ def _log_bucket(
     aws.s3.BucketPolicy(
         ctx.child("access-logs-policy"),
         bucket=bucket.id,
-        policy=ctx.policy(_log_policy, name, source_name),
+        policy=ctx.policy(_log_policy, name, pulumi.Output.all(*source_names)),
         region=ctx.region,
         opts=ctx.opts(depends_on=ready),
     )
@@ -117,8 +121,8 @@ def _artifact_policy(arns: Arns, name: str) -> Document:
     return artifact_bucket_policy(arns.bucket(name))
 
 
-def _log_policy(arns: Arns, name: str, source: str) -> Document:
-    return log_bucket_policy(arns.bucket(name), [arns.bucket(source)], arns.account)
+def _log_policy(arns: Arns, name: str, sources: list[str]) -> Document:
+    return log_bucket_policy(arns.bucket(name), [arns.bucket(s) for s in sources], arns.account)
 
 
 def _harden(

@@ -19,7 +19,7 @@ from inferstack.kubernetes.plan import ServingPlan
 from inferstack.kubernetes.pod import container_security_context, pod_security_context
 from inferstack.kubernetes.workload import metadata
 from inferstack.redteam import RedTeamPlan, Scan, red_team_plan
-from inferstack.redteam.garak import API_KEY_ENV, CONFIG_DIR, REPORT_DIR
+from inferstack.redteam.garak import API_KEY_ENV, CONFIG_DIR, DEADLINE_SECONDS, REPORT_DIR
 from inferstack.redteam.plan import Scheduled
 
 Manifest = dict[str, Any]
@@ -30,8 +30,6 @@ GATEWAY_PORT: Final = 4000
 RETENTION_ANNOTATION: Final = "inferstack.io/retention-days"
 # What the policy packs look for (a reserved key: no user tag can set it).
 PURPOSE_LABEL: Final = "inferstack/purpose"
-# A scan that has not finished by then is stopped: the next one starts on schedule.
-DEADLINE_SECONDS: Final = {"nightly": 4 * 3600, "weekly": 12 * 3600}
 KEEP_FINISHED_SECONDS: Final = 86400
 
 

@@ -28,6 +28,10 @@ RUNNER_PATH: Final = "/opt/inferstack/scan.py"
 # Long enough for a refusal or a leak to show; short enough to bound a scan's token spend.
 MAX_TOKENS: Final = 512
 PARALLEL_ATTEMPTS: Final = 8
+# A scan that has not finished by then is stopped: the next one starts on schedule.
+DEADLINE_SECONDS: Final[dict[Tier, int]] = {"nightly": 4 * 3600, "weekly": 12 * 3600}
+# Where a scan without a ConfigMap (Fargate) finds garak's files: the runner writes them from it.
+CONFIG_ENV: Final = "INFERSTACK_GARAK_FILES"
 
 __all__ = ["GARAK_VERSION", "Scan"]
 
@@ -92,8 +96,17 @@ class Scan:
         upload_bucket: str | None = None,
         upload_prefix: str = "",
         kms_key_id: str | None = None,
+        lambda_function: str | None = None,
+        shim_port: int | None = None,
+        config_from_env: bool = False,
+        timeout_seconds: int | None = None,
     ) -> list[str]:
-        """The container's command: the image's runner (runner.py) around garak."""
+        """The container's command: the image's runner (runner.py) around garak.
+
+        ``lambda_function``: start the runner's OpenAI-compatible shim in front of that gateway
+        function on ``shim_port`` (``uri`` is then the shim's). ``config_from_env``: the runner
+        writes garak's files (:meth:`files`, in :data:`CONFIG_ENV`) to ``config_dir`` first.
+        """
         options = [
             "--name",
             self.name,
@@ -106,6 +119,14 @@ class Scan:
             options += ["--upload-bucket", upload_bucket, "--upload-prefix", upload_prefix]
             if kms_key_id is not None:
                 options += ["--kms-key-id", kms_key_id]
+        if config_from_env:
+            options += ["--config-dir", self.config_dir, "--config-env", CONFIG_ENV]
+        if lambda_function is not None:
+            options += ["--lambda-function", lambda_function]
+            if shim_port is not None:
+                options += ["--shim-port", str(shim_port)]
+        if timeout_seconds is not None:
+            options += ["--timeout-seconds", str(timeout_seconds)]
         return ["python", RUNNER_PATH, *options, "--", "python", "-m", "garak", *self.garak_args()]
 
     def config(self) -> dict[str, Any]:

@@ -5,17 +5,25 @@ docker/garak/Dockerfile copies this file into the image as /opt/inferstack/scan.
 
     python /opt/inferstack/scan.py --name nightly-gateway --report-dir /reports \
         --retention-days 90 [--upload-bucket B --upload-prefix P --kms-key-id K] \
-        -- python -m garak --target_type ... --config ...
+        [--config-dir /etc/garak --config-env VAR] [--lambda-function F] \
+        [--timeout-seconds N] -- python -m garak --target_type ... --config ...
 
 The garak command gets ``--report_prefix <name>-<UTC time>``, so runs never overwrite each
 other. On a volume, reports older than ``--retention-days`` are deleted after each run; with
 ``--upload-bucket`` the run's files go to S3 (SSE-KMS) and the bucket's lifecycle expires them.
-The exit status is garak's.
+``--config-env`` names an environment variable holding garak's files as a JSON object (file
+name -> content), written to ``--config-dir`` first (where no ConfigMap is mounted: Fargate).
+``--lambda-function`` starts the OpenAI-compatible shim in front of that gateway function
+(``lambda_shim.py``, next to this file) for the scan's duration. ``--timeout-seconds`` stops
+garak after that long. The exit status is garak's (124 when it was stopped).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +32,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPORT_SUFFIXES = (".report.jsonl", ".report.html", ".hitlog.jsonl")
+SHIM = Path(__file__).with_name("lambda_shim.py")
+SHIM_START_SECONDS = 30
+TIMED_OUT = 124
 
 
 def report_prefix(name: str, now: datetime) -> str:
@@ -53,6 +64,46 @@ def upload(files: list[Path], bucket: str, prefix: str, kms_key_id: str | None) 
         client.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.name}", extra)
 
 
+def write_config(directory: Path, variable: str) -> list[Path]:
+    """Write the files held (as a JSON object, name -> content) in environment ``variable``."""
+    files = json.loads(os.environ[variable])
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in sorted(files.items()):
+        if "/" in name or name.startswith("."):
+            raise SystemExit(f"{variable}: '{name}' is not a plain file name")
+        path = directory / name
+        path.write_text(content, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def start_shim(function: str, port: int) -> subprocess.Popen[bytes]:
+    """Start lambda_shim.py and wait until it accepts connections on 127.0.0.1:``port``."""
+    shim = subprocess.Popen(
+        [sys.executable, str(SHIM), "--function", function, "--port", str(port)]
+    )
+    deadline = time.monotonic() + SHIM_START_SECONDS
+    while time.monotonic() < deadline:
+        if shim.poll() is not None:
+            raise SystemExit(f"the gateway shim exited with {shim.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return shim
+        except OSError:
+            time.sleep(0.2)
+    shim.kill()
+    raise SystemExit(f"the gateway shim did not listen on port {port}")
+
+
+def run_garak(command: list[str], timeout: int | None) -> int:
+    try:
+        return subprocess.call(command, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"garak stopped after {timeout} s")
+        return TIMED_OUT
+
+
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     argv = list(argv)
     if "--" not in argv:
@@ -65,6 +116,12 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--upload-bucket")
     parser.add_argument("--upload-prefix", default="")
     parser.add_argument("--kms-key-id")
+    parser.add_argument("--config-dir", type=Path)
+    parser.add_argument("--config-env")
+    parser.add_argument("--lambda-function")
+    # The shim's own default (lambda_shim.PORT); this script imports nothing of the package.
+    parser.add_argument("--shim-port", type=int, default=8787)
+    parser.add_argument("--timeout-seconds", type=int)
     return parser.parse_args(argv[:split]), argv[split + 1 :]
 
 
@@ -72,9 +129,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, garak = parse(sys.argv[1:] if argv is None else argv)
     if not garak:
         raise SystemExit("no garak command after --")
+    if args.config_env:
+        if args.config_dir is None:
+            raise SystemExit("--config-env needs --config-dir")
+        write_config(args.config_dir, args.config_env)
     prefix = report_prefix(args.name, datetime.now(timezone.utc))
     args.report_dir.mkdir(parents=True, exist_ok=True)
-    status = subprocess.call([*garak, "--report_prefix", prefix])
+    shim = start_shim(args.lambda_function, args.shim_port) if args.lambda_function else None
+    try:
+        status = run_garak([*garak, "--report_prefix", prefix], args.timeout_seconds)
+    finally:
+        if shim is not None:
+            shim.terminate()
+            shim.wait(timeout=10)
     produced = sorted(p for p in args.report_dir.glob(f"{prefix}.*") if p.is_file())
     print(f"scan {args.name}: garak exited {status}; reports: {[p.name for p in produced]}")
     if args.upload_bucket and produced:

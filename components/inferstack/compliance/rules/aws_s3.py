@@ -85,7 +85,8 @@ def _sse_rule_verdict(rule: Any, where: str) -> str | None:
     return None
 
 
-def _encryption(resources: Sequence[StackResource], bucket: StackResource) -> str | None:
+def bucket_encryption(resources: Sequence[StackResource], bucket: StackResource) -> str | None:
+    """None if the bucket is encrypted with SSE-KMS under a customer-managed key, else why not."""
     configs = companions_of(resources, bucket, ENCRYPTION_TYPES)
     verdicts: list[str | None] = []
     for config in configs:
@@ -303,7 +304,7 @@ RULES: Final = (
         frozenset({"baseline"}),
         "Add a BucketServerSideEncryptionConfiguration with sseAlgorithm aws:kms and "
         "kmsMasterKeyId set to the deployment's KMS key, with bucketKeyEnabled.",
-        _encryption,
+        bucket_encryption,
         ENCRYPTION_TYPES,
         ("CKV_AWS_145", "cdk-nag:S3DefaultEncryptionKMS"),
         (

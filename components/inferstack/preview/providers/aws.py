@@ -41,6 +41,19 @@ class AwsMocks(ProviderMocks):
                 "invokeArn",
                 f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations",
             )
+        elif service == "ecs" and kind == "TaskDefinition":
+            # Task definitions are named by family and numbered: the first revision is 1.
+            physical = str(inputs.get("family") or name)
+            base = f"arn:aws:ecs:{region}:{ACCOUNT_ID}:task-definition/{physical}"
+            arn = f"{base}:1"
+            resource_id = physical
+            inputs.setdefault("arnWithoutRevision", base)
+            inputs.setdefault("revision", 1)
+        elif service == "scheduler" and kind == "Schedule":
+            group = str(inputs.get("groupName") or "default")
+            arn = f"arn:aws:scheduler:{region}:{ACCOUNT_ID}:schedule/{group}/{physical}"
+            resource_id = f"{group}/{physical}"
+            inputs.setdefault("groupName", group)
         elif service == "bedrock" and kind == "Guardrail":
             resource_id = _uuid(token, name).replace("-", "")[:12]
             arn = f"arn:aws:bedrock:{region}:{ACCOUNT_ID}:guardrail/{resource_id}"
