@@ -286,6 +286,26 @@ def test_the_report_bucket_is_encrypted_private_logged_and_expiring(stack: Stack
     assert f"arn:aws:s3:::{bucket['bucket']}" in deliver["Condition"]["ArnLike"]["aws:SourceArn"]
 
 
+def test_with_your_own_artifact_bucket_the_reports_still_log_and_pass_hipaa() -> None:
+    from inferstack.aws.args import SageMakerArgs
+    from inferstack.testing import run_program
+
+    root = Path(__file__).resolve().parents[2]
+    result = run_program(
+        lambda: SageMakerEndpoint(
+            "bot", spec(), args=SageMakerArgs(artifact_bucket="acme-ml-artifacts")
+        ),
+        packs=[root / "policy_packs" / "hipaa"],
+        config={"aws:region": REGION},
+        preview=False,
+    )
+    names = {r.name for r in result.of_type("aws:s3/bucket:Bucket")}
+    assert not any(name.endswith("-artifacts") for name in names)  # yours, not created
+    logging = result.named("bot-red-team-reports-logging").inputs
+    assert logging["targetBucket"] == result.named("bot-access-logs").inputs["bucket"]
+    assert [(v.policy, v.urn) for v in result.mandatory] == []
+
+
 # -- identity --------------------------------------------------------------------------------
 
 

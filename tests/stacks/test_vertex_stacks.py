@@ -19,6 +19,7 @@ from cloud_stacks import CLI, PACKS, ROOT, config, of, one, preview_and_update
 
 from inferstack.deployment import load_stack_config
 from inferstack.preview import PreviewRun, evaluate
+from inferstack.preview.analyzer import analyze
 
 DEPLOYMENT = "pulumi-python:dynamic/vertex:ModelDeployment"
 
@@ -127,6 +128,24 @@ def test_owasp_llm_passes_and_input_screening_off_fails(tmp_path: Path) -> None:
     assert insecure.returncode == 1, insecure.stderr
     policies = {v["policy"] for v in json.loads(insecure.stdout)["violations"]}
     assert policies == {"gcp-vertex-endpoint-require-guarded-gateway"}
+
+
+def test_owasp_llm_decides_every_grant_at_preview(runs: dict[bool, PreviewRun]) -> None:
+    """The serving account's email is computed before it exists, so no grant is unknown."""
+    preview = runs[True]
+    assert preview.config_path is not None
+    project = load_stack_config(preview.config_path).config["gcp:project"]
+    serving = one(preview, "gcp:serviceaccount/account:Account", "-serving")
+    email = f"{serving['accountId']}@{project}.iam.gserviceaccount.com"
+    members = {
+        r.name: r.inputs["member"]
+        for r in of(preview, "gcp:projects/iAMMember:IAMMember")
+        if "-serving-" in r.name
+    }
+    assert members and set(members.values()) == {f"serviceAccount:{email}"}, members
+    evaluation = analyze(preview, [ROOT / "policy_packs" / "owasp-llm"])
+    assert [(v.policy, v.urn) for v in evaluation.unverifiable] == []
+    assert [(v.policy, v.urn) for v in evaluation.violations] == []
 
 
 def test_spot_settings_follow_each_spec(runs: dict[bool, PreviewRun]) -> None:

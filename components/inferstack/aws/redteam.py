@@ -195,8 +195,8 @@ def report_store(
     expiration leaves behind (the bucket is versioned) is deleted a day later.
     """
     name = report_bucket_name(ctx)
-    bucket = storage._bucket(ctx, REPORTS, name, force_destroy)
-    ready = storage._harden(ctx, REPORTS, bucket, kms_key_arn=key_arn)
+    bucket = storage.make_bucket(ctx, REPORTS, name, force_destroy)
+    ready = storage.harden(ctx, REPORTS, bucket, kms_key_arn=key_arn)
 
     def policy(arns: Arns, bucket_name: str) -> Document:
         return artifact_bucket_policy(arns.bucket(bucket_name))

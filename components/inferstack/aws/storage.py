@@ -25,7 +25,7 @@ class Storage:
     name: pulumi.Output[str]
     arn: pulumi.Output[str]
     ready: list[pulumi.Resource]  # what must exist before SageMaker writes to the bucket
-    log_bucket_id: pulumi.Output[str] | None = None  # where access logs go (a created bucket)
+    log_bucket_id: pulumi.Output[str] | None = None  # the access-log bucket, if created
 
 
 def artifact_storage(
@@ -39,17 +39,20 @@ def artifact_storage(
 ) -> Storage:
     """``log_sources``: names of other buckets of the stack that log to the access-log bucket."""
     if existing_bucket is not None:
+        # Your bucket logs where you decided; the stack's other buckets still need a target.
+        logs = _log_bucket(ctx, log_sources, key_arn, force_destroy) if log_sources else None
         return Storage(
             name=pulumi.Output.from_input(existing_bucket),
             arn=ctx.arns().apply(lambda arns: arns.bucket(existing_bucket)),
             ready=[],
+            log_bucket_id=logs.id if logs is not None else None,
         )
     artifacts_name = ctx.account.apply(
         lambda account: names.bucket_name(ctx.name, "artifacts", account, ctx.region)
     )
     logs = _log_bucket(ctx, [artifacts_name, *log_sources], key_arn, force_destroy)
-    bucket = _bucket(ctx, "artifacts", artifacts_name, force_destroy)
-    ready = _harden(ctx, "artifacts", bucket, kms_key_arn=key_arn)
+    bucket = make_bucket(ctx, "artifacts", artifacts_name, force_destroy)
+    ready = harden(ctx, "artifacts", bucket, kms_key_arn=key_arn)
     ready.append(
         aws.s3.BucketPolicy(
             ctx.child("artifacts-policy"),
@@ -92,10 +95,10 @@ def _log_bucket(
     name = ctx.account.apply(
         lambda account: names.bucket_name(ctx.name, "access-logs", account, ctx.region)
     )
-    bucket = _bucket(ctx, "access-logs", name, force_destroy)
+    bucket = make_bucket(ctx, "access-logs", name, force_destroy)
     # S3's log delivery writes with the deployment key: its key policy lets
     # logging.s3.amazonaws.com use it for this account's buckets.
-    ready = _harden(ctx, "access-logs", bucket, kms_key_arn=key_arn)
+    ready = harden(ctx, "access-logs", bucket, kms_key_arn=key_arn)
     aws.s3.BucketPolicy(
         ctx.child("access-logs-policy"),
         bucket=bucket.id,
@@ -125,7 +128,7 @@ def _log_policy(arns: Arns, name: str, sources: list[str]) -> Document:
     return log_bucket_policy(arns.bucket(name), [arns.bucket(s) for s in sources], arns.account)
 
 
-def _harden(
+def harden(
     ctx: Context, kind: str, bucket: aws.s3.Bucket, *, kms_key_arn: pulumi.Output[str]
 ) -> list[pulumi.Resource]:
     """Versioning, encryption at rest, every public access block flag, no ACLs."""
@@ -203,7 +206,7 @@ def _expire(rule_id: str, prefix: str, days: int) -> dict[str, Any]:
     }
 
 
-def _bucket(ctx: Context, purpose: str, name: Any, force_destroy: bool) -> aws.s3.Bucket:
+def make_bucket(ctx: Context, purpose: str, name: Any, force_destroy: bool) -> aws.s3.Bucket:
     """A bucket of the deployment, named ``name`` and tagged with its purpose."""
     return aws.s3.Bucket(
         ctx.child(purpose),

@@ -42,7 +42,9 @@ def serving_account(ctx: Context, bucket: gcp.storage.Bucket | None) -> Identity
         description="Runs the Vertex AI deployed model: reads its weights, writes logs and metrics",
         opts=ctx.opts(),
     )
-    member = account.email.apply(lambda email: f"serviceAccount:{email}")
+    # A user-managed account's email is <account id>@<project>.iam.gserviceaccount.com, known
+    # before the account exists, so the policy packs judge every grant to it at preview.
+    member = f"serviceAccount:{plan.names.service_account}@{plan.project}.iam.gserviceaccount.com"
     source = plan.source
     read = gcp.storage.BucketIAMMember(
         ctx.child("serving-read-model"),
@@ -54,7 +56,7 @@ def serving_account(ctx: Context, bucket: gcp.storage.Bucket | None) -> Identity
             description=f"Objects under {source.uri}",
             expression=read_condition(source.bucket, source.prefix),
         ),
-        opts=ctx.opts(),
+        opts=ctx.opts(depends_on=[account]),
     )
     grants: list[pulumi.Resource] = [read]
     for role in PROJECT_ROLES:
@@ -64,7 +66,7 @@ def serving_account(ctx: Context, bucket: gcp.storage.Bucket | None) -> Identity
                 project=plan.project,
                 role=role,
                 member=member,
-                opts=ctx.opts(),
+                opts=ctx.opts(depends_on=[account]),
             )
         )
     return Identity(account.email, grants)
