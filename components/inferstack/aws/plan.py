@@ -202,7 +202,7 @@ def _check_tracing(spec: DeploymentSpec) -> None:
         )
     network = spec.security.network
     # The stack makes the gateway's group (HTTPS out only) unless you give the groups.
-    makes_group = spec.serving.mode != "async" and not network.security_group_ids
+    makes_group = not network.security_group_ids
     port = export_port(tracing.endpoint)
     if makes_group and port != HTTPS_PORT:
         raise SpecError(
