@@ -158,7 +158,7 @@ def test_a_schedule_per_tier_runs_the_task_in_the_private_subnets(stack: Stack) 
         assert network["securityGroups"] == [task_group]
 
 
-def test_the_task_runs_garak_through_the_shim_as_a_non_root_read_only_container(
+def test_the_task_runs_garak_through_the_proxy_as_a_non_root_read_only_container(
     stack: Stack,
 ) -> None:
     task = stack.named(TASK, "red-team-nightly")
@@ -189,7 +189,7 @@ def test_the_task_runs_garak_through_the_shim_as_a_non_root_read_only_container(
     files = json.loads(env[CONFIG_ENV])
     generator = json.loads(files["nightly-gateway.generator.json"])
     uri = generator["openai"]["OpenAICompatible"]["uri"]
-    assert uri == f"http://127.0.0.1:{option(command, '--shim-port')}/v1"
+    assert uri == f"http://127.0.0.1:{option(command, '--proxy-port')}/v1"
     config = yaml.safe_load(files["nightly-gateway.yaml"])
     assert config["reporting"]["report_dir"] == "/reports"
     assert {m["containerPath"] for m in scan["mountPoints"]} == {"/etc/garak", "/reports", "/tmp"}

@@ -4,9 +4,9 @@ Per tier (nightly, optional weekly) an EventBridge Scheduler schedule (UTC cron,
 window, no retries) runs one Fargate task in the endpoint's private subnets (no public IP, a
 security group that reaches the VPC endpoints only, see
 :func:`inferstack.aws.network.task_security_groups`). The task's container runs the image's
-runner around garak, as the on-prem CronJob does; garak speaks OpenAI HTTP to a shim on
+runner around garak, as the on-prem CronJob does; garak speaks OpenAI HTTP to a proxy on
 127.0.0.1 that invokes the gateway Lambda with the task role's credentials
-(``inferstack/redteam/lambda_shim.py``), so every probe goes through the guard. Reports go to
+(``inferstack/redteam/gateway_proxy.py``), so every probe goes through the guard. Reports go to
 an S3 bucket of their own (SSE-KMS with the deployment key, versioned, private, TLS only,
 access-logged, expired after ``report_retention_days``).
 
@@ -50,8 +50,9 @@ from inferstack.redteam.garak import (
     CONFIG_ENV,
     DEADLINE_SECONDS,
     REPORT_DIR,
+    GatewayProxy,
+    proxy_uri,
 )
-from inferstack.redteam.lambda_shim import HOST, PORT
 from inferstack.redteam.plan import Scheduled, eventbridge_cron
 
 COMPONENT: Final = "red-team"
@@ -64,8 +65,8 @@ TASK_CPU: Final = "2048"
 TASK_MEMORY: Final = "4096"
 # The image's garak user (docker/garak/Dockerfile).
 USER: Final = "1000:1000"
-# garak's OpenAICompatible generator wants a key; the shim ignores it and signs with the role.
-SHIM_KEY: Final = "not-a-secret-the-shim-signs-with-the-task-role"
+# garak's OpenAICompatible generator wants a key; the proxy drops it and signs with the role.
+PROXY_KEY: Final = "not-a-secret-the-proxy-signs-with-the-task-role"
 # The stream prefix of the awslogs driver: streams are scan/<container>/<task id>.
 LOG_STREAM_PREFIX: Final = "scan"
 
@@ -117,7 +118,7 @@ def scan_plan(spec: DeploymentSpec, plan: Plan, region: str) -> RedTeamPlan | No
         )
     scans = red_team_plan(
         spec,
-        gateway_uri=f"http://{HOST}:{PORT}/v1",
+        gateway_uri=proxy_uri(),
         model_uri=None,
         model_name=spec.model.id,
         refuse_model=REFUSE_MODEL,
@@ -272,8 +273,7 @@ def container_definitions(
                 upload_bucket=bucket,
                 upload_prefix=f"{REPORT_PREFIX}{run.tier}",
                 kms_key_id=key_id,
-                lambda_function=gateway,
-                shim_port=PORT,
+                proxy=GatewayProxy.to_lambda(gateway),
                 config_from_env=True,
                 timeout_seconds=DEADLINE_SECONDS[run.tier],
             ),
@@ -281,7 +281,7 @@ def container_definitions(
                 {"name": name, "value": value}
                 for name, value in sorted(
                     {
-                        API_KEY_ENV: SHIM_KEY,
+                        API_KEY_ENV: PROXY_KEY,
                         CONFIG_ENV: json.dumps(scan.files(), sort_keys=True),
                         "AWS_REGION": region,
                         "AWS_DEFAULT_REGION": region,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import yaml
 
@@ -34,6 +34,59 @@ DEADLINE_SECONDS: Final[dict[Tier, int]] = {"nightly": 4 * 3600, "weekly": 12 * 
 CONFIG_ENV: Final = "INFERSTACK_GARAK_FILES"
 
 __all__ = ["GARAK_VERSION", "Scan"]
+
+
+PROXY_PORT: Final = 8787
+"""Where the runner's gateway proxy listens on 127.0.0.1 (gateway_proxy.PORT)."""
+
+
+def proxy_uri(port: int = PROXY_PORT) -> str:
+    """What garak calls when a gateway proxy runs: its OpenAI base URL."""
+    return f"http://127.0.0.1:{port}/v1"
+
+
+@dataclass(frozen=True)
+class GatewayProxy:
+    """The runner's local OpenAI-compatible proxy in front of a gateway garak cannot call itself
+    (``inferstack/redteam/gateway_proxy.py``): a Lambda function invoked with the task's role, or
+    an HTTPS gateway called with a token of the scan's identity (``gcp`` or ``azure``)."""
+
+    lambda_function: str | None = None
+    upstream: str | None = None
+    token: Literal["gcp", "azure"] | None = None
+    audience: str | None = None
+    client_id: str | None = None
+    port: int = PROXY_PORT
+
+    @classmethod
+    def to_lambda(cls, function: str) -> GatewayProxy:
+        return cls(lambda_function=function)
+
+    @classmethod
+    def bearer(
+        cls,
+        upstream: str,
+        token: Literal["gcp", "azure"],
+        audience: str,
+        client_id: str | None = None,
+    ) -> GatewayProxy:
+        return cls(upstream=upstream, token=token, audience=audience, client_id=client_id)
+
+    @property
+    def uri(self) -> str:
+        """What garak calls: the proxy's OpenAI base URL."""
+        return proxy_uri(self.port)
+
+    def runner_options(self) -> list[str]:
+        if self.lambda_function is not None:
+            options = ["--lambda-function", self.lambda_function]
+        else:
+            assert self.upstream and self.token and self.audience, "a bearer proxy needs all three"
+            options = ["--bearer-upstream", self.upstream, "--bearer-token", self.token]
+            options += ["--bearer-audience", self.audience]
+            if self.client_id is not None:
+                options += ["--bearer-client-id", self.client_id]
+        return [*options, "--proxy-port", str(self.port)]
 
 
 @dataclass(frozen=True)
@@ -96,15 +149,14 @@ class Scan:
         upload_bucket: str | None = None,
         upload_prefix: str = "",
         kms_key_id: str | None = None,
-        lambda_function: str | None = None,
-        shim_port: int | None = None,
+        proxy: GatewayProxy | None = None,
         config_from_env: bool = False,
         timeout_seconds: int | None = None,
     ) -> list[str]:
         """The container's command: the image's runner (runner.py) around garak.
 
-        ``lambda_function``: start the runner's OpenAI-compatible shim in front of that gateway
-        function on ``shim_port`` (``uri`` is then the shim's). ``config_from_env``: the runner
+        ``proxy``: start the runner's OpenAI-compatible proxy in front of the gateway (``uri``
+        is then the proxy's, :attr:`GatewayProxy.uri`). ``config_from_env``: the runner
         writes garak's files (:meth:`files`, in :data:`CONFIG_ENV`) to ``config_dir`` first.
         """
         options = [
@@ -121,10 +173,8 @@ class Scan:
                 options += ["--kms-key-id", kms_key_id]
         if config_from_env:
             options += ["--config-dir", self.config_dir, "--config-env", CONFIG_ENV]
-        if lambda_function is not None:
-            options += ["--lambda-function", lambda_function]
-            if shim_port is not None:
-                options += ["--shim-port", str(shim_port)]
+        if proxy is not None:
+            options += proxy.runner_options()
         if timeout_seconds is not None:
             options += ["--timeout-seconds", str(timeout_seconds)]
         return ["python", RUNNER_PATH, *options, "--", "python", "-m", "garak", *self.garak_args()]

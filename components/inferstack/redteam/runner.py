@@ -5,17 +5,20 @@ docker/garak/Dockerfile copies this file into the image as /opt/inferstack/scan.
 
     python /opt/inferstack/scan.py --name nightly-gateway --report-dir /reports \
         --retention-days 90 [--upload-bucket B --upload-prefix P --kms-key-id K] \
-        [--config-dir /etc/garak --config-env VAR] [--lambda-function F] \
-        [--timeout-seconds N] -- python -m garak --target_type ... --config ...
+        [--config-dir /etc/garak --config-env VAR] [--timeout-seconds N] \
+        [--lambda-function F | --bearer-upstream URL --bearer-token gcp|azure \
+         --bearer-audience A [--bearer-client-id C]] [--proxy-port 8787] \
+        -- python -m garak --target_type ... --config ...
 
 The garak command gets ``--report_prefix <name>-<UTC time>``, so runs never overwrite each
 other. On a volume, reports older than ``--retention-days`` are deleted after each run; with
 ``--upload-bucket`` the run's files go to S3 (SSE-KMS) and the bucket's lifecycle expires them.
 ``--config-env`` names an environment variable holding garak's files as a JSON object (file
 name -> content), written to ``--config-dir`` first (where no ConfigMap is mounted: Fargate).
-``--lambda-function`` starts the OpenAI-compatible shim in front of that gateway function
-(``lambda_shim.py``, next to this file) for the scan's duration. ``--timeout-seconds`` stops
-garak after that long. The exit status is garak's (124 when it was stopped).
+``--lambda-function`` (SageMaker) or ``--bearer-upstream`` (Vertex AI, Azure ML) starts the
+OpenAI-compatible proxy in front of that gateway (``gateway_proxy.py``, next to this file) on
+127.0.0.1:``--proxy-port`` for the scan's duration. ``--timeout-seconds`` stops garak after
+that long. The exit status is garak's (124 when it was stopped).
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPORT_SUFFIXES = (".report.jsonl", ".report.html", ".hitlog.jsonl")
-SHIM = Path(__file__).with_name("lambda_shim.py")
-SHIM_START_SECONDS = 30
+PROXY = Path(__file__).with_name("gateway_proxy.py")
+PROXY_START_SECONDS = 30
 TIMED_OUT = 124
 
 
@@ -78,22 +81,35 @@ def write_config(directory: Path, variable: str) -> list[Path]:
     return written
 
 
-def start_shim(function: str, port: int) -> subprocess.Popen[bytes]:
-    """Start lambda_shim.py and wait until it accepts connections on 127.0.0.1:``port``."""
-    shim = subprocess.Popen(
-        [sys.executable, str(SHIM), "--function", function, "--port", str(port)]
-    )
-    deadline = time.monotonic() + SHIM_START_SECONDS
+def proxy_mode(args: argparse.Namespace) -> list[str] | None:
+    """gateway_proxy.py's mode and options that ``args`` ask for; None for no proxy."""
+    if args.lambda_function and args.bearer_upstream:
+        raise SystemExit("--lambda-function and --bearer-upstream exclude each other")
+    if args.lambda_function:
+        return ["lambda", "--function", args.lambda_function]
+    if not args.bearer_upstream:
+        return None
+    if not (args.bearer_token and args.bearer_audience):
+        raise SystemExit("--bearer-upstream needs --bearer-token and --bearer-audience")
+    mode = ["bearer", "--upstream", args.bearer_upstream, "--token", args.bearer_token]
+    mode += ["--audience", args.bearer_audience]
+    return mode + (["--client-id", args.bearer_client_id] if args.bearer_client_id else [])
+
+
+def start_proxy(mode: list[str], port: int) -> subprocess.Popen[bytes]:
+    """Start gateway_proxy.py and wait until it accepts connections on 127.0.0.1:``port``."""
+    proxy = subprocess.Popen([sys.executable, str(PROXY), "--port", str(port), *mode])
+    deadline = time.monotonic() + PROXY_START_SECONDS
     while time.monotonic() < deadline:
-        if shim.poll() is not None:
-            raise SystemExit(f"the gateway shim exited with {shim.returncode}")
+        if proxy.poll() is not None:
+            raise SystemExit(f"the gateway proxy exited with {proxy.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return shim
+                return proxy
         except OSError:
             time.sleep(0.2)
-    shim.kill()
-    raise SystemExit(f"the gateway shim did not listen on port {port}")
+    proxy.kill()
+    raise SystemExit(f"the gateway proxy did not listen on port {port}")
 
 
 def run_garak(command: list[str], timeout: int | None) -> int:
@@ -119,8 +135,12 @@ def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--config-dir", type=Path)
     parser.add_argument("--config-env")
     parser.add_argument("--lambda-function")
-    # The shim's own default (lambda_shim.PORT); this script imports nothing of the package.
-    parser.add_argument("--shim-port", type=int, default=8787)
+    parser.add_argument("--bearer-upstream")
+    parser.add_argument("--bearer-token", choices=("gcp", "azure"))
+    parser.add_argument("--bearer-audience")
+    parser.add_argument("--bearer-client-id")
+    # The proxy's own default (gateway_proxy.PORT); this script imports nothing of the package.
+    parser.add_argument("--proxy-port", type=int, default=8787)
     parser.add_argument("--timeout-seconds", type=int)
     return parser.parse_args(argv[:split]), argv[split + 1 :]
 
@@ -129,19 +149,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, garak = parse(sys.argv[1:] if argv is None else argv)
     if not garak:
         raise SystemExit("no garak command after --")
+    mode = proxy_mode(args)  # a wrong combination stops the run before anything is written
     if args.config_env:
         if args.config_dir is None:
             raise SystemExit("--config-env needs --config-dir")
         write_config(args.config_dir, args.config_env)
     prefix = report_prefix(args.name, datetime.now(timezone.utc))
     args.report_dir.mkdir(parents=True, exist_ok=True)
-    shim = start_shim(args.lambda_function, args.shim_port) if args.lambda_function else None
+    proxy = start_proxy(mode, args.proxy_port) if mode is not None else None
     try:
         status = run_garak([*garak, "--report_prefix", prefix], args.timeout_seconds)
     finally:
-        if shim is not None:
-            shim.terminate()
-            shim.wait(timeout=10)
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait(timeout=10)
     produced = sorted(p for p in args.report_dir.glob(f"{prefix}.*") if p.is_file())
     print(f"scan {args.name}: garak exited {status}; reports: {[p.name for p in produced]}")
     if args.upload_bucket and produced:
