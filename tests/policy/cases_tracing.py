@@ -9,8 +9,9 @@ from policy_cases import Case, bad, ok
 from policy_harness import Res
 
 from inferstack.deployment.operations import TracingSpec
-from inferstack.tracing.collector import collector_config, collector_config_yaml
+from inferstack.tracing.collector import LOOPBACK, collector_config, collector_config_yaml
 from inferstack.tracing.content import RETENTION_ANNOTATION
+from inferstack.vertex.tracing import COLLECTOR_CONFIG_ENV, CONFIG_ARG, CONTAINER, HEALTH_LISTEN
 
 CONFIG_MAP: Final = "kubernetes:core/v1:ConfigMap"
 RULE: Final = "kubernetes-otel-collector-restrict-content-capture"
@@ -62,6 +63,39 @@ def _drop_nothing(config: dict[str, Any]) -> None:
 
 RETAINED: Final = {RETENTION_ANNOTATION: "30"}
 GDPR: Final = {"framework": "gdpr"}
+SERVICE: Final = "gcp:cloudrunv2/service:Service"
+SIDECAR_RULE: Final = "gcp-cloudrun-service-restrict-trace-content"
+
+
+def _sidecar_config(endpoint: str, *, capture: bool) -> str:
+    """The configuration the Vertex gateway's sidecar runs (loopback receivers)."""
+    spec = TracingSpec(
+        endpoint=endpoint, capture_content=capture, content_retention_days=30 if capture else None
+    )
+    return collector_config_yaml(spec, listen=LOOPBACK, health_listen=HEALTH_LISTEN)
+
+
+def _service(
+    config: str | None,
+    annotations: dict[str, str] | None = None,
+    args: list[str] | None = None,
+) -> Res:
+    """A Cloud Run gateway service with a collector sidecar reading ``config`` from its env."""
+    gateway = {"name": "gateway", "image": "gateway@sha256:" + "a" * 64, "envs": []}
+    sidecar: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": "otel@sha256:" + "b" * 64,
+        "args": args if args is not None else [CONFIG_ARG],
+        "envs": [] if config is None else [{"name": COLLECTOR_CONFIG_ENV, "value": config}],
+    }
+    props: dict[str, Any] = {
+        "name": "support-bot-gateway",
+        "template": {"containers": [gateway, sidecar]},
+    }
+    if annotations is not None:
+        props["annotations"] = annotations
+    return Res(SERVICE, "gateway-service", props)
+
 
 CASES: Final[list[Case]] = [
     ok(RULE, "content-dropped", _config_map(_rendered(HTTPS, capture=False)), **GDPR),
@@ -115,4 +149,43 @@ CASES: Final[list[Case]] = [
         **GDPR,
     ),
     bad(RULE, "config-not-yaml", _config_map("receivers: [otlp"), "not valid YAML", **GDPR),
+    ok(
+        SIDECAR_RULE,
+        "sidecar-content-dropped",
+        _service(_sidecar_config(HTTPS, capture=False)),
+        **GDPR,
+    ),
+    ok(
+        SIDECAR_RULE,
+        "sidecar-captured-https-retained",
+        _service(_sidecar_config(HTTPS, capture=True), RETAINED),
+        framework="owasp-llm",
+    ),
+    ok(
+        SIDECAR_RULE,
+        "service-without-collector",
+        _service(_sidecar_config(HTTPS, capture=True), args=["--port=4000"]),
+        **GDPR,
+    ),
+    bad(
+        SIDECAR_RULE,
+        "sidecar-captured-without-retention",
+        _service(_sidecar_config(HTTPS, capture=True)),
+        "annotate the Cloud Run service",
+        **GDPR,
+    ),
+    bad(
+        SIDECAR_RULE,
+        "sidecar-captured-plain-http",
+        _service(_sidecar_config(HTTP, capture=True), RETAINED),
+        "over plain HTTP",
+        framework="owasp-llm",
+    ),
+    bad(
+        SIDECAR_RULE,
+        "sidecar-config-variable-missing",
+        _service(None, args=["--config", f"env:{COLLECTOR_CONFIG_ENV}"]),
+        "has no OTELCOL_CONFIG variable",
+        **GDPR,
+    ),
 ]

@@ -20,8 +20,12 @@ from cloud_stacks import CLI, PACKS, ROOT, config, of, one, preview_and_update
 from inferstack.deployment import load_stack_config
 from inferstack.preview import PreviewRun, evaluate
 from inferstack.preview.analyzer import analyze
+from inferstack.tracing.content import CONTENT_PROCESSORS
+from inferstack.vertex.gateway_config import CONFIG_ENV
+from inferstack.vertex.tracing import COLLECTOR_CONFIG_ENV, CONTAINER
 
 DEPLOYMENT = "pulumi-python:dynamic/vertex:ModelDeployment"
+SECRET_MEMBER = "gcp:secretmanager/secretIamMember:SecretIamMember"
 
 
 @pytest.fixture(scope="module", params=["vertex-dev", "vertex-prod"])
@@ -58,13 +62,13 @@ def test_preview_lists_what_the_issue_requires(runs: dict[bool, PreviewRun]) -> 
         models = one(run, "gcp:storage/bucket:Bucket", "-models")
         assert models["publicAccessPrevention"] == "enforced"
         assert "defaultKmsKeyName" in models["encryption"]
+        assert run.config_path is not None
+        spec = load_stack_config(run.config_path).deployment
         repositories = of(run, "gcp:artifactregistry/repository:Repository")
-        assert sorted(
-            r.name.rsplit("-", 2)[-2:] == ["gateway", "images"] for r in repositories
-        ) == [
-            False,
-            True,
-        ]
+        purposes = sorted(r.name.removeprefix(f"{spec.name}-") for r in repositories)
+        traced = spec.observability.tracing is not None
+        expected = ["gateway-images", "images", *(["collector-images"] if traced else [])]
+        assert purposes == sorted(expected)
         assert all("kmsKeyName" in r.inputs for r in repositories)
         assert of(run, "gcp:serviceaccount/account:Account")
         serving = [r for r in of(run, "gcp:projects/iAMMember:IAMMember") if "-serving-" in r.name]
@@ -96,8 +100,8 @@ def test_preview_lists_the_guard_and_the_gateway(runs: dict[bool, PreviewRun]) -
         assert service["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
         assert "encryptionKey" in service["template"]
         account = service["template"]["serviceAccount"]
-        (env,) = service["template"]["containers"][0]["envs"]
-        config = json.loads(env["value"])
+        envs = {e["name"]: e["value"] for e in service["template"]["containers"][0]["envs"]}
+        config = json.loads(envs[CONFIG_ENV])
         (guardrail,) = config["guardrails"]
         assert guardrail["litellm_params"]["template_id"] == template["templateId"]
         assert "pre_call" in guardrail["litellm_params"]["mode"]
@@ -128,6 +132,73 @@ def test_owasp_llm_passes_and_input_screening_off_fails(tmp_path: Path) -> None:
     assert insecure.returncode == 1, insecure.stderr
     policies = {v["policy"] for v in json.loads(insecure.stdout)["violations"]}
     assert policies == {"gcp-vertex-endpoint-require-guarded-gateway"}
+
+
+def test_prod_traces_the_gateway_through_a_collector_sidecar(
+    runs: dict[bool, PreviewRun],
+) -> None:
+    for run in runs.values():
+        assert run.config_path is not None
+        loaded = load_stack_config(run.config_path)
+        tracing = loaded.deployment.observability.tracing
+        service = one(run, "gcp:cloudrunv2/service:Service")
+        names = [c["name"] for c in service["template"]["containers"]]
+        if tracing is None:
+            assert names == ["gateway"] and of(run, SECRET_MEMBER) == []
+            continue
+        assert names == ["gateway", CONTAINER]
+        sidecar = service["template"]["containers"][1]
+        envs = {e["name"]: e.get("value") for e in sidecar["envs"]}
+        config = yaml.safe_load(envs[COLLECTOR_CONFIG_ENV])
+        assert config["exporters"]["otlphttp"]["endpoint"] == tracing.endpoint
+        pipeline = config["service"]["pipelines"]["traces"]["processors"]
+        assert set(CONTENT_PROCESSORS) <= set(pipeline)
+        grant = one(run, SECRET_MEMBER)
+        assert tracing.headers_secret is not None
+        assert grant["secretId"] == tracing.headers_secret.name
+        assert grant["member"] == f"serviceAccount:{service['template']['serviceAccount']}"
+
+
+def test_cli_preview_of_prod_with_owasp_and_gdpr_lists_the_sidecar(tmp_path: Path) -> None:
+    packs = [
+        arg
+        for pack in ("owasp-llm", "gdpr")
+        for arg in ("--policy-pack", str(ROOT / "policy_packs" / pack))
+    ]
+    secure = subprocess.run(
+        [*CLI, "preview", "--stack", "vertex-prod", *packs, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert secure.returncode == 0, secure.stderr
+    report = json.loads(secure.stdout)
+    assert report["summary"]["mandatory"] == 0
+    names = {r["name"] for r in report["resources"]}
+    assert {"support-bot-collector-images", "support-bot-gateway-trace-headers"} <= names
+    # Content kept, sent over plain HTTP: GDPR refuses it, naming the Cloud Run rule.
+    document = yaml.safe_load(config("vertex-prod").read_text(encoding="utf-8"))
+    observability = document["config"]["inferstack:deployment"]["observability"]
+    observability["tracing"].update(
+        endpoint="http://langfuse.internal.example.com/api/public/otel",
+        capture_content=True,
+        content_retention_days=30,
+    )
+    variant = tmp_path / "Pulumi.variant.yaml"
+    variant.write_text(yaml.safe_dump(document), encoding="utf-8")
+    insecure = subprocess.run(
+        [*CLI, "preview", "--config", str(variant), *packs, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert insecure.returncode == 1, insecure.stderr
+    policies = {v["policy"] for v in json.loads(insecure.stdout)["violations"]}
+    assert policies == {"gcp-cloudrun-service-restrict-trace-content"}
 
 
 def test_owasp_llm_decides_every_grant_at_preview(runs: dict[bool, PreviewRun]) -> None:

@@ -34,7 +34,7 @@ REGIONAL: Final = frozenset(name for name, target in REGISTRY.items() if target.
 REPLICATED: Final = CLOUD | {"onprem"}
 # Where a scheduled red-team scan and a trace pipeline are deployed.
 SCANNED: Final = frozenset({"onprem", "sagemaker"})
-TRACED: Final = frozenset({"onprem", "sagemaker"})
+TRACED: Final = frozenset({"onprem", "sagemaker", "vertex"})
 
 # Field path -> (targets that use it, why the others do not). Paths name a leaf, or a whole
 # section or list whose items only those targets read.

@@ -32,6 +32,12 @@ HEALTH_PORT: Final = 13133
 POD_IP_ENV: Final = "POD_IP"
 HEADERS_ENV: Final = "OTLP_EXPORT_HEADERS"
 """Holds the exporter's headers as YAML (``Name: value`` lines), from ``headers_secret``."""
+POD_IP: Final = f"${{env:{POD_IP_ENV}}}"
+"""Where a collector Deployment listens: its pod's address (from the downward API)."""
+LOOPBACK: Final = "127.0.0.1"
+"""Where a sidecar collector listens: only containers of the same instance reach it."""
+GATEWAY_CALLBACK: Final = "otel"
+"""LiteLLM's OpenTelemetry callback (``litellm_settings.callbacks``)."""
 
 EXPORTER: Final = "otlphttp"
 # A fixed seed: every collector replica keeps or drops the same traces, so a trace whose spans
@@ -98,12 +104,18 @@ def _exporter(tracing: TracingSpec) -> Config:
     return exporter
 
 
-def collector_config(tracing: TracingSpec) -> Config:
-    """The collector's configuration as a mapping (what ``--config`` reads, as YAML)."""
-    listen = f"${{env:{POD_IP_ENV}}}"
+def collector_config(
+    tracing: TracingSpec, *, listen: str = POD_IP, health_listen: str | None = None
+) -> Config:
+    """The collector's configuration as a mapping (what ``--config`` reads, as YAML).
+
+    ``listen`` is the address the OTLP receivers bind (default: the pod's), ``health_listen``
+    the health check's (default: ``listen``).
+    """
     processors = _processors(tracing)
+    health = health_listen or listen
     return {
-        "extensions": {"health_check": {"endpoint": f"{listen}:{HEALTH_PORT}"}},
+        "extensions": {"health_check": {"endpoint": f"{health}:{HEALTH_PORT}"}},
         "receivers": {
             "otlp": {
                 "protocols": {
@@ -132,9 +144,28 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-def collector_config_yaml(tracing: TracingSpec) -> str:
+def collector_config_yaml(
+    tracing: TracingSpec, *, listen: str = POD_IP, health_listen: str | None = None
+) -> str:
     """The configuration as the collector reads it (no YAML anchors: each list spelled out)."""
-    return yaml.dump(collector_config(tracing), Dumper=_Dumper, sort_keys=False, width=1000)
+    config = collector_config(tracing, listen=listen, health_listen=health_listen)
+    return yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=1000)
+
+
+def gateway_export_env(collector_url: str, service: str) -> dict[str, str]:
+    """The environment of a LiteLLM gateway whose ``otel`` callback exports to a collector.
+
+    OTLP/HTTP to ``collector_url`` (LiteLLM appends ``/v1/traces``); variables as read by
+    ``OpenTelemetryConfig.from_env`` in ``litellm/integrations/opentelemetry.py``. The gateway
+    keeps every span it starts (a caller's ``traceparent`` decision is followed): the collector
+    is the one place traces are sampled.
+    """
+    return {
+        "OTEL_EXPORTER": "otlp_http",
+        "OTEL_ENDPOINT": collector_url,
+        "OTEL_SERVICE_NAME": service,
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+    }
 
 
 def export_port(endpoint: str) -> int:

@@ -21,8 +21,10 @@ from typing import Any, Final
 from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
 from inferstack.targets import REGISTRY
+from inferstack.tracing.collector import GATEWAY_CALLBACK
 from inferstack.vertex.container import Upstream, pull_through
 from inferstack.vertex.names import Names
+from inferstack.vertex.tracing import TracePlan, trace_plan
 
 # LiteLLM proxy 1.90.0 (source commit 6e8282d40655d47ed1557f030e53d6819e464e79), by the digest
 # published for that release in a public pin manifest of gateway images. Releases 1.82.7 and
@@ -106,6 +108,8 @@ class GatewayPlan:
     max_request_bytes: int
     guard: GuardPlan | None
     """None when ``security.guard.provider`` is none: the gateway enforces limits only."""
+    tracing: TracePlan | None
+    """The collector sidecar, with ``observability.tracing``."""
     config: str
     """The LiteLLM proxy config, JSON."""
 
@@ -169,6 +173,7 @@ def gateway_plan(
         max_input_tokens=checks.max_input_tokens,
         max_request_bytes=spec.security.max_request_bytes,
         guard=guard,
+        tracing=trace_plan(spec, names, project=project, region=region),
         config="",
     )
     config = render_config(
@@ -202,14 +207,18 @@ def render_config(
     entry: dict[str, Any] = {"model_name": model, "litellm_params": params}
     if plan.max_input_tokens is not None:
         entry["model_info"] = {"max_input_tokens": plan.max_input_tokens}
+    settings: dict[str, Any] = {
+        # Prompts and responses stay out of the gateway's logs and callbacks, unless traces
+        # capture content (the trace callback is then the only one).
+        "turn_off_message_logging": not (plan.tracing and plan.tracing.capture_content),
+        "json_logs": True,
+        "drop_params": False,
+    }
+    if plan.tracing is not None:
+        settings["callbacks"] = [GATEWAY_CALLBACK]
     config: dict[str, Any] = {
         "model_list": [entry],
-        "litellm_settings": {
-            # Prompts and responses stay out of the gateway's logs and callbacks.
-            "turn_off_message_logging": True,
-            "json_logs": True,
-            "drop_params": False,
-        },
+        "litellm_settings": settings,
         "router_settings": {
             # Refuses prompts longer than model_info.max_input_tokens before the model call.
             "enable_pre_call_checks": plan.max_input_tokens is not None,
