@@ -174,6 +174,55 @@ def test_network_policies_admit_senders_and_export_only() -> None:
     assert egress["ports"] == [{"protocol": "TCP", "port": 3000}]
 
 
+def with_front(spec: DeploymentSpec) -> list[dict[str, Any]]:
+    """The service's manifests with its gateway and guard, as LLMService registers them."""
+    from inferstack import targets
+    from inferstack.kubernetes.gateway import build_front
+
+    args = LLMServiceArgs(guard_image="registry.example.com/llm-guard-api@sha256:" + "cd" * 32)
+    check_tracing(spec)
+    plan = build_plan(spec, validate_for_target(spec, "onprem"), args, name="chat")
+    front = build_front(spec, plan, args, targets.get("onprem"))
+    return service_manifests(spec, plan, args, front=front)
+
+
+def gateway_parts(found: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The gateway's LiteLLM config and its container's plain environment."""
+    import json
+
+    config = json.loads(by_name(found, "ConfigMap", "chat-gateway")["data"]["config.yaml"])
+    pod = by_name(found, "Deployment", "chat-gateway")["spec"]["template"]["spec"]
+    (container,) = [c for c in pod["containers"] if c["name"] == "gateway"]
+    return config, {v["name"]: v["value"] for v in container["env"] if "value" in v}
+
+
+def test_the_gateway_exports_its_spans_to_the_collector_without_content() -> None:
+    found = with_front(spec_for(TRACING))
+    config, env = gateway_parts(found)
+    settings = config["litellm_settings"]
+    assert settings["callbacks"] == ["otel"]
+    assert settings["turn_off_message_logging"] is True  # prompts stay out of the spans
+    # LiteLLM's OpenTelemetryConfig.from_env; it appends /v1/traces to the endpoint.
+    assert env["OTEL_EXPORTER"] == "otlp_http"
+    assert env["OTEL_ENDPOINT"] == "http://chat-otel-collector.chat.svc:4318"
+    assert env["OTEL_SERVICE_NAME"] == "chat-gateway"
+    # ...and the collector's ingress policy admits the gateway's pods on that port.
+    ingress = by_name(found, "NetworkPolicy", "chat-otel-collector-ingress")
+    (rule,) = ingress["spec"]["ingress"]
+    assert "gateway" in rule["from"][0]["podSelector"]["matchExpressions"][0]["values"]
+    assert 4318 in {p["port"] for p in rule["ports"]}
+
+
+def test_the_gateway_sends_content_only_when_traces_capture_it() -> None:
+    captured = {**TRACING, "capture_content": True, "content_retention_days": 30}
+    config, _ = gateway_parts(with_front(spec_for(captured)))
+    assert config["litellm_settings"]["turn_off_message_logging"] is False
+    plain, env = gateway_parts(with_front(spec_for(None)))
+    assert "callbacks" not in plain["litellm_settings"]
+    assert plain["litellm_settings"]["turn_off_message_logging"] is True
+    assert not [name for name in env if name.startswith("OTEL_")]
+
+
 def test_runtime_spans_point_vllm_at_the_collector_over_grpc() -> None:
     found = manifests(spec_for({**TRACING, "runtime_spans": True}, image=TRACED_IMAGE))
     container = server(found)

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any, Final
 
 from inferstack.guard.resolve import ResolvedGuard
+from inferstack.tracing.collector import GATEWAY_CALLBACK
 
 GATEWAY_CONFIG_FILE: Final = "config.yaml"
 GATEWAY_HOOK_FILE: Final = "llm_guard_guardrail.py"
@@ -87,9 +88,29 @@ def _guardrails(guard: ResolvedGuard, guard_api_base: str | None) -> list[dict[s
 
 
 def gateway_config(
-    guard: ResolvedGuard, model: GatewayModel, *, guard_api_base: str | None
+    guard: ResolvedGuard,
+    model: GatewayModel,
+    *,
+    guard_api_base: str | None,
+    traced: bool = False,
+    capture_content: bool = False,
 ) -> dict[str, Any]:
-    """The proxy config: one model, the guard's guardrails, the master key, the limits."""
+    """The proxy config: one model, the guard's guardrails, the master key, the limits.
+
+    ``traced``: LiteLLM's OpenTelemetry callback exports the gateway's spans (to the collector
+    the environment names, :func:`inferstack.tracing.collector.gateway_export_env`); prompts
+    and answers stay out of them unless ``capture_content``.
+    """
+    settings: dict[str, Any] = {
+        # Prompts and responses stay out of every log and callback, unless traces capture
+        # content (the trace callback is then the only callback).
+        "turn_off_message_logging": not (traced and capture_content),
+        "redact_messages_in_exceptions": True,
+        "drop_params": False,
+        "request_timeout": model.timeout_seconds,
+    }
+    if traced:
+        settings["callbacks"] = [GATEWAY_CALLBACK]
     return {
         "model_list": [
             {
@@ -106,13 +127,7 @@ def gateway_config(
             }
         ],
         "guardrails": _guardrails(guard, guard_api_base),
-        "litellm_settings": {
-            # Prompts and responses stay out of every log and callback.
-            "turn_off_message_logging": True,
-            "redact_messages_in_exceptions": True,
-            "drop_params": False,
-            "request_timeout": model.timeout_seconds,
-        },
+        "litellm_settings": settings,
         "general_settings": {
             "master_key": f"os.environ/{MASTER_KEY_ENV}",
             "global_max_parallel_requests": model.max_parallel_requests,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from inferstack.deployment import DeploymentSpec, SecretRef, is_digest_pinned
+from inferstack.deployment.operations import TracingSpec
 from inferstack.errors import SpecError
 from inferstack.guard import (
     GATEWAY_CONFIG_FILE,
@@ -35,6 +36,7 @@ from inferstack.kubernetes.pod import container_security_context, pod_security_c
 from inferstack.kubernetes.runtime_data import env, secret_env
 from inferstack.kubernetes.workload import metadata
 from inferstack.targets import Target
+from inferstack.tracing.collector import HTTP_PORT, gateway_export_env
 
 Manifest = dict[str, Any]
 
@@ -58,6 +60,8 @@ class FrontPlan:
     guard_token: SecretRef
     replicas: int
     requests_per_minute: int
+    tracing: TracingSpec | None = None
+    """observability.tracing: the gateway exports its spans to the service's collector."""
 
     @property
     def base(self) -> str:
@@ -112,6 +116,7 @@ def build_front(
         or SecretRef(name=f"{names.base}-guard-token", key="token"),
         replicas=2 if prod else 1,
         requests_per_minute=rate.burst * 60,
+        tracing=spec.observability.tracing,
     )
 
 
@@ -140,7 +145,14 @@ def gateway_model(front: FrontPlan) -> GatewayModel:
 
 
 def config_map(front: FrontPlan) -> Manifest:
-    config = gateway_config(front.guard, gateway_model(front), guard_api_base=front.guard_url)
+    tracing = front.tracing
+    config = gateway_config(
+        front.guard,
+        gateway_model(front),
+        guard_api_base=front.guard_url,
+        traced=tracing is not None,
+        capture_content=tracing is not None and tracing.capture_content,
+    )
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -240,6 +252,10 @@ def gateway_container(front: FrontPlan, mounts: list[Manifest]) -> Manifest:
     ]
     if front.guard.deployed:
         variables.append(secret_env(GUARD_TOKEN_ENV, front.guard_token))
+    if front.tracing is not None:
+        collector = serving.names.otel_collector_url(HTTP_PORT)
+        exports = gateway_export_env(collector, front.name(GATEWAY))
+        variables += [env(name, value) for name, value in exports.items()]
     check = {"httpGet": {"path": "/health/liveliness", "port": "http"}}
     return {
         "name": GATEWAY,
