@@ -136,8 +136,8 @@ def run_uri(project: str, region: str, job: str) -> str:
 def container(
     run: Scheduled, scans: RedTeamPlan, service_uri: str
 ) -> gcp.cloudrunv2.JobTemplateTemplateContainerArgsDict:
-    """The scan container: the runner around garak, one scan after the other for a tier's
-    targets (a Cloud Run task has one run; on Vertex AI a tier has one target, the gateway)."""
+    """The scan container: the runner around garak against the gateway, the tier's one target
+    (``targets: [model]`` is refused), its reports written to the mounted bucket."""
     (scan,) = run.scans
     return {
         "name": "scan",
