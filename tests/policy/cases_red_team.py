@@ -24,6 +24,16 @@ KEY_ARN: Final = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-5
 TASK_ARN: Final = "arn:aws:ecs:eu-central-1:123456789012:task-definition/bot-red-team-nightly"
 VOLUME_RULE: Final = "kubernetes-redteam-volume-require-encrypted-retention"
 SCHEDULE_RULE: Final = "all-redteam-schedule-require-prod-scan"
+GCS_RULE: Final = "gcp-redteam-reports-require-cmek-expiration"
+GCS_BUCKET: Final = "gcp:storage/bucket:Bucket"
+VERTEX_ENDPOINT: Final = "gcp:vertex/aiEndpoint:AiEndpoint"
+RUN_JOB: Final = "gcp:cloudrunv2/job:Job"
+SCHEDULER_JOB: Final = "gcp:cloudscheduler/job:Job"
+GCP_KEY: Final = "projects/acme/locations/europe-west4/keyRings/bot-europe-west4/cryptoKeys/bot"
+RUN_URI: Final = (
+    "https://run.googleapis.com/v2/projects/acme/locations/europe-west4/jobs/"
+    "bot-red-team-nightly:run"
+)
 
 VOLUME: Final[dict[str, Any]] = {
     "apiVersion": "v1",
@@ -71,6 +81,57 @@ REPORT_RULES: Final[list[dict[str, Any]]] = [
         "noncurrentVersionExpiration": {"noncurrentDays": 1},
     }
 ]
+
+# What inferstack.vertex.redteam registers (the preview's inputs, camelCase).
+GCS_REPORTS: Final[dict[str, Any]] = {
+    "name": "bot-red-team-reports-3b093f36",
+    "labels": {"inferstack_purpose": "red-team-reports", "inferstack_environment": "prod"},
+    "encryption": {"defaultKmsKeyName": Computed(GCP_KEY)},
+    "versioning": {"enabled": True},
+    "lifecycleRules": [
+        {"action": {"type": "Delete"}, "condition": {"age": 90}},
+        {
+            "action": {"type": "Delete"},
+            "condition": {"daysSinceNoncurrentTime": 1, "withState": "ARCHIVED"},
+        },
+    ],
+}
+VERTEX_SERVER: Final[dict[str, Any]] = {
+    "name": "1234567890",
+    "labels": {"inferstack_environment": "prod"},
+}
+VERTEX_JOB: Final[dict[str, Any]] = {
+    "name": "bot-red-team-nightly",
+    "location": "europe-west4",
+    "labels": {"inferstack_purpose": "red-team", "inferstack_environment": "prod"},
+}
+VERTEX_SCHEDULE: Final[dict[str, Any]] = {
+    "name": "bot-red-team-nightly",
+    "schedule": "0 2 * * *",
+    "timeZone": "Etc/UTC",
+    "paused": False,
+    "httpTarget": {"uri": Computed(RUN_URI), "httpMethod": "POST"},
+}
+
+
+def _gcs_reports(*changes: tuple[tuple[str | int, ...], Any]) -> Res:
+    return Res(GCS_BUCKET, "bot-red-team-reports", patched(GCS_REPORTS, *changes))
+
+
+def _vertex_scan(
+    *changes: tuple[tuple[str | int, ...], Any], linked: bool = True
+) -> tuple[Res, ...]:
+    deps: dict[str, list[str]] = {"httpTarget": ["bot-red-team-nightly"] if linked else []}
+    return (
+        Res(VERTEX_ENDPOINT, "bot-endpoint", VERTEX_SERVER),
+        Res(RUN_JOB, "bot-red-team-nightly", VERTEX_JOB),
+        Res(
+            SCHEDULER_JOB,
+            "bot-red-team-nightly-schedule",
+            patched(VERTEX_SCHEDULE, *changes),
+            deps,
+        ),
+    )
 
 
 def _task() -> Res:
@@ -299,6 +360,121 @@ CASES: Final[list[Case]] = [
         SCHEDULE_RULE,
         "sagemaker-without-task",
         Res(ENDPOINT, "bot", AWS_ENDPOINT),
+        "no scheduled red-team scan",
+    ),
+    ok(GCS_RULE, "cmek-and-expiry", _gcs_reports(), framework="owasp-llm"),
+    ok(GCS_RULE, "gdpr-too", _gcs_reports(), framework="gdpr"),
+    ok(
+        GCS_RULE,
+        "other-buckets-untouched",
+        _gcs_reports((("labels", "inferstack_purpose"), "models"), (("lifecycleRules",), DELETE)),
+        framework="gdpr",
+    ),
+    ok(
+        GCS_RULE,
+        "one-age-rule-deletes-live-and-noncurrent",
+        _gcs_reports(
+            (("lifecycleRules",), [{"action": {"type": "Delete"}, "condition": {"age": 30}}])
+        ),
+        framework="owasp-llm",
+    ),
+    bad(
+        GCS_RULE,
+        "google-managed-key",
+        _gcs_reports((("encryption",), DELETE)),
+        "Google-managed key",
+        framework="owasp-llm",
+    ),
+    bad(
+        GCS_RULE,
+        "no-lifecycle",
+        _gcs_reports((("lifecycleRules",), DELETE)),
+        "no lifecycle rule deleting every report",
+        framework="gdpr",
+    ),
+    bad(
+        GCS_RULE,
+        "storage-class-change-only",
+        _gcs_reports(
+            (
+                ("lifecycleRules",),
+                [
+                    {
+                        "action": {"type": "SetStorageClass", "storageClass": "ARCHIVE"},
+                        "condition": {"age": 90},
+                    }
+                ],
+            )
+        ),
+        "no lifecycle rule deleting every report",
+        framework="owasp-llm",
+    ),
+    bad(
+        GCS_RULE,
+        "expiry-of-one-prefix-only",
+        _gcs_reports((("lifecycleRules", 0, "condition", "matchesPrefixes"), ["nightly-"])),
+        "no lifecycle rule deleting every report",
+        framework="gdpr",
+    ),
+    bad(
+        GCS_RULE,
+        "expiry-of-noncurrent-versions-only",
+        _gcs_reports((("lifecycleRules", 0, "condition", "withState"), "ARCHIVED")),
+        "no lifecycle rule deleting every report",
+        framework="owasp-llm",
+    ),
+    bad(
+        GCS_RULE,
+        "noncurrent-versions-kept",
+        _gcs_reports(
+            (
+                ("lifecycleRules",),
+                [{"action": {"type": "Delete"}, "condition": {"age": 90, "withState": "LIVE"}}],
+            )
+        ),
+        "noncurrent versions forever",
+        framework="gdpr",
+    ),
+    ok(SCHEDULE_RULE, "vertex-with-scheduled-job", _vertex_scan()),
+    ok(
+        SCHEDULE_RULE,
+        "vertex-scheduled-by-url",
+        _vertex_scan((("httpTarget", "uri"), RUN_URI), linked=False),
+    ),
+    ok(
+        SCHEDULE_RULE,
+        "vertex-dev-without-scan",
+        Res(
+            VERTEX_ENDPOINT,
+            "bot-endpoint",
+            patched(VERTEX_SERVER, (("labels", "inferstack_environment"), "dev")),
+        ),
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "vertex-without-scan",
+        Res(VERTEX_ENDPOINT, "bot-endpoint", VERTEX_SERVER),
+        "no scheduled red-team scan",
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "vertex-job-never-scheduled",
+        _vertex_scan()[:2],
+        "no scheduled red-team scan",
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "vertex-schedule-paused",
+        _vertex_scan((("paused",), True)),
+        "no scheduled red-team scan",
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "vertex-schedule-runs-another-job",
+        _vertex_scan(
+            (("httpTarget", "uri"), RUN_URI.replace("bot-red-team-nightly", "backup")),
+            linked=False,
+        ),
         "no scheduled red-team scan",
     ),
 ]

@@ -234,6 +234,55 @@ def test_spot_settings_follow_each_spec(runs: dict[bool, PreviewRun]) -> None:
             assert deployments[0]["minReplicaCount"] >= 2
 
 
+def test_prod_schedules_red_team_scans_of_the_gateway() -> None:
+    """vertex-prod's security.red_team: Cloud Run jobs, their Cloud Scheduler jobs and the
+    report bucket, and the baseline advisory about a prod stack without scans is gone."""
+    dev, prod = (load_stack_config(config(s)).deployment for s in ("vertex-dev", "vertex-prod"))
+    assert dev.security.red_team is None
+    red = prod.security.red_team
+    assert red is not None and red.targets == ["gateway"]
+    assert red.image.startswith("europe-west4-docker.pkg.dev/")
+    for preview, run in preview_and_update("vertex-prod").items():
+        jobs = of(run, "gcp:cloudrunv2/job:Job")
+        assert sorted(j.inputs["name"] for j in jobs) == [
+            "support-bot-red-team-nightly",
+            "support-bot-red-team-weekly",
+        ]
+        schedules = of(run, "gcp:cloudscheduler/job:Job")
+        assert sorted(s.inputs["schedule"] for s in schedules) == ["0 2 * * *", "0 4 * * 0"]
+        assert {s.inputs["timeZone"] for s in schedules} == {"Etc/UTC"}
+        bucket = one(run, "gcp:storage/bucket:Bucket", "red-team-reports")
+        assert bucket["labels"]["inferstack_purpose"] == "red-team-reports"
+        violations = evaluate(run, PACKS)
+        assert not [v for v in violations if "redteam" in v.policy], preview
+
+
+def test_prod_without_scans_gets_the_red_team_advisory(tmp_path: Path) -> None:
+    packs = [arg for pack in PACKS for arg in ("--policy-pack", str(pack))]
+    result = subprocess.run(
+        [
+            *CLI,
+            "preview",
+            "--config",
+            str(_variant(tmp_path, security={"red_team": None})),
+            *packs,
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["summary"]["mandatory"] == 0
+    advisories = [v for v in report["violations"] if "redteam" in v["policy"]]
+    assert [v["policy"] for v in advisories] == ["all-redteam-schedule-require-prod-scan"]
+    assert "no scheduled red-team scan" in advisories[0]["message"]
+
+
 def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -> None:
     verdicts = {}
     for preview, run in runs.items():
@@ -271,6 +320,8 @@ def test_cli_preview_of_prod_exits_zero() -> None:
         "gcp:modelarmor/template:Template",
         "gcp:cloudrunv2/service:Service",
         "gcp:vertex/aiEndpointIamMember:AiEndpointIamMember",
+        "gcp:cloudrunv2/job:Job",
+        "gcp:cloudscheduler/job:Job",
     } <= types
     assert report["summary"]["mandatory"] == 0
 

@@ -12,6 +12,7 @@ from inferstack.component import InferenceComponent
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
+from inferstack.redteam import RedTeamPlan
 from inferstack.vertex import (
     budget,
     encryption,
@@ -19,6 +20,7 @@ from inferstack.vertex import (
     identity,
     monitoring,
     network,
+    redteam,
     registry,
     storage,
 )
@@ -45,7 +47,10 @@ class Endpoint(InferenceComponent[VertexArgs]):
     alert policies to an email channel; a billing budget; and the gateway every request goes
     through: a regional Model Armor template (with Sensitive Data Protection templates for
     personal data and secrets) and a LiteLLM proxy on Cloud Run (internal ingress, CMEK, Direct
-    VPC egress) whose service account alone may predict on the endpoint.
+    VPC egress) whose service account alone may predict on the endpoint. With
+    ``security.red_team``: a Cloud Run job per scan tier that runs garak against the gateway,
+    started by Cloud Scheduler, its reports in a CMEK bucket that deletes them after the
+    retention (``inferstack.vertex.redteam``).
 
     ``args`` defaults to the stack's ``inferstack:vertex`` object; ``region`` to ``gcp:region``.
     """
@@ -55,6 +60,7 @@ class Endpoint(InferenceComponent[VertexArgs]):
     args_class = VertexArgs
 
     plan: VertexPlan
+    scans: RedTeamPlan | None
 
     def __init__(
         self,
@@ -86,6 +92,7 @@ class Endpoint(InferenceComponent[VertexArgs]):
         region: str | None,
     ) -> None:
         self.plan = build_plan(spec, hardware, args, name=name, region=region)
+        self.scans = redteam.scan_plan(spec, self.plan)
 
     def build(self, name: str) -> None:
         project = gcp.organizations.get_project_output(
@@ -104,7 +111,8 @@ class Endpoint(InferenceComponent[VertexArgs]):
     def _build(self, ctx: Context) -> dict[str, pulumi.Output[Any]]:
         plan = ctx.plan
         key = encryption.deployment_key(ctx, bigquery=plan.capture)
-        bucket = storage.model_bucket(ctx, key)
+        access = storage.access_logs(ctx, key) if storage.needs_access_logs(ctx) else None
+        bucket = storage.model_bucket(ctx, key, access)
         repository = registry.image_repository(ctx, key)
         account = identity.serving_account(ctx, bucket)
         net = network.endpoint_network(ctx)
@@ -126,6 +134,17 @@ class Endpoint(InferenceComponent[VertexArgs]):
         )
         template = guard.guard_template(ctx)
         front = gateway(ctx, key=key, net=net, endpoint=endpoint, template=template)
+        scans = None
+        if self.scans is not None:
+            assert access is not None
+            scans = redteam.red_team(
+                ctx,
+                self.scans,
+                key=key,
+                logs=access,
+                service=front.service,
+                depends_on=[front.service, *net.ready],
+            )
         channel = monitoring.notification_channel(ctx)
         monitoring.alert_policies(ctx, channel, endpoint)
         budget.budget(ctx, channel)
@@ -140,6 +159,10 @@ class Endpoint(InferenceComponent[VertexArgs]):
             "gateway_url": front.service.uri,
             "gateway_service_account_email": pulumi.Output.from_input(front.email),
         }
+        if scans is not None:
+            outputs["red_team_bucket_name"] = scans.bucket.name
+            outputs["red_team_jobs"] = pulumi.Output.from_input(scans.job_names)
+            outputs["red_team_schedules"] = pulumi.Output.from_input(scans.job_names)
         if plan.network.mode == "public":
             outputs["endpoint_dns"] = endpoint.dedicated_endpoint_dns
         return outputs

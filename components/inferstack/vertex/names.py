@@ -60,6 +60,14 @@ class Names:
     guard_template: str
     inspect_template: str
     deidentify_template: str
+    red_team_bucket: str
+    red_team_account: str
+    red_team_scheduler: str
+
+    def red_team_job(self, tier: str) -> str:
+        """The Cloud Run job (and its Cloud Scheduler job) of a scan tier."""
+        # Cloud Run job names: at most 63 characters, like the service's own rules.
+        return bounded(self.display_name, f"red-team-{tier}", 63)
 
     @classmethod
     def of(cls, component: str, project: str, region: str) -> Names:
@@ -85,4 +93,8 @@ class Names:
             # Sensitive Data Protection template ids: letters, digits, '_' and '-'.
             inspect_template=bounded(component, "guard-inspect", 100),
             deidentify_template=bounded(component, "guard-deidentify", 100),
+            red_team_bucket=bounded(component, f"red-team-reports-{unique}", 63),
+            # Service account ids: 6 to 30 characters.
+            red_team_account=bounded(component, "red-team", 30),
+            red_team_scheduler=bounded(component, "red-team-sched", 30),
         )

@@ -87,6 +87,25 @@ def endpoint_network(ctx: Context) -> EndpointNetwork:
     return EndpointNetwork(psc_network=psc, ready=ready)
 
 
+def direct_vpc_egress(ctx: Context) -> gcp.cloudrunv2.JobTemplateTemplateVpcAccessArgsDict | None:
+    """Direct VPC egress of a Cloud Run job into the endpoint's network, all traffic routed
+    there (so an internal-ingress service is reached as internal); None for a public endpoint.
+
+    The same interface as the gateway service's: without a subnet, Cloud Run uses the
+    network's subnet of the same name.
+    """
+    network = ctx.plan.network
+    if network.mode == "public":
+        return None
+    interface: gcp.cloudrunv2.JobTemplateTemplateVpcAccessNetworkInterfaceArgsDict = {
+        "network": network.network
+    }
+    subnet = network.subnet or (f"{ctx.name}-{ctx.region}" if network.create else None)
+    if subnet is not None:
+        interface["subnetwork"] = subnet
+    return {"network_interfaces": [interface], "egress": "ALL_TRAFFIC"}
+
+
 def _full(project: str, network: str) -> str:
     return (
         network

@@ -5,8 +5,10 @@ garak reports quote every prompt sent and every answer received, the leaks inclu
 as sensitive as the traffic they test. The components mark what they create with the reserved
 ``inferstack/purpose`` label or tag (``red-team``, ``red-team-reports``): on Kubernetes the
 report volume, on SageMaker the report bucket (its encryption and lifecycle are companion
-resources, so that rule is a stack rule). A SageMaker scan counts as scheduled when an enabled
-EventBridge Scheduler schedule runs its task definition.
+resources, so that rule is a stack rule), on Vertex AI the Cloud Storage report bucket (label
+``inferstack_purpose``; its encryption and lifecycle are its own settings). A SageMaker scan
+counts as scheduled when an enabled EventBridge Scheduler schedule runs its task definition; a
+Vertex AI scan when an enabled Cloud Scheduler job runs its Cloud Run job.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from inferstack.compliance.rules._common import (
     GDPR_STORAGE_LIMITATION,
     OWASP_DISCLOSURE,
     OWASP_INJECTION,
+    require_present,
     strings_setting,
     unverifiable,
 )
@@ -51,6 +54,27 @@ SAGEMAKER_ENDPOINT: Final = "aws:sagemaker/endpoint:Endpoint"
 TASK_DEFINITION: Final = "aws:ecs/taskDefinition:TaskDefinition"
 SCHEDULE: Final = "aws:scheduler/schedule:Schedule"
 REPORTS: Final = "red-team-reports"
+# Google Cloud: labels are lower-case keys of letters, digits, '_' and '-' (inferstack/purpose
+# becomes inferstack_purpose, inferstack.vertex.names.labels).
+GCS_BUCKET: Final = "gcp:storage/bucket:Bucket"
+GCP_PURPOSE: Final = "inferstack_purpose"
+GCP_ENVIRONMENT: Final = "inferstack_environment"
+VERTEX_ENDPOINT: Final = "gcp:vertex/aiEndpoint:AiEndpoint"
+RUN_JOB: Final = "gcp:cloudrunv2/job:Job"
+SCHEDULER_JOB: Final = "gcp:cloudscheduler/job:Job"
+# Conditions that make a GCS lifecycle rule apply to some objects only.
+GCS_NARROWING: Final = (
+    "matchesPrefixes",
+    "matchesSuffixes",
+    "matchesStorageClasses",
+    "createdBefore",
+    "customTimeBefore",
+    "daysSinceCustomTime",
+    "noncurrentTimeBefore",
+    "numNewerVersions",
+    "sizeAboveBytes",
+    "sizeBelowBytes",
+)
 
 
 def _check_report_volume(res: Resource, report: Report, cfg: RuleConfig) -> None:
@@ -76,6 +100,8 @@ def _check_report_volume(res: Resource, report: Report, cfg: RuleConfig) -> None
 
 
 def _environment(resource: StackResource) -> object:
+    if resource.resource_type.startswith("gcp:"):
+        return get(resource.props, "labels", GCP_ENVIRONMENT)
     root = "tags" if resource.resource_type.startswith("aws:") else "metadata"
     path = (root, ENVIRONMENT) if root == "tags" else (root, "labels", ENVIRONMENT)
     return get(resource.props, *path)
@@ -165,7 +191,7 @@ def _check_schedule(resources: Sequence[StackResource], report: Report, cfg: Rul
     environments = set(cfg.strings("environments"))
     serving = [
         r
-        for r in of_type(resources, DEPLOYMENT, SAGEMAKER_ENDPOINT)
+        for r in of_type(resources, DEPLOYMENT, SAGEMAKER_ENDPOINT, VERTEX_ENDPOINT)
         # An unknown environment counts as one that needs scans: advisory either way.
         if (env := _environment(r)) is UNKNOWN or env in environments
     ]
@@ -176,6 +202,7 @@ def _check_schedule(resources: Sequence[StackResource], report: Report, cfg: Rul
         for r in of_type(resources, TASK_DEFINITION)
         if _purpose(r) == "red-team" and _scheduled(resources, r)
     ]
+    scans += _gcp_scans(resources)
     if scans:
         return
     # The same resource in preview and update: the engine's resource order is not fixed.
@@ -185,6 +212,94 @@ def _check_schedule(resources: Sequence[StackResource], report: Report, cfg: Rul
         "scheduled red-team scan; set security.red_team",
         first.urn,
     )
+
+
+def _gcs_delete_verdict(rule: object, where: str) -> tuple[str | None, bool, bool]:
+    """(unknown field, deletes every live report, deletes noncurrent versions) of a GCS
+    lifecycle rule. Without ``withState`` an ``age`` condition applies to live and noncurrent
+    objects alike (Cloud Storage, "Object Lifecycle Management", conditions)."""
+    action = get(rule, "action", "type")
+    if action is UNKNOWN:
+        return f"{where}.action.type", False, False
+    if action != "Delete":
+        return None, False, False
+    for field in ("withState", "age", "daysSinceNoncurrentTime", *GCS_NARROWING):
+        if get(rule, "condition", field) is UNKNOWN:
+            return f"{where}.condition.{field}", False, False
+    if any(
+        get(rule, "condition", field) not in (MISSING, None, "", 0, []) for field in GCS_NARROWING
+    ):
+        return None, False, False
+    state = get(rule, "condition", "withState")
+    age = (as_number(get(rule, "condition", "age")) or 0) > 0
+    noncurrent = (as_number(get(rule, "condition", "daysSinceNoncurrentTime")) or 0) > 0
+    live = state in (MISSING, None, "", "ANY", "LIVE")
+    archived = state in (MISSING, None, "", "ANY", "ARCHIVED")
+    return None, age and live, archived and (age or noncurrent)
+
+
+def _check_gcs_report_bucket(res: Resource, report: Report, cfg: RuleConfig) -> None:
+    purpose = get(res.props, "labels", GCP_PURPOSE)
+    if purpose is UNKNOWN:
+        report(unverifiable(f"labels.{GCP_PURPOSE}", "the bucket's purpose is unknown"))
+        return
+    if purpose != REPORTS:
+        return
+    require_present(
+        report,
+        res.props,
+        ("encryption", "defaultKmsKeyName"),
+        f"red-team report bucket '{res.name}' encrypts reports with a Google-managed key "
+        "(encryption.defaultKmsKeyName unset)",
+    )
+    if get(res.props, "lifecycleRules") is UNKNOWN:
+        report(unverifiable("lifecycleRules"))
+        return
+    expires = noncurrent = False
+    for index, rule in enumerate(elements(res.props, "lifecycleRules")):
+        unknown, every, versions = _gcs_delete_verdict(rule, f"lifecycleRules[{index}]")
+        if unknown is not None:
+            report(unverifiable(unknown))
+            return
+        expires, noncurrent = expires or every, noncurrent or versions
+    if not expires:
+        report(
+            f"red-team report bucket '{res.name}' has no lifecycle rule deleting every report "
+            "(action Delete, condition.age)"
+        )
+    elif not noncurrent and get(res.props, "versioning", "enabled") is not False:
+        report(
+            f"red-team report bucket '{res.name}' keeps deleted reports as noncurrent versions "
+            "forever (no Delete rule with condition.daysSinceNoncurrentTime)"
+        )
+
+
+def _gcp_scheduled(resources: Sequence[StackResource], job: StackResource) -> bool:
+    """Whether an enabled Cloud Scheduler job calls the Cloud Run job's ``:run`` (by reference
+    or by its Admin API URL)."""
+    name = get(job.props, "name")
+    location = get(job.props, "location")
+    for schedule in of_type(resources, SCHEDULER_JOB):
+        if get(schedule.props, "paused") is True:
+            continue
+        if depends_via(schedule, "httpTarget", job):
+            return True
+        uri = get(schedule.props, "httpTarget", "uri")
+        if not (isinstance(uri, str) and isinstance(name, str) and name):
+            continue
+        short = name.rsplit("/", 1)[-1]
+        where = f"/locations/{location}" if isinstance(location, str) and location else ""
+        if uri.endswith(f"{where}/jobs/{short}:run"):
+            return True
+    return False
+
+
+def _gcp_scans(resources: Sequence[StackResource]) -> list[StackResource]:
+    return [
+        job
+        for job in of_type(resources, RUN_JOB)
+        if get(job.props, "labels", GCP_PURPOSE) == "red-team" and _gcp_scheduled(resources, job)
+    ]
 
 
 RULES: Final = (
@@ -243,10 +358,19 @@ RULES: Final = (
     ),
     Rule(
         name="all-redteam-schedule-require-prod-scan",
-        description="A prod stack on a target with scheduled scans (onprem, sagemaker) runs "
-        "garak against its gateway on a schedule.",
+        description="A prod stack on a target with scheduled scans (onprem, sagemaker, vertex) "
+        "runs garak against its gateway on a schedule.",
         severity=Severity.MEDIUM,
-        resource_types=(DEPLOYMENT, SAGEMAKER_ENDPOINT, CRONJOB, TASK_DEFINITION, SCHEDULE),
+        resource_types=(
+            DEPLOYMENT,
+            SAGEMAKER_ENDPOINT,
+            CRONJOB,
+            TASK_DEFINITION,
+            SCHEDULE,
+            VERTEX_ENDPOINT,
+            RUN_JOB,
+            SCHEDULER_JOB,
+        ),
         controls=(OWASP_INJECTION,),
         frameworks=frozenset({"baseline"}),
         remediation="Add security.red_team with the garak image by digest (docs/red-team.md).",
@@ -263,15 +387,46 @@ RULES: Final = (
         reads=(
             f"metadata.labels.{PURPOSE}",
             f"tags.{PURPOSE}",
+            f"labels.{GCP_PURPOSE}",
         ),
         references=(
             f"metadata.labels.{ENVIRONMENT}",
             f"tags.{ENVIRONMENT}",
+            f"labels.{GCP_ENVIRONMENT}",
             "state",
             "target",
             "target.ecsParameters.taskDefinitionArn",
             "arn",
             "arnWithoutRevision",
+            "name",
+            "location",
+            "paused",
+            "httpTarget",
+            "httpTarget.uri",
         ),
+    ),
+    Rule(
+        name="gcp-redteam-reports-require-cmek-expiration",
+        description="Red-team report buckets on Cloud Storage are encrypted with a "
+        "customer-managed Cloud KMS key and delete every report, and its noncurrent versions, "
+        "with a lifecycle rule.",
+        severity=Severity.HIGH,
+        resource_types=(GCS_BUCKET,),
+        controls=(OWASP_DISCLOSURE, GDPR_SECURITY, GDPR_STORAGE_LIMITATION),
+        frameworks=frozenset({"owasp-llm", "gdpr"}),
+        remediation="Keep security.red_team.report_retention_days; on the bucket: "
+        "encryption.defaultKmsKeyName, a lifecycle rule (action Delete) with condition.age and "
+        "no narrowing condition, and one with condition.daysSinceNoncurrentTime.",
+        check=_check_gcs_report_bucket,
+        reads=(
+            f"labels.{GCP_PURPOSE}",
+            "lifecycleRules",
+            "lifecycleRules[*].action.type",
+            *(f"lifecycleRules[*].condition.{field}" for field in GCS_NARROWING),
+            "lifecycleRules[*].condition.withState",
+            "lifecycleRules[*].condition.age",
+            "lifecycleRules[*].condition.daysSinceNoncurrentTime",
+        ),
+        references=("encryption", "encryption.defaultKmsKeyName", "versioning.enabled"),
     ),
 )

@@ -8,6 +8,8 @@ from typing import Any
 
 from inferstack.preview.providers.common import ProviderMocks, _token_parts, _uuid
 
+PROJECT_NUMBER = "123456789012"
+
 
 class GcpMocks(ProviderMocks):
     def _gcp(self, token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -45,6 +47,10 @@ class GcpMocks(ProviderMocks):
             resource_id = f"projects/{project}/global/{plural}/{physical}"
         elif service == "compute" and kind == "Subnetwork":
             resource_id = f"projects/{project}/regions/{location}/subnetworks/{physical}"
+        elif token == "gcp:cloudrunv2/service:Service":
+            # The service's deterministic URL: https://<service>-<project number>.<region>.run.app
+            # (Cloud Run, "URLs for Cloud Run services"); the number is getProject's below.
+            inputs.setdefault("uri", f"https://{physical}-{PROJECT_NUMBER}.{location}.run.app")
         elif token == "gcp:vertex/aiEndpoint:AiEndpoint":
             resource_id = f"{regional}/endpoints/{physical}"
         elif token == "gcp:artifactregistry/repository:Repository":
@@ -80,7 +86,7 @@ class GcpMocks(ProviderMocks):
             project = str(args.get("projectId") or self.config.get("gcp:project", "mock"))
             return {
                 "projectId": project,
-                "number": "123456789012",
+                "number": PROJECT_NUMBER,
                 # The account the project is linked to, as the provider reads it (an id).
                 "billingAccount": "012345-6789AB-CDEF01",
                 "name": project,
