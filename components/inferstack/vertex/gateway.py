@@ -11,6 +11,7 @@ the service, granted outside the component to the identities that may call the m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import pulumi
 import pulumi_gcp as gcp
@@ -21,7 +22,7 @@ from inferstack.vertex.context import Context
 from inferstack.vertex.encryption import Key
 from inferstack.vertex.endpoint import resource_name
 from inferstack.vertex.gateway_config import CONFIG_ENV, GATEWAY_PORT, command
-from inferstack.vertex.network import EndpointNetwork
+from inferstack.vertex.network import EndpointNetwork, direct_vpc_egress
 from inferstack.vertex.registry import remote_repository
 from inferstack.vertex.tracing import (
     COLLECTOR_CONFIG_ENV,
@@ -135,9 +136,9 @@ def gateway(
         },
         "containers": containers,
     }
-    vpc = _vpc_access(ctx)
+    vpc = direct_vpc_egress(ctx)
     if vpc is not None:
-        revision["vpc_access"] = vpc
+        revision["vpc_access"] = cast(gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict, vpc)
     service = gcp.cloudrunv2.Service(
         ctx.child("gateway-service"),
         name=plan.service,
@@ -153,21 +154,6 @@ def gateway(
         opts=ctx.opts(depends_on=depends),
     )
     return Gateway(service, plan.account_email)
-
-
-def _vpc_access(ctx: Context) -> gcp.cloudrunv2.ServiceTemplateVpcAccessArgsDict | None:
-    """Direct VPC egress into the endpoint's network; a public endpoint needs none."""
-    network = ctx.plan.network
-    if network.mode == "public":
-        return None
-    interface: gcp.cloudrunv2.ServiceTemplateVpcAccessNetworkInterfaceArgsDict = {
-        "network": network.network
-    }
-    # Without a subnet, Cloud Run uses the network's subnet of the same name.
-    subnet = network.subnet or (f"{ctx.name}-{ctx.region}" if network.create else None)
-    if subnet is not None:
-        interface["subnetwork"] = subnet
-    return {"network_interfaces": [interface], "egress": "ALL_TRAFFIC"}
 
 
 def _collector(

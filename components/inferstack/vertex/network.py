@@ -9,6 +9,7 @@ An endpoint is served on a public address only when ``security.network.public`` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -87,19 +88,16 @@ def endpoint_network(ctx: Context) -> EndpointNetwork:
     return EndpointNetwork(psc_network=psc, ready=ready)
 
 
-def direct_vpc_egress(ctx: Context) -> gcp.cloudrunv2.JobTemplateTemplateVpcAccessArgsDict | None:
-    """Direct VPC egress of a Cloud Run job into the endpoint's network, all traffic routed
-    there (so an internal-ingress service is reached as internal); None for a public endpoint.
-
-    The same interface as the gateway service's: without a subnet, Cloud Run uses the
-    network's subnet of the same name.
+def direct_vpc_egress(ctx: Context) -> dict[str, Any] | None:
+    """Direct VPC egress of a Cloud Run service or job into the endpoint's network, all traffic
+    routed there (so an internal-ingress service is reached as internal); None for a public
+    endpoint. Services and jobs take the same shape (``vpc_access``); without a subnet, Cloud
+    Run uses the network's subnet of the same name.
     """
     network = ctx.plan.network
     if network.mode == "public":
         return None
-    interface: gcp.cloudrunv2.JobTemplateTemplateVpcAccessNetworkInterfaceArgsDict = {
-        "network": network.network
-    }
+    interface: dict[str, str] = {"network": network.network}
     subnet = network.subnet or (f"{ctx.name}-{ctx.region}" if network.create else None)
     if subnet is not None:
         interface["subnetwork"] = subnet

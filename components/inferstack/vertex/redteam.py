@@ -40,7 +40,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 import pulumi
 import pulumi_gcp as gcp
@@ -266,7 +266,7 @@ def red_team(
                     },
                 },
             ],
-            "vpc_access": vpc,
+            "vpc_access": cast(gcp.cloudrunv2.JobTemplateTemplateVpcAccessArgsDict, vpc),
         }
         job = gcp.cloudrunv2.Job(
             ctx.child(f"{COMPONENT}-{run.tier}"),
