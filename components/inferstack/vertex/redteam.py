@@ -262,6 +262,8 @@ def red_team(
                     "gcs": {
                         "bucket": bucket.name,
                         "read_only": False,
+                        # gcsfuse flags without "--" (GCSVolumeSource.mount_options): the
+                        # image's non-root user owns the mounted files.
                         "mount_options": [f"uid={USER_ID}", f"gid={USER_ID}"],
                     },
                 },
