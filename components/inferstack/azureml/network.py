@@ -120,3 +120,29 @@ def private_endpoint(
         opts=ctx.opts(),
     )
     return endpoint
+
+
+# Container Apps: an environment's infrastructure subnet is delegated to this service; a
+# workload profiles environment needs /27 or larger (Microsoft Learn, "Virtual network
+# configuration in Azure Container Apps": subnet size and delegation).
+CONTAINER_APPS_DELEGATION = "Microsoft.App/environments"
+
+
+def container_apps_subnet(
+    ctx: Context,
+    net: Network,
+    prefix: pulumi.Input[str],
+) -> network.Subnet:
+    """A subnet of the created VNet delegated to a Container Apps environment (nothing else)."""
+    assert net.vnet is not None
+    return network.Subnet(
+        ctx.child("snet-red-team"),
+        subnet_name="red-team",
+        virtual_network_name=net.vnet.name,
+        resource_group_name=ctx.resource_group,
+        address_prefix=prefix,
+        delegations=[
+            network.DelegationArgs(name="container-apps", service_name=CONTAINER_APPS_DELEGATION)
+        ],
+        opts=ctx.opts(),
+    )
