@@ -493,7 +493,7 @@ def test_an_async_endpoint_has_no_gateway_to_scan() -> None:
     assert caught.value.path == "security.red_team"
 
 
-def test_red_team_applies_on_sagemaker_and_onprem_only() -> None:
+def test_red_team_applies_on_sagemaker_onprem_and_azureml_only() -> None:
     parsed = DeploymentSpec.model_validate(
         {
             "name": "bot",
@@ -503,6 +503,7 @@ def test_red_team_applies_on_sagemaker_and_onprem_only() -> None:
     )
     check_applicable(parsed, "sagemaker")
     check_applicable(parsed, "onprem")
-    for target in ("azureml", "vertex", "jetson"):
+    check_applicable(parsed, "azureml")
+    for target in ("vertex", "jetson"):
         with pytest.raises(SpecError, match="has no effect"):
             check_applicable(parsed, target)

@@ -112,13 +112,13 @@ def scan_plan(spec: DeploymentSpec, args: AzureMLArgs, plan: AzureMLPlan) -> Red
     return scans
 
 
-def job_name(ctx: Context, tier: str) -> str:
+def job_name(component: str, tier: str) -> str:
     """2-32 lowercase letters, digits and hyphens, starting with a letter."""
-    return f"{ctx.name[:21].rstrip('-')}-rt-{tier}"
+    return f"{component[:21].rstrip('-')}-rt-{tier}"
 
 
-def environment_name(ctx: Context) -> str:
-    return f"cae-{ctx.name[:23].rstrip('-')}-rt"
+def environment_name(component: str) -> str:
+    return f"cae-{component[:23].rstrip('-')}-rt"
 
 
 def report_account_name(plan: AzureMLPlan) -> str:
@@ -200,7 +200,7 @@ def environment(
     console and system logs go to Log Analytics through a diagnostic setting."""
     env = app.ManagedEnvironment(
         ctx.child("cae-red-team"),
-        environment_name=environment_name(ctx),
+        environment_name=environment_name(ctx.name),
         resource_group_name=ctx.resource_group,
         location=ctx.region,
         vnet_configuration=app.VnetConfigurationArgs(
@@ -330,7 +330,7 @@ def red_team(
                 ],
             )
         )
-        name = job_name(ctx, run.tier)
+        name = job_name(ctx.name, run.tier)
         app.Job(
             ctx.child(f"{COMPONENT}-{run.tier}"),
             job_name=name,
