@@ -122,9 +122,9 @@ def private_endpoint(
     return endpoint
 
 
-# Container Apps: an environment's infrastructure subnet is delegated to this service; a
-# workload profiles environment needs /27 or larger (Microsoft Learn, "Virtual network
-# configuration in Azure Container Apps": subnet size and delegation).
+# Container Apps: a workload profiles environment's subnet is dedicated to it, delegated to this
+# service and /27 or larger (a Consumption-only one: /23, undelegated). Microsoft Learn,
+# "Virtual network configuration", learn.microsoft.com/azure/container-apps/custom-virtual-networks.
 CONTAINER_APPS_DELEGATION = "Microsoft.App/environments"
 
 
