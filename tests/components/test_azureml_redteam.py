@@ -35,6 +35,7 @@ from inferstack.deployment.applicability import check_applicable
 from inferstack.errors import SpecError
 from inferstack.preview import CapturedResource
 from inferstack.redteam.garak import CONFIG_ENV, DEADLINE_SECONDS, RUNNER_PATH
+from inferstack.redteam.probes import Tier
 
 Recording = Callable[..., list[CapturedResource]]
 
@@ -132,7 +133,8 @@ def test_nothing_is_added_without_the_section(recording: Recording) -> None:
 def test_a_scheduled_job_per_tier_with_its_deadline_and_no_retries(stack: Stack) -> None:
     environment_id = stack.output(ENVIRONMENT, "-cae-red-team", "id")
     scanner_id = stack.output(IDENTITY, "-id-red-team", "id")
-    for tier, cron in (("nightly", "0 3 * * *"), ("weekly", "0 4 * * 0")):
+    tiers: list[tuple[Tier, str]] = [("nightly", "0 3 * * *"), ("weekly", "0 4 * * 0")]
+    for tier, cron in tiers:
         job = stack.named(JOB, f"red-team-{tier}")
         assert job["jobName"] == f"bot-rt-{tier}"
         assert job["environmentId"] == environment_id
@@ -159,7 +161,8 @@ def test_a_scheduled_job_per_tier_with_its_deadline_and_no_retries(stack: Stack)
 def test_the_job_runs_garak_through_the_bearer_proxy_to_api_management(stack: Stack) -> None:
     client_id = stack.output(IDENTITY, "-id-red-team", "clientId")
     account = report_account_name_of(stack)
-    for tier in ("nightly", "weekly"):
+    tiers: tuple[Tier, ...] = ("nightly", "weekly")
+    for tier in tiers:
         container = scan_container(stack, tier)
         command = container["command"]
         assert command[:2] == ["python", RUNNER_PATH]

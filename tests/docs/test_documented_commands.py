@@ -30,6 +30,7 @@ NOT_OFFLINE = (
     "inferstack models lock",  # reads the Hugging Face Hub
     "docker ",
     "aws ",  # the AWS CLI, against an account
+    "az ",  # the Azure CLI, against a subscription
 )
 
 

@@ -156,6 +156,7 @@ def test_a_refused_upload_fails_the_run(monkeypatch: pytest.MonkeyPatch, tmp_pat
         with pytest.raises(urllib.error.HTTPError) as caught:
             runner.upload_blobs([report], f"{server.base}/c", "", token)
         assert caught.value.code == 403
+        caught.value.close()
         (identity,) = server.of("GET")
         assert "client_id" not in identity["query"]  # the system-assigned identity
         assert [p["path"] for p in server.of("PUT")] == ["/c/r.report.jsonl"]

@@ -43,7 +43,8 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
     and deployment (probes sized to the model, no egress), autoscale, diagnostic settings,
     metric alerts to an action group, a budget, and the gateway: API Management (internal
     VNet) screening with Azure AI Content Safety and Language, the only identity that may
-    score the endpoint.
+    score the endpoint. With ``security.red_team``: scheduled Container Apps jobs scanning the
+    gateway with garak, and their encrypted, expiring report store (redteam.py).
 
     Keyword arguments beyond the spec:
       args: the target's settings; default: the stack's ``inferstack:azureml`` object.

@@ -17,6 +17,7 @@ application of the tenant, or, with ``gateway_client_ids``, that list plus this 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -260,6 +261,29 @@ def container(
     )
 
 
+def _template(
+    run: Scheduled, scans: RedTeamPlan, gateway: str, audience: str, values: list[str]
+) -> app.JobTemplateArgs:
+    """The job's template once the identity's client id and the container URL are known."""
+    client_id, reports_url = values
+    return app.JobTemplateArgs(
+        containers=[
+            container(
+                run,
+                scans,
+                gateway=gateway,
+                audience=audience,
+                client_id=client_id,
+                reports_url=reports_url,
+            )
+        ],
+        volumes=[
+            app.VolumeArgs(name="config", storage_type="EmptyDir"),
+            app.VolumeArgs(name="reports", storage_type="EmptyDir"),
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class RedTeam:
     environment_id: pulumi.Output[str]
@@ -313,22 +337,7 @@ def red_team(
     names = []
     for run in scans.runs:
         template = pulumi.Output.all(scanner.client_id, reports.url).apply(
-            lambda values, run=run: app.JobTemplateArgs(
-                containers=[
-                    container(
-                        run,
-                        scans,
-                        gateway=gateway,
-                        audience=plan.gateway.audience,
-                        client_id=values[0],
-                        reports_url=values[1],
-                    )
-                ],
-                volumes=[
-                    app.VolumeArgs(name="config", storage_type="EmptyDir"),
-                    app.VolumeArgs(name="reports", storage_type="EmptyDir"),
-                ],
-            )
+            functools.partial(_template, run, scans, gateway, plan.gateway.audience)
         )
         name = job_name(ctx.name, run.tier)
         app.Job(
