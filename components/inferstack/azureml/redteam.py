@@ -7,7 +7,9 @@ garak speaks OpenAI HTTP to a proxy on 127.0.0.1 that calls API Management with 
 of the job's own user-assigned identity for the gateway's audience
 (``inferstack/redteam/gateway_proxy.py``, bearer mode), so every probe goes through the guard.
 Reports go to a storage account of their own, encrypted with the deployment's key, private
-(a blob private endpoint in the VNet), and deleted ``report_retention_days`` after upload.
+(a blob private endpoint in the VNet), and deleted ``report_retention_days`` after upload. Not a
+container in the workspace's account: an account has one lifecycle policy, which there already
+deletes captured payloads, and an account of its own carries the report store's tag.
 
 The job's identity holds AcrPull on the stack's registry and Storage Blob Data Contributor on
 the report container, nothing else; the gateway admits it (``validate-azure-ad-token``: any
