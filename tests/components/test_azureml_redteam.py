@@ -13,6 +13,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +40,7 @@ from inferstack.redteam.probes import Tier
 
 Recording = Callable[..., list[CapturedResource]]
 
+ROOT = Path(__file__).resolve().parents[2]
 REGION = "westeurope"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 # The stack's registry for component "bot" in westeurope (plan.registry_name).
@@ -275,6 +277,33 @@ def test_the_report_store_is_encrypted_private_and_expiring(stack: Stack) -> Non
     }
     body = {"properties": {"policy": policy["policy"]}}
     assert check(storage_models.ManagementPolicy, body) == []
+
+
+def test_the_lifecycle_policy_names_the_report_account(stack: Stack) -> None:
+    """The policy rule finds the lifecycle policy through its account reference."""
+    account = stack.resource(ACCOUNT, "-st-red-team").urn
+    policy = stack.resource("azure-native:storage:ManagementPolicy", "-red-team-retention")
+    assert account in policy.property_dependencies["accountName"]
+
+
+@pytest.mark.parametrize("preview", [True, False])
+def test_the_packs_pass_with_scans_and_advise_them_without(preview: bool) -> None:
+    from inferstack.testing import run_program
+
+    packs = [ROOT / "policy_packs" / pack for pack in ("baseline", "gdpr", "owasp-llm")]
+    config = {"azure-native:location": REGION}
+    scanned = run_program(
+        lambda: OnlineEndpoint("bot", spec()), packs=packs, config=config, preview=preview
+    )
+    assert [(v.policy, v.urn) for v in scanned.violations] == []
+    given = spec()
+    del given["security"]["red_team"]
+    plain = run_program(
+        lambda: OnlineEndpoint("bot", given), packs=packs, config=config, preview=preview
+    )
+    advised = {v.policy for v in plain.violations if v.enforcement == "advisory"}
+    assert "all-redteam-schedule-require-prod-scan" in advised
+    assert plain.mandatory == []
 
 
 def _admitted(stack: Stack) -> list[str]:
