@@ -27,6 +27,7 @@ from inferstack.azureml.context import ROLES
 from inferstack.azureml.plan import build_plan
 from inferstack.azureml.redteam import (
     REFUSE_MODEL,
+    UPLOAD_SECONDS,
     environment_name,
     job_name,
     report_account_name,
@@ -181,7 +182,9 @@ def test_the_job_runs_garak_through_the_bearer_proxy_to_api_management(stack: St
         )
         assert option(runner, "--upload-prefix") == tier
         assert option(runner, "--upload-client-id") == client_id
-        assert option(runner, "--timeout-seconds") == str(DEADLINE_SECONDS[tier])
+        # garak stops before the replica does, leaving time for the upload.
+        stop = int(option(runner, "--timeout-seconds"))
+        assert stop == DEADLINE_SECONDS[tier] - UPLOAD_SECONDS and stop > 0
         assert option(runner, "--config-env") == CONFIG_ENV
         env = {e["name"]: e["value"] for e in container["env"]}
         files = json.loads(env[CONFIG_ENV])

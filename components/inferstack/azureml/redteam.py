@@ -64,6 +64,9 @@ MEMORY: Final = "4Gi"
 # garak's OpenAICompatible generator wants a key; the proxy drops it and sends the identity's
 # token instead.
 PROXY_KEY: Final = "not-a-secret-the-proxy-sends-the-identity-token"
+# The platform stops a replica at replicaTimeout (the tier's deadline); the runner stops garak
+# this much earlier, so a scan cut short still uploads what it wrote.
+UPLOAD_SECONDS: Final = 600
 _ACR_IMAGE: Final = re.compile(
     r"^(?P<server>[a-z0-9]{5,50}\.azurecr\.io)/(?P<repository>[a-z0-9][a-z0-9._/-]*)"
     r"(:[\w.-]+)?@sha256:[0-9a-f]{64}$"
@@ -238,7 +241,7 @@ def container(
         upload_client_id=client_id,
         proxy=GatewayProxy.bearer(gateway, "azure", audience, client_id=client_id),
         config_from_env=True,
-        timeout_seconds=DEADLINE_SECONDS[run.tier],
+        timeout_seconds=DEADLINE_SECONDS[run.tier] - UPLOAD_SECONDS,
     )
     env = {
         API_KEY_ENV: PROXY_KEY,
