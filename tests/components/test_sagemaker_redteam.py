@@ -493,7 +493,7 @@ def test_an_async_endpoint_has_no_gateway_to_scan() -> None:
     assert caught.value.path == "security.red_team"
 
 
-def test_red_team_applies_on_sagemaker_and_onprem() -> None:
+def test_red_team_applies_on_sagemaker_onprem_vertex_and_azureml() -> None:
     parsed = DeploymentSpec.model_validate(
         {
             "name": "bot",
@@ -502,7 +502,7 @@ def test_red_team_applies_on_sagemaker_and_onprem() -> None:
         }
     )
     check_applicable(parsed, "sagemaker")
-    check_applicable(parsed, "onprem")
-    for target in ("azureml", "jetson"):
-        with pytest.raises(SpecError, match="has no effect"):
-            check_applicable(parsed, target)
+    for target in ("onprem", "vertex", "azureml"):
+        check_applicable(parsed, target)
+    with pytest.raises(SpecError, match="has no effect"):
+        check_applicable(parsed, "jetson")

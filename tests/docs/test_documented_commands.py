@@ -31,6 +31,7 @@ NOT_OFFLINE = (
     "docker ",
     "aws ",  # the AWS CLI, against an account
     "gcloud ",  # the Google Cloud CLI, against a project
+    "az ",  # the Azure CLI, against a subscription
 )
 
 

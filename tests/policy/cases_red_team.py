@@ -478,3 +478,234 @@ CASES: Final[list[Case]] = [
         "no scheduled red-team scan",
     ),
 ]
+
+
+# Azure ML: the report storage account, its lifecycle policy and the scheduled Container Apps job.
+AZURE_ENDPOINT: Final = "azure-native:machinelearningservices:OnlineEndpoint"
+AZURE_JOB: Final = "azure-native:app:Job"
+ACCOUNT: Final = "azure-native:storage:StorageAccount"
+MANAGEMENT: Final = "azure-native:storage:ManagementPolicy"
+BLOB_SERVICE: Final = "azure-native:storage:BlobServiceProperties"
+ACCOUNT_RULE: Final = "azure-redteam-reports-require-cmk-expiration"
+REPORT_ACCOUNT: Final[dict[str, Any]] = {
+    "accountName": "strtsupportbot6f09af",
+    "kind": "StorageV2",
+    "encryption": {
+        "keySource": "Microsoft.Keyvault",
+        "keyVaultProperties": {
+            "keyName": Computed("support-bot-cmk"),
+            "keyVaultUri": "https://kv-support-bot-6f09af.vault.azure.net/",
+        },
+    },
+    "tags": {"inferstack/purpose": "red-team-reports", "inferstack/environment": "prod"},
+}
+DELETE_RULE: Final[dict[str, Any]] = {
+    "name": "red-team-retention",
+    "enabled": True,
+    "type": "Lifecycle",
+    "definition": {
+        "filters": {"blobTypes": ["blockBlob"], "prefixMatch": ["red-team-reports/"]},
+        "actions": {"baseBlob": {"delete": {"daysAfterModificationGreaterThan": 90}}},
+    },
+}
+AZURE_SCAN_JOB: Final[dict[str, Any]] = {
+    "jobName": "support-bot-rt-nightly",
+    "configuration": {
+        "triggerType": "Schedule",
+        "scheduleTriggerConfig": {"cronExpression": "0 2 * * *", "parallelism": 1},
+        "replicaTimeout": 14400,
+        "replicaRetryLimit": 0,
+    },
+    "tags": {"inferstack/purpose": "red-team", "inferstack/environment": "prod"},
+}
+AZURE_SERVER: Final[dict[str, Any]] = {"tags": {"inferstack/environment": "prod"}}
+
+
+def _report_account(
+    *changes: tuple[tuple[str | int, ...], Any],
+    rules: list[dict[str, Any]] | None = None,
+    versioning: bool | None = None,
+) -> tuple[Res, ...]:
+    """The report account with its lifecycle policy and blob service (None: leave one out)."""
+    account = Res(ACCOUNT, "support-bot-st-red-team", patched(REPORT_ACCOUNT, *changes))
+    link = {"accountName": ["support-bot-st-red-team"]}
+    found = [account]
+    if rules is not None:
+        found.append(
+            Res(
+                MANAGEMENT,
+                "support-bot-red-team-retention",
+                {
+                    "accountName": Computed("strtsupportbot6f09af"),
+                    "managementPolicyName": "default",
+                    "policy": {"rules": rules},
+                },
+                link,
+            )
+        )
+    if versioning is not None:
+        found.append(
+            Res(
+                BLOB_SERVICE,
+                "support-bot-st-red-team-blob",
+                {
+                    "accountName": Computed("strtsupportbot6f09af"),
+                    "blobServicesName": "default",
+                    "isVersioningEnabled": versioning,
+                },
+                link,
+            )
+        )
+    return tuple(found)
+
+
+def _with_actions(**actions: Any) -> dict[str, Any]:
+    definition = DELETE_RULE["definition"]
+    return {**DELETE_RULE, "definition": {**definition, "actions": actions}}
+
+
+AZURE_CASES: Final[list[Case]] = [
+    ok(ACCOUNT_RULE, "cmk-and-delete", _report_account(rules=[DELETE_RULE]), framework="owasp-llm"),
+    ok(ACCOUNT_RULE, "gdpr-too", _report_account(rules=[DELETE_RULE]), framework="gdpr"),
+    ok(
+        ACCOUNT_RULE,
+        "other-accounts-untouched",
+        _report_account((("tags", "inferstack/purpose"), DELETE), (("encryption",), DELETE)),
+        framework="owasp-llm",
+    ),
+    ok(
+        ACCOUNT_RULE,
+        "versions-deleted-too",
+        _report_account(
+            rules=[
+                _with_actions(
+                    baseBlob={"delete": {"daysAfterModificationGreaterThan": 90}},
+                    version={"delete": {"daysAfterCreationGreaterThan": 1}},
+                )
+            ],
+            versioning=True,
+        ),
+        framework="gdpr",
+    ),
+    ok(
+        ACCOUNT_RULE,
+        "versioning-off",
+        _report_account(rules=[DELETE_RULE], versioning=False),
+        framework="gdpr",
+    ),
+    bad(
+        ACCOUNT_RULE,
+        "microsoft-managed-keys",
+        _report_account(
+            (("encryption", "keySource"), "Microsoft.Storage"),
+            (("encryption", "keyVaultProperties"), DELETE),
+            rules=[DELETE_RULE],
+        ),
+        "not encrypted with a customer-managed key",
+        framework="owasp-llm",
+    ),
+    bad(
+        ACCOUNT_RULE,
+        "no-lifecycle-policy",
+        _report_account(),
+        "no enabled lifecycle rule deleting every report",
+        framework="gdpr",
+    ),
+    bad(
+        ACCOUNT_RULE,
+        "rule-disabled",
+        _report_account(rules=[{**DELETE_RULE, "enabled": False}]),
+        "no enabled lifecycle rule deleting every report",
+        framework="owasp-llm",
+    ),
+    bad(
+        ACCOUNT_RULE,
+        "delete-of-one-folder-only",
+        _report_account(
+            rules=[
+                {
+                    **DELETE_RULE,
+                    "definition": {
+                        **DELETE_RULE["definition"],
+                        "filters": {
+                            "blobTypes": ["blockBlob"],
+                            "prefixMatch": ["red-team-reports/weekly"],
+                        },
+                    },
+                }
+            ]
+        ),
+        "no enabled lifecycle rule deleting every report",
+        framework="gdpr",
+    ),
+    bad(
+        ACCOUNT_RULE,
+        "tiering-only",
+        _report_account(
+            rules=[_with_actions(baseBlob={"tierToCool": {"daysAfterModificationGreaterThan": 30}})]
+        ),
+        "no enabled lifecycle rule deleting every report",
+        framework="owasp-llm",
+    ),
+    bad(
+        ACCOUNT_RULE,
+        "versions-kept",
+        _report_account(rules=[DELETE_RULE], versioning=True),
+        "keeps blob versions of deleted reports forever",
+        framework="gdpr",
+    ),
+    ok(
+        SCHEDULE_RULE,
+        "azureml-with-scheduled-job",
+        (
+            Res(AZURE_ENDPOINT, "support-bot-endpoint", AZURE_SERVER),
+            Res(AZURE_JOB, "support-bot-red-team-nightly", AZURE_SCAN_JOB),
+        ),
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "azureml-without-job",
+        Res(AZURE_ENDPOINT, "support-bot-endpoint", AZURE_SERVER),
+        "no scheduled red-team scan",
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "azureml-job-started-by-hand",
+        (
+            Res(AZURE_ENDPOINT, "support-bot-endpoint", AZURE_SERVER),
+            Res(
+                AZURE_JOB,
+                "support-bot-red-team-nightly",
+                patched(
+                    AZURE_SCAN_JOB,
+                    (("configuration", "triggerType"), "Manual"),
+                    (("configuration", "scheduleTriggerConfig"), DELETE),
+                ),
+            ),
+        ),
+        "no scheduled red-team scan",
+    ),
+    bad(
+        SCHEDULE_RULE,
+        "azureml-job-of-another-purpose",
+        (
+            Res(AZURE_ENDPOINT, "support-bot-endpoint", AZURE_SERVER),
+            Res(
+                AZURE_JOB,
+                "support-bot-batch",
+                patched(AZURE_SCAN_JOB, (("tags", "inferstack/purpose"), DELETE)),
+            ),
+        ),
+        "no scheduled red-team scan",
+    ),
+    ok(
+        SCHEDULE_RULE,
+        "azureml-dev-without-job",
+        Res(
+            AZURE_ENDPOINT,
+            "support-bot-endpoint",
+            patched(AZURE_SERVER, (("tags", "inferstack/environment"), "dev")),
+        ),
+    ),
+]
+CASES.extend(AZURE_CASES)

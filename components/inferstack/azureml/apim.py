@@ -8,6 +8,8 @@ alone. The policy (gateway_policy.py) authenticates callers, applies the limits 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 from pulumi_azure_native import apimanagement as apim
 from pulumi_azure_native import authorization, network, privatedns
@@ -148,8 +150,14 @@ def api(
     gateway: apim.ApiManagementService,
     screening: Screening,
     depends_on: list[pulumi.Resource],
+    scanners: Sequence[pulumi.Input[str]] = (),
 ) -> apim.ApiPolicy:
-    """The OpenAI-compatible API, its backends, and the policy that guards it."""
+    """The OpenAI-compatible API, its backends, and the policy that guards it.
+
+    ``scanners``: client ids of the red-team scans' identities. Without
+    ``gateway_client_ids`` the policy admits any application of the tenant, theirs included;
+    with them, it names the scanners too (their ids are known after deploy only).
+    """
     plan = ctx.plan
     backends: list[pulumi.Resource] = [
         apim.Backend(
@@ -206,13 +214,15 @@ def api(
             url_template=template,
             opts=ctx.opts(),
         )
-    endpoints = ctx.tenant_id.apply(
-        lambda tenant: gateway_policy.render(
+    admitted = scanners if plan.gateway.client_application_ids else ()
+    endpoints = pulumi.Output.all(ctx.tenant_id, *admitted).apply(
+        lambda values: gateway_policy.render(
             plan.gateway,
             Endpoints(
-                tenant_id=tenant,
+                tenant_id=values[0],
                 content_safety_url=_cognitive_url(plan.gateway.content_safety_name),
                 language_url=_cognitive_url(plan.gateway.language_name),
+                scanner_client_ids=tuple(values[1:]),
             ),
         )
     )

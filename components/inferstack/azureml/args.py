@@ -55,6 +55,12 @@ class AzureMLArgs(ComponentArgs):
     """Subnet of the created VNet that API Management is injected into."""
     gateway_subnet_id: str | None = None
     """An existing dedicated subnet for API Management (required with subnet_id)."""
+    red_team_prefix: str = "10.42.3.0/27"
+    """Subnet of the created VNet for the red-team scans' Container Apps environment
+    (workload profiles: /27 or larger, delegated to Microsoft.App/environments)."""
+    red_team_subnet_id: str | None = None
+    """An existing empty subnet for that environment (required with subnet_id and
+    security.red_team), delegated to Microsoft.App/environments, /27 or larger."""
     gateway_audience: str = "https://ml.azure.com"
     """Audience of the Entra tokens callers present to the gateway; default: the one Azure ML
     endpoints accept, so callers keep their token and change only the URL."""
@@ -72,7 +78,7 @@ class AzureMLArgs(ComponentArgs):
             raise ValueError(f"'{value}' is not a resource group name")
         return value
 
-    @field_validator("subnet_id", "gateway_subnet_id")
+    @field_validator("subnet_id", "gateway_subnet_id", "red_team_subnet_id")
     @classmethod
     def _subnet(cls, value: str | None) -> str | None:
         if value is not None and not _SUBNET_ID.match(value):

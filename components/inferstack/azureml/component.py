@@ -15,6 +15,7 @@ from inferstack.azureml import (
     identity,
     monitoring,
     network,
+    redteam,
     registry,
     scaling,
     serving,
@@ -28,6 +29,7 @@ from inferstack.component import InferenceComponent
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
 from inferstack.errors import SpecError
+from inferstack.redteam import RedTeamPlan
 
 
 class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
@@ -41,7 +43,8 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
     and deployment (probes sized to the model, no egress), autoscale, diagnostic settings,
     metric alerts to an action group, a budget, and the gateway: API Management (internal
     VNet) screening with Azure AI Content Safety and Language, the only identity that may
-    score the endpoint.
+    score the endpoint. With ``security.red_team``: scheduled Container Apps jobs scanning the
+    gateway with garak, and their encrypted, expiring report store (redteam.py).
 
     Keyword arguments beyond the spec:
       args: the target's settings; default: the stack's ``inferstack:azureml`` object.
@@ -53,6 +56,7 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
     args_class = AzureMLArgs
 
     plan: AzureMLPlan
+    scans: RedTeamPlan | None
     region: str
 
     def check(self, name: str, spec: DeploymentSpec, args: AzureMLArgs, region: str | None) -> None:
@@ -72,6 +76,7 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
         region: str | None,
     ) -> None:
         self.plan = build_plan(spec, hardware, args, name=name, region=region)
+        self.scans = redteam.scan_plan(spec, args, self.plan)
 
     def build(self, name: str) -> None:
         client = authorization.get_client_config_output(
@@ -158,12 +163,39 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
             ctx, mlw, endpoint, model, env, depends_on=[reader, puller, crypto]
         )
         scaling.autoscale(ctx, endpoint, deployment)
-        gateway = apim.service(ctx, apim.gateway_subnet(ctx, net))
+        gateway_subnet = apim.gateway_subnet(ctx, net)
+        gateway = apim.service(ctx, gateway_subnet)
         apim.private_dns(ctx, net, gateway)
         scorer = apim.grant_scoring(ctx, group_id, endpoint.id, gateway)
         screeners = apim.grant_screening(ctx, gateway, screening)
-        apim.api(ctx, gateway, screening, depends_on=[scorer, *screeners])
+        scanner = redteam.scan_identity(ctx) if self.scans is not None else None
+        apim.api(
+            ctx,
+            gateway,
+            screening,
+            depends_on=[scorer, *screeners],
+            scanners=[scanner.client_id] if scanner is not None else [],
+        )
         monitoring.diagnostics(ctx, "apim", gateway.id, logs)
+        scans: dict[str, pulumi.Output[Any]] = {}
+        if self.scans is not None and scanner is not None:
+            red = redteam.red_team(
+                ctx,
+                self.scans,
+                scanner=scanner,
+                key=key,
+                encryption_identity=uai.id,
+                registry=images,
+                net=net,
+                logs=logs,
+                args=self.args,
+                after=[crypto],
+                subnet_after=gateway_subnet,
+            )
+            scans = {
+                "red_team_jobs": pulumi.Output.from_input(red.job_names),
+                "red_team_reports_url": red.reports_url,
+            }
         group = monitoring.action_group(ctx)
         monitoring.metric_alerts(
             ctx, endpoint_id=endpoint.id, deployment_id=deployment.id, group=group
@@ -185,6 +217,7 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
             "gateway_url": pulumi.Output.from_input(apim.gateway_url(ctx)),
             "gateway_name": gateway.name,
             "gateway_principal_id": apim.principal_id(gateway),
+            **scans,
         }
 
     def outputs(self) -> dict[str, pulumi.Output[Any]]:

@@ -17,6 +17,7 @@ ROLES = {
     "crypto_user": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
     "acr_pull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",  # AcrPull
     "blob_reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",  # Storage Blob Data Reader
+    "blob_contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor
     "cognitive_user": "a97b65f3-24c7-4388-baec-2e87135dc908",  # Cognitive Services User
 }
 GLOBAL = "global"

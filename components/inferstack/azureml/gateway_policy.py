@@ -63,6 +63,9 @@ class Endpoints:
     content_safety_url: str
     """https://<custom subdomain>.cognitiveservices.azure.com"""
     language_url: str
+    scanner_client_ids: tuple[str, ...] = ()
+    """Client ids of the red-team scans' identities: admitted beside ``client_application_ids``
+    when those are set (without them any application of the tenant is)."""
 
 
 def render(plan: GatewayPlan, endpoints: Endpoints) -> str:
@@ -90,7 +93,7 @@ def _inbound(inbound: ET.Element, plan: GatewayPlan, endpoints: Endpoints) -> No
     )
     if plan.client_application_ids:
         ids = ET.SubElement(token, "client-application-ids")
-        for client in plan.client_application_ids:
+        for client in (*plan.client_application_ids, *endpoints.scanner_client_ids):
             ET.SubElement(ids, "application-id").text = client
     ET.SubElement(ET.SubElement(token, "audiences"), "audience").text = plan.audience
     caller = '@(((Jwt)context.Variables["jwt"]).Claims.GetValueOrDefault("oid", "unknown"))'

@@ -120,3 +120,29 @@ def private_endpoint(
         opts=ctx.opts(),
     )
     return endpoint
+
+
+# Container Apps: a workload profiles environment's subnet is dedicated to it, delegated to this
+# service and /27 or larger (a Consumption-only one: /23, undelegated). Microsoft Learn,
+# "Virtual network configuration", learn.microsoft.com/azure/container-apps/custom-virtual-networks.
+CONTAINER_APPS_DELEGATION = "Microsoft.App/environments"
+
+
+def container_apps_subnet(
+    ctx: Context,
+    net: Network,
+    prefix: pulumi.Input[str],
+) -> network.Subnet:
+    """A subnet of the created VNet delegated to a Container Apps environment (nothing else)."""
+    assert net.vnet is not None
+    return network.Subnet(
+        ctx.child("snet-red-team"),
+        subnet_name="red-team",
+        virtual_network_name=net.vnet.name,
+        resource_group_name=ctx.resource_group,
+        address_prefix=prefix,
+        delegations=[
+            network.DelegationArgs(name="container-apps", service_name=CONTAINER_APPS_DELEGATION)
+        ],
+        opts=ctx.opts(),
+    )

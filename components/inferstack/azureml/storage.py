@@ -12,12 +12,24 @@ MODELS_CONTAINER = "models"
 
 
 def account(
-    ctx: Context, key: Key, identity_id: pulumi.Input[str], depends_on: list[pulumi.Resource]
+    ctx: Context,
+    key: Key,
+    identity_id: pulumi.Input[str],
+    depends_on: list[pulumi.Resource],
+    *,
+    suffix: str = "st",
+    name: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> storage.StorageAccount:
+    """A StorageV2 account encrypted with ``key`` through ``identity_id``: private (a private
+    endpoint is its only way in), TLS 1.2, no shared keys, no anonymous access.
+
+    Default: the workspace's; ``suffix``, ``name`` and ``tags`` make another one alike.
+    """
     encrypted = storage.EncryptionServiceArgs(enabled=True, key_type="Account")
     return storage.StorageAccount(
-        ctx.child("st"),
-        account_name=ctx.plan.storage_name,
+        ctx.child(suffix),
+        account_name=name or ctx.plan.storage_name,
         resource_group_name=ctx.resource_group,
         location=ctx.region,
         kind="StorageV2",
@@ -42,7 +54,7 @@ def account(
         network_rule_set=storage.NetworkRuleSetArgs(
             default_action=storage.DefaultAction.DENY, bypass="AzureServices"
         ),
-        tags=ctx.tags(),
+        tags=tags if tags is not None else ctx.tags(),
         opts=ctx.opts(depends_on=depends_on),
     )
 
@@ -92,6 +104,49 @@ def capture_retention(
                                     days_after_modification_greater_than=(
                                         plan.capture_retention_days
                                     )
+                                )
+                            )
+                        ),
+                    ),
+                )
+            ]
+        ),
+        opts=ctx.opts(),
+    )
+
+
+def expire_blobs(
+    ctx: Context,
+    suffix: str,
+    account: storage.StorageAccount,
+    prefix: pulumi.Input[str],
+    days: int,
+) -> storage.ManagementPolicy:
+    """The account's lifecycle policy: delete every block blob under ``prefix`` ``days`` after
+    its last change (for an account of its own: an account has one policy, named default).
+
+    Shapes: Azure Storage "Configure a lifecycle management policy" (``baseBlob.delete`` with
+    ``daysAfterModificationGreaterThan``, ``prefixMatch`` starting with the container name).
+    """
+    return storage.ManagementPolicy(
+        ctx.child(suffix),
+        management_policy_name="default",
+        account_name=account.name,
+        resource_group_name=ctx.resource_group,
+        policy=storage.ManagementPolicySchemaArgs(
+            rules=[
+                storage.ManagementPolicyRuleArgs(
+                    name=suffix,
+                    enabled=True,
+                    type="Lifecycle",
+                    definition=storage.ManagementPolicyDefinitionArgs(
+                        filters=storage.ManagementPolicyFilterArgs(
+                            blob_types=["blockBlob"], prefix_match=[prefix]
+                        ),
+                        actions=storage.ManagementPolicyActionArgs(
+                            base_blob=storage.ManagementPolicyBaseBlobArgs(
+                                delete=storage.DateAfterModificationArgs(
+                                    days_after_modification_greater_than=days
                                 )
                             )
                         ),

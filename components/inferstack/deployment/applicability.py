@@ -33,7 +33,7 @@ REGIONAL: Final = frozenset(name for name, target in REGISTRY.items() if target.
 # Jetson devices run one replica each: the fleet's device groups, not autoscaling, set the count.
 REPLICATED: Final = CLOUD | {"onprem"}
 # Where a scheduled red-team scan and a trace pipeline are deployed.
-SCANNED: Final = frozenset({"onprem", "sagemaker", "vertex"})
+SCANNED: Final = frozenset({"onprem", "sagemaker", "vertex", "azureml"})
 TRACED: Final = frozenset({"onprem", "sagemaker", "vertex"})
 
 # Field path -> (targets that use it, why the others do not). Paths name a leaf, or a whole

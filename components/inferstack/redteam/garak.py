@@ -149,6 +149,8 @@ class Scan:
         upload_bucket: str | None = None,
         upload_prefix: str = "",
         kms_key_id: str | None = None,
+        upload_blob: str | None = None,
+        upload_client_id: str | None = None,
         proxy: GatewayProxy | None = None,
         config_from_env: bool = False,
         timeout_seconds: int | None = None,
@@ -156,8 +158,11 @@ class Scan:
         """The container's command: the image's runner (runner.py) around garak.
 
         ``proxy``: start the runner's OpenAI-compatible proxy in front of the gateway (``uri``
-        is then the proxy's, :attr:`GatewayProxy.uri`). ``config_from_env``: the runner
-        writes garak's files (:meth:`files`, in :data:`CONFIG_ENV`) to ``config_dir`` first.
+        is then the proxy's, :attr:`GatewayProxy.uri`). ``upload_blob``: an Azure Blob
+        container URL the runner puts reports in (under ``upload_prefix``), with a token of the
+        managed identity ``upload_client_id`` (a user-assigned one's client id).
+        ``config_from_env``: the runner writes garak's files (:meth:`files`, in
+        :data:`CONFIG_ENV`) to ``config_dir`` first.
         """
         options = [
             "--name",
@@ -171,6 +176,12 @@ class Scan:
             options += ["--upload-bucket", upload_bucket, "--upload-prefix", upload_prefix]
             if kms_key_id is not None:
                 options += ["--kms-key-id", kms_key_id]
+        if upload_blob is not None:
+            if upload_bucket is not None:
+                raise ValueError("upload_bucket and upload_blob exclude each other")
+            options += ["--upload-blob", upload_blob, "--upload-prefix", upload_prefix]
+            if upload_client_id is not None:
+                options += ["--upload-client-id", upload_client_id]
         if config_from_env:
             options += ["--config-dir", self.config_dir, "--config-env", CONFIG_ENV]
         if proxy is not None:

@@ -6,9 +6,11 @@ as sensitive as the traffic they test. The components mark what they create with
 ``inferstack/purpose`` label or tag (``red-team``, ``red-team-reports``): on Kubernetes the
 report volume, on SageMaker the report bucket (its encryption and lifecycle are companion
 resources, so that rule is a stack rule), on Vertex AI the Cloud Storage report bucket (label
-``inferstack_purpose``; its encryption and lifecycle are its own settings). A SageMaker scan
-counts as scheduled when an enabled EventBridge Scheduler schedule runs its task definition; a
-Vertex AI scan when an enabled Cloud Scheduler job runs its Cloud Run job.
+``inferstack_purpose``; its encryption and lifecycle are its own settings), on Azure ML the
+report storage account (its lifecycle policy is a companion resource). A SageMaker scan counts
+as scheduled when an enabled EventBridge Scheduler schedule runs its task definition; a Vertex
+AI scan when an enabled Cloud Scheduler job runs its Cloud Run job; an Azure ML scan when a
+Container Apps job of the stack has the Schedule trigger.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from inferstack.compliance.rules._s3 import (
     LIFECYCLE_TYPES,
     companions_of,
 )
-from inferstack.compliance.rules._stack import depends_via, known_strings, of_type
+from inferstack.compliance.rules._stack import companions, depends_via, known_strings, of_type
 from inferstack.compliance.rules.aws_s3 import bucket_encryption
 
 PURPOSE: Final = "inferstack/purpose"
@@ -75,6 +77,11 @@ GCS_NARROWING: Final = (
     "sizeAboveBytes",
     "sizeBelowBytes",
 )
+AZURE_ENDPOINT: Final = "azure-native:machinelearningservices:OnlineEndpoint"
+AZURE_JOB: Final = "azure-native:app:Job"
+STORAGE_ACCOUNT: Final = "azure-native:storage:StorageAccount"
+MANAGEMENT_POLICY: Final = "azure-native:storage:ManagementPolicy"
+BLOB_SERVICE: Final = "azure-native:storage:BlobServiceProperties"
 
 
 def _check_report_volume(res: Resource, report: Report, cfg: RuleConfig) -> None:
@@ -99,16 +106,21 @@ def _check_report_volume(res: Resource, report: Report, cfg: RuleConfig) -> None
         report(f"red-team report volume '{res.name}' declares no retention ({RETENTION})")
 
 
+def _tagged(resource: StackResource) -> bool:
+    """AWS and Azure resources carry tags; Kubernetes objects labels."""
+    return resource.resource_type.startswith(("aws:", "azure-native:"))
+
+
 def _environment(resource: StackResource) -> object:
     if resource.resource_type.startswith("gcp:"):
         return get(resource.props, "labels", GCP_ENVIRONMENT)
-    root = "tags" if resource.resource_type.startswith("aws:") else "metadata"
+    root = "tags" if _tagged(resource) else "metadata"
     path = (root, ENVIRONMENT) if root == "tags" else (root, "labels", ENVIRONMENT)
     return get(resource.props, *path)
 
 
 def _purpose(resource: StackResource) -> object:
-    if resource.resource_type.startswith("aws:"):
+    if _tagged(resource):
         return get(resource.props, "tags", PURPOSE)
     return get(resource.props, "metadata", "labels", PURPOSE)
 
@@ -191,7 +203,7 @@ def _check_schedule(resources: Sequence[StackResource], report: Report, cfg: Rul
     environments = set(cfg.strings("environments"))
     serving = [
         r
-        for r in of_type(resources, DEPLOYMENT, SAGEMAKER_ENDPOINT, VERTEX_ENDPOINT)
+        for r in of_type(resources, DEPLOYMENT, SAGEMAKER_ENDPOINT, VERTEX_ENDPOINT, AZURE_ENDPOINT)
         # An unknown environment counts as one that needs scans: advisory either way.
         if (env := _environment(r)) is UNKNOWN or env in environments
     ]
@@ -203,6 +215,15 @@ def _check_schedule(resources: Sequence[StackResource], report: Report, cfg: Rul
         if _purpose(r) == "red-team" and _scheduled(resources, r)
     ]
     scans += _gcp_scans(resources)
+    scans += [
+        r
+        for r in of_type(resources, AZURE_JOB)
+        if _purpose(r) == "red-team"
+        and get(r.props, "configuration", "triggerType") == "Schedule"
+        and isinstance(
+            get(r.props, "configuration", "scheduleTriggerConfig", "cronExpression"), str
+        )
+    ]
     if scans:
         return
     # The same resource in preview and update: the engine's resource order is not fixed.
@@ -302,6 +323,100 @@ def _gcp_scans(resources: Sequence[StackResource]) -> list[StackResource]:
     ]
 
 
+def _account_encryption(account: StackResource) -> str | None:
+    source = get(account.props, "encryption", "keySource")
+    if source is UNKNOWN:
+        return unverifiable("encryption.keySource")
+    key = get(account.props, "encryption", "keyVaultProperties", "keyName")
+    if source != "Microsoft.Keyvault" or key in (MISSING, None, ""):
+        return (
+            f"red-team report account '{account.name}' is not encrypted with a customer-managed "
+            "key (encryption.keySource Microsoft.Keyvault with keyVaultProperties.keyName)"
+        )
+    return None
+
+
+def _days(action: object, *fields: str) -> float:
+    return max((as_number(get(action, field)) or 0 for field in fields), default=0)
+
+
+def _deletes_every_report(rule: object) -> bool | None:
+    """Whether an enabled lifecycle rule deletes block blobs of whole containers after some
+    days (None: a field is unknown)."""
+    enabled = get(rule, "enabled")
+    definition = get(rule, "definition")
+    if enabled is UNKNOWN or definition is UNKNOWN:
+        return None
+    if enabled is False or get(rule, "type") not in ("Lifecycle", MISSING):
+        return False
+    types = get(definition, "filters", "blobTypes")
+    prefixes = get(definition, "filters", "prefixMatch")
+    if types is UNKNOWN or prefixes is UNKNOWN:
+        return None
+    if types not in (MISSING, None) and "blockBlob" not in elements(
+        definition, "filters", "blobTypes"
+    ):
+        return False
+    # A prefix narrower than a container leaves some reports out.
+    if any(
+        not isinstance(prefix, str) or "/" in prefix.rstrip("/")
+        for prefix in elements(definition, "filters", "prefixMatch")
+    ):
+        return False
+    delete = get(definition, "actions", "baseBlob", "delete")
+    return _days(delete, "daysAfterModificationGreaterThan", "daysAfterCreationGreaterThan") > 0
+
+
+def _deletes_versions(rule: object) -> bool:
+    delete = get(rule, "definition", "actions", "version", "delete")
+    return _days(delete, "daysAfterCreationGreaterThan") > 0
+
+
+def _account_expiry(resources: Sequence[StackResource], account: StackResource) -> str | None:
+    names = known_strings(get(account.props, "accountName"), get(account.props, "name"))
+    versioned = any(
+        get(service.props, "isVersioningEnabled") is True
+        for service in companions(resources, account, (BLOB_SERVICE,), "accountName", names)
+    )
+    deletes = versions = False
+    for policy in companions(resources, account, (MANAGEMENT_POLICY,), "accountName", names):
+        rules = get(policy.props, "policy", "rules")
+        if rules is UNKNOWN:
+            return unverifiable("policy.rules")
+        for index, rule in enumerate(elements(policy.props, "policy", "rules")):
+            verdict = _deletes_every_report(rule)
+            if verdict is None:
+                return unverifiable(f"policy.rules[{index}].definition")
+            deletes = deletes or verdict
+            versions = versions or (verdict and _deletes_versions(rule))
+    if not deletes:
+        return (
+            f"red-team report account '{account.name}' has no enabled lifecycle rule deleting "
+            "every report (baseBlob.delete after some days)"
+        )
+    if versioned and not versions:
+        return (
+            f"red-team report account '{account.name}' keeps blob versions of deleted reports "
+            "forever (no version.delete in the lifecycle rule)"
+        )
+    return None
+
+
+def _check_report_account(
+    resources: Sequence[StackResource], report: Report, cfg: RuleConfig
+) -> None:
+    for account in of_type(resources, STORAGE_ACCOUNT):
+        purpose = get(account.props, "tags", PURPOSE)
+        if purpose is UNKNOWN:
+            report(unverifiable(f"tags.{PURPOSE}", "the account's purpose is unknown"), account.urn)
+            continue
+        if purpose != REPORTS:
+            continue
+        for problem in (_account_encryption(account), _account_expiry(resources, account)):
+            if problem:
+                report(problem, account.urn)
+
+
 RULES: Final = (
     Rule(
         name="kubernetes-redteam-volume-require-encrypted-retention",
@@ -357,9 +472,46 @@ RULES: Final = (
         ),
     ),
     Rule(
+        name="azure-redteam-reports-require-cmk-expiration",
+        description="Red-team report storage accounts are encrypted with a customer-managed key "
+        "and delete every report (and its versions, with versioning on) with a lifecycle rule.",
+        severity=Severity.HIGH,
+        resource_types=(STORAGE_ACCOUNT, MANAGEMENT_POLICY, BLOB_SERVICE),
+        controls=(OWASP_DISCLOSURE, GDPR_SECURITY, GDPR_STORAGE_LIMITATION),
+        frameworks=frozenset({"owasp-llm", "gdpr"}),
+        remediation="Keep security.red_team.report_retention_days; on the resources: "
+        "encryption.keySource Microsoft.Keyvault with keyVaultProperties.keyName on the account, "
+        "and a ManagementPolicy rule (enabled, block blobs, whole containers) with "
+        "actions.baseBlob.delete.daysAfterModificationGreaterThan (and actions.version.delete "
+        "when versioning is on).",
+        check=_check_report_account,
+        scope=Scope.STACK,
+        reads=(
+            f"tags.{PURPOSE}",
+            "encryption.keySource",
+            "policy.rules",
+            "policy.rules[*].enabled",
+            "policy.rules[*].definition",
+            "policy.rules[*].definition.filters.blobTypes",
+            "policy.rules[*].definition.filters.blobTypes[*]",
+            "policy.rules[*].definition.filters.prefixMatch",
+            "policy.rules[*].definition.filters.prefixMatch[*]",
+        ),
+        references=(
+            "accountName",
+            "name",
+            "isVersioningEnabled",
+            "encryption.keyVaultProperties.keyName",
+            "policy.rules[*].type",
+            "policy.rules[*].definition.actions.baseBlob.delete.daysAfterModificationGreaterThan",
+            "policy.rules[*].definition.actions.baseBlob.delete.daysAfterCreationGreaterThan",
+            "policy.rules[*].definition.actions.version.delete.daysAfterCreationGreaterThan",
+        ),
+    ),
+    Rule(
         name="all-redteam-schedule-require-prod-scan",
-        description="A prod stack on a target with scheduled scans (onprem, sagemaker, vertex) "
-        "runs garak against its gateway on a schedule.",
+        description="A prod stack on a target with scheduled scans (onprem, sagemaker, "
+        "vertex, azureml) runs garak against its gateway on a schedule.",
         severity=Severity.MEDIUM,
         resource_types=(
             DEPLOYMENT,
@@ -370,6 +522,8 @@ RULES: Final = (
             VERTEX_ENDPOINT,
             RUN_JOB,
             SCHEDULER_JOB,
+            AZURE_ENDPOINT,
+            AZURE_JOB,
         ),
         controls=(OWASP_INJECTION,),
         frameworks=frozenset({"baseline"}),
@@ -403,6 +557,8 @@ RULES: Final = (
             "paused",
             "httpTarget",
             "httpTarget.uri",
+            "configuration.triggerType",
+            "configuration.scheduleTriggerConfig.cronExpression",
         ),
     ),
     Rule(

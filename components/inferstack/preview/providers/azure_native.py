@@ -46,6 +46,12 @@ class AzureNativeMocks(ProviderMocks):
             inputs["properties"] = {"scoringUri": f"https://{host}/score", **properties}
         elif module == "machinelearningservices" and kind == "Workspace":
             inputs.setdefault("workspaceId", _uuid(resource_id, "workspace"))
+        elif module == "app" and kind == "ManagedEnvironment":
+            # An internal environment answers on a private IP of its subnet, under its own domain.
+            inputs.setdefault(
+                "defaultDomain", f"{physical}.{inputs.get('location', 'x')}.azurecontainerapps.io"
+            )
+            inputs.setdefault("staticIp", "10.42.3.30")
         elif module == "managedidentity" and kind == "UserAssignedIdentity":
             inputs.setdefault("principalId", _uuid(resource_id, "principal"))
             inputs.setdefault("clientId", _uuid(resource_id, "client"))
@@ -104,6 +110,11 @@ _AZURE_PATHS: dict[tuple[str, str], str] = {
     ("network", "PrivateEndpoint"): "Microsoft.Network/privateEndpoints/{name}",
     ("privatedns", "PrivateZone"): "Microsoft.Network/privateDnsZones/{name}",
     ("monitor", "ActionGroup"): "Microsoft.Insights/actionGroups/{name}",
+    ("app", "ManagedEnvironment"): "Microsoft.App/managedEnvironments/{name}",
+    ("app", "Job"): "Microsoft.App/jobs/{name}",
+    ("storage", "ManagementPolicy"): (
+        "Microsoft.Storage/storageAccounts/{accountName}/managementPolicies/{name}"
+    ),
 }
 
 
