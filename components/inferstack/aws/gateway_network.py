@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.aws.context import Context
-from inferstack.aws.network import ANYWHERE, VPC_CIDR, Network
+from inferstack.aws.network import ANYWHERE, VPC_CIDR, Network, interface_endpoints
 
 RUNTIME_SERVICES = ("sagemaker.runtime", "bedrock-runtime")
 # The trace exporter's headers secret, read at a cold start.
@@ -78,35 +78,12 @@ def _group(ctx: Context, vpc_id: pulumi.Input[str], egress: list[Any]) -> aws.ec
 
 
 def _runtime_endpoints(ctx: Context, net: Network, gateway: aws.ec2.SecurityGroup) -> None:
-    assert net.vpc_id is not None
-    admitted = aws.ec2.SecurityGroup(
-        ctx.child("runtime-endpoints-sg"),
-        description=f"inferstack {ctx.name}: runtime API endpoints; HTTPS from the gateway only",
-        vpc_id=net.vpc_id,
-        ingress=[
-            {
-                "description": "HTTPS from the guard gateway",
-                "protocol": "tcp",
-                "from_port": 443,
-                "to_port": 443,
-                "security_groups": [gateway.id],
-            }
-        ],
-        egress=[],
-        region=ctx.region,
-        tags=ctx.tags(Name=ctx.child("runtime-endpoints")),
-        opts=ctx.opts(),
+    interface_endpoints(
+        ctx,
+        net,
+        gateway,
+        group="runtime",
+        services=endpoint_services(ctx),
+        client_name="the gateway",
+        rule="HTTPS from the guard gateway",
     )
-    for service in endpoint_services(ctx):
-        aws.ec2.VpcEndpoint(
-            ctx.child(f"{service.replace('.', '-')}-endpoint"),
-            vpc_id=net.vpc_id,
-            service_name=f"com.amazonaws.{ctx.region}.{service}",
-            vpc_endpoint_type="Interface",
-            private_dns_enabled=True,
-            subnet_ids=net.subnet_ids,
-            security_group_ids=[admitted.id],
-            region=ctx.region,
-            tags=ctx.tags(Name=ctx.child(service)),
-            opts=ctx.opts(),
-        )

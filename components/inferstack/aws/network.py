@@ -9,6 +9,7 @@ invocation path does not go through these interfaces, so the security group has 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,7 +248,15 @@ def task_security_groups(ctx: Context, net: Network, purpose: str) -> list[pulum
             tags=ctx.tags(Name=ctx.child(purpose)),
             opts=ctx.opts(),
         )
-        _interface_endpoints(ctx, net, group, purpose, TASK_ENDPOINT_SERVICES)
+        interface_endpoints(
+            ctx,
+            net,
+            group,
+            group=purpose,
+            services=TASK_ENDPOINT_SERVICES,
+            client_name="the task",
+            rule=f"HTTPS from the {purpose} task",
+        )
         return [group.id]
     if plan.security_group_ids or plan.vpc_id is None:
         return list(plan.security_group_ids)
@@ -266,21 +275,26 @@ def task_security_groups(ctx: Context, net: Network, purpose: str) -> list[pulum
     ]
 
 
-def _interface_endpoints(
+def interface_endpoints(
     ctx: Context,
     net: Network,
     client: aws.ec2.SecurityGroup,
-    purpose: str,
-    services: tuple[str, ...],
+    *,
+    group: str,
+    services: Sequence[str],
+    client_name: str,
+    rule: str,
 ) -> None:
+    """Interface VPC endpoints (private DNS) for ``services`` in the created VPC, behind a group
+    of their own, ``<group>-endpoints-sg``, that admits HTTPS from ``client`` and nothing else."""
     assert net.vpc_id is not None
     admitted = aws.ec2.SecurityGroup(
-        ctx.child(f"{purpose}-endpoints-sg"),
-        description=f"inferstack {ctx.name}: {purpose} API endpoints; HTTPS from the task only",
+        ctx.child(f"{group}-endpoints-sg"),
+        description=f"inferstack {ctx.name}: {group} API endpoints; HTTPS from {client_name} only",
         vpc_id=net.vpc_id,
         ingress=[
             {
-                "description": f"HTTPS from the {purpose} task",
+                "description": rule,
                 "protocol": "tcp",
                 "from_port": 443,
                 "to_port": 443,
@@ -289,7 +303,7 @@ def _interface_endpoints(
         ],
         egress=[],
         region=ctx.region,
-        tags=ctx.tags(Name=ctx.child(f"{purpose}-endpoints")),
+        tags=ctx.tags(Name=ctx.child(f"{group}-endpoints")),
         opts=ctx.opts(),
     )
     for service in services:
