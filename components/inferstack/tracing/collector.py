@@ -156,7 +156,9 @@ def gateway_export_env(collector_url: str, service: str) -> dict[str, str]:
     """The environment of a LiteLLM gateway whose ``otel`` callback exports to a collector.
 
     OTLP/HTTP to ``collector_url`` (LiteLLM appends ``/v1/traces``); variables as read by
-    ``OpenTelemetryConfig.from_env`` in ``litellm/integrations/opentelemetry.py``. The gateway
+    ``OpenTelemetryConfig.from_env`` in ``litellm/integrations/opentelemetry.py``. The proxy
+    image carries the exporter: LiteLLM's requirements.txt, which its Dockerfile installs,
+    pins opentelemetry-api, -sdk and -exporter-otlp. The gateway
     keeps every span it starts (a caller's ``traceparent`` decision is followed): the collector
     is the one place traces are sampled.
     """
