@@ -45,9 +45,7 @@ from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
 from inferstack.redteam import RedTeamPlan, red_team_plan
 from inferstack.redteam.garak import (
-    API_KEY_ENV,
     CONFIG_DIR,
-    CONFIG_ENV,
     DEADLINE_SECONDS,
     REPORT_DIR,
     GatewayProxy,
@@ -281,15 +279,9 @@ def container_definitions(
                 {"name": name, "value": value}
                 for name, value in sorted(
                     {
-                        API_KEY_ENV: PROXY_KEY,
-                        CONFIG_ENV: json.dumps(scan.files(), sort_keys=True),
+                        **scan.environment(PROXY_KEY),
                         "AWS_REGION": region,
                         "AWS_DEFAULT_REGION": region,
-                        "HOME": "/tmp/garak",
-                        "XDG_DATA_HOME": "/tmp/garak/data",
-                        "XDG_CACHE_HOME": "/tmp/garak/cache",
-                        "XDG_CONFIG_HOME": "/tmp/garak/config",
-                        "HF_HUB_OFFLINE": "1",
                     }.items()
                 )
             ],

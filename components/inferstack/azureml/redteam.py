@@ -20,7 +20,6 @@ application of the tenant, or, with ``gateway_client_ids``, that list plus this 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -39,9 +38,7 @@ from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
 from inferstack.redteam import RedTeamPlan, red_team_plan
 from inferstack.redteam.garak import (
-    API_KEY_ENV,
     CONFIG_DIR,
-    CONFIG_ENV,
     DEADLINE_SECONDS,
     REPORT_DIR,
     GatewayProxy,
@@ -243,15 +240,7 @@ def container(
         config_from_env=True,
         timeout_seconds=DEADLINE_SECONDS[run.tier] - UPLOAD_SECONDS,
     )
-    env = {
-        API_KEY_ENV: PROXY_KEY,
-        CONFIG_ENV: json.dumps(scan.files(), sort_keys=True),
-        "HOME": "/tmp/garak",
-        "XDG_DATA_HOME": "/tmp/garak/data",
-        "XDG_CACHE_HOME": "/tmp/garak/cache",
-        "XDG_CONFIG_HOME": "/tmp/garak/config",
-        "HF_HUB_OFFLINE": "1",
-    }
+    env = scan.environment(PROXY_KEY)
     return app.ContainerArgs(
         name=f"scan-{scan.target}",
         image=scans.image,

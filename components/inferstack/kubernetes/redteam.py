@@ -19,7 +19,13 @@ from inferstack.kubernetes.plan import ServingPlan
 from inferstack.kubernetes.pod import container_security_context, pod_security_context
 from inferstack.kubernetes.workload import metadata
 from inferstack.redteam import RedTeamPlan, Scan, red_team_plan
-from inferstack.redteam.garak import API_KEY_ENV, CONFIG_DIR, DEADLINE_SECONDS, REPORT_DIR
+from inferstack.redteam.garak import (
+    API_KEY_ENV,
+    CONFIG_DIR,
+    DEADLINE_SECONDS,
+    REPORT_DIR,
+    SCRATCH_ENV,
+)
 from inferstack.redteam.plan import Scheduled
 
 Manifest = dict[str, Any]
@@ -136,11 +142,7 @@ def _container(scan: Scan, image: str, days: int, key: SecretRef) -> Manifest:
                 "name": API_KEY_ENV,
                 "valueFrom": {"secretKeyRef": {"name": key.name, "key": key.key}},
             },
-            {"name": "HOME", "value": "/tmp/garak"},
-            {"name": "XDG_DATA_HOME", "value": "/tmp/garak/data"},
-            {"name": "XDG_CACHE_HOME", "value": "/tmp/garak/cache"},
-            {"name": "XDG_CONFIG_HOME", "value": "/tmp/garak/config"},
-            {"name": "HF_HUB_OFFLINE", "value": "1"},
+            *({"name": name, "value": value} for name, value in SCRATCH_ENV.items()),
         ],
         "resources": {
             "requests": {"cpu": "500m", "memory": "2Gi"},

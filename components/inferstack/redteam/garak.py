@@ -32,6 +32,15 @@ PARALLEL_ATTEMPTS: Final = 8
 DEADLINE_SECONDS: Final[dict[Tier, int]] = {"nightly": 4 * 3600, "weekly": 12 * 3600}
 # Where a scan without a ConfigMap (Fargate) finds garak's files: the runner writes them from it.
 CONFIG_ENV: Final = "INFERSTACK_GARAK_FILES"
+# garak's own state goes to writable scratch (the scan's root filesystem is read-only), and it
+# downloads no models (its detectors' are in the image).
+SCRATCH_ENV: Final[dict[str, str]] = {
+    "HOME": "/tmp/garak",
+    "XDG_DATA_HOME": "/tmp/garak/data",
+    "XDG_CACHE_HOME": "/tmp/garak/cache",
+    "XDG_CONFIG_HOME": "/tmp/garak/config",
+    "HF_HUB_OFFLINE": "1",
+}
 
 __all__ = ["GARAK_VERSION", "Scan"]
 
@@ -222,6 +231,16 @@ class Scan:
                     "max_tokens": MAX_TOKENS,
                 }
             }
+        }
+
+    def environment(self, api_key: str) -> dict[str, str]:
+        """The scan container's environment where no ConfigMap is mounted (the clouds): the key
+        garak sends (a placeholder the gateway proxy replaces), garak's files for the runner
+        to write (:data:`CONFIG_ENV`), and the scratch locations."""
+        return {
+            API_KEY_ENV: api_key,
+            CONFIG_ENV: json.dumps(self.files(), sort_keys=True),
+            **SCRATCH_ENV,
         }
 
     def files(self) -> dict[str, str]:

@@ -38,7 +38,6 @@ refused: the gateway's service account is the endpoint's only caller.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from typing import Final, cast
 
@@ -49,9 +48,7 @@ from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
 from inferstack.redteam import RedTeamPlan, red_team_plan
 from inferstack.redteam.garak import (
-    API_KEY_ENV,
     CONFIG_DIR,
-    CONFIG_ENV,
     DEADLINE_SECONDS,
     REPORT_DIR,
     GatewayProxy,
@@ -150,17 +147,7 @@ def container(
         ),
         "envs": [
             {"name": name, "value": value}
-            for name, value in sorted(
-                {
-                    API_KEY_ENV: PROXY_KEY,
-                    CONFIG_ENV: json.dumps(scan.files(), sort_keys=True),
-                    "HOME": "/tmp/garak",
-                    "XDG_DATA_HOME": "/tmp/garak/data",
-                    "XDG_CACHE_HOME": "/tmp/garak/cache",
-                    "XDG_CONFIG_HOME": "/tmp/garak/config",
-                    "HF_HUB_OFFLINE": "1",
-                }.items()
-            )
+            for name, value in sorted(scan.environment(PROXY_KEY).items())
         ],
         "resources": {"limits": {"cpu": CPU, "memory": MEMORY}},
         "volume_mounts": [
