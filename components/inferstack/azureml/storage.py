@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 from pulumi_azure_native import storage
 
@@ -83,35 +85,15 @@ def capture_retention(
     prefix = pulumi.Output.from_input(workspace_guid).apply(
         lambda guid: f"azureml-blobstore-{guid}/modelDataCollector/{plan.endpoint_name}/"
     )
-    return storage.ManagementPolicy(
-        ctx.child("capture-retention"),
-        management_policy_name="default",
-        account_name=account.name,
-        resource_group_name=ctx.resource_group,
-        policy=storage.ManagementPolicySchemaArgs(
-            rules=[
-                storage.ManagementPolicyRuleArgs(
-                    name="captured-payloads",
-                    enabled=True,
-                    type="Lifecycle",
-                    definition=storage.ManagementPolicyDefinitionArgs(
-                        filters=storage.ManagementPolicyFilterArgs(
-                            blob_types=["blockBlob", "appendBlob"], prefix_match=[prefix]
-                        ),
-                        actions=storage.ManagementPolicyActionArgs(
-                            base_blob=storage.ManagementPolicyBaseBlobArgs(
-                                delete=storage.DateAfterModificationArgs(
-                                    days_after_modification_greater_than=(
-                                        plan.capture_retention_days
-                                    )
-                                )
-                            )
-                        ),
-                    ),
-                )
-            ]
-        ),
-        opts=ctx.opts(),
+    # Captured payloads may be block or append blobs: both expire.
+    return expire_blobs(
+        ctx,
+        "capture-retention",
+        account,
+        prefix,
+        plan.capture_retention_days,
+        rule="captured-payloads",
+        blob_types=("blockBlob", "appendBlob"),
     )
 
 
@@ -121,9 +103,13 @@ def expire_blobs(
     account: storage.StorageAccount,
     prefix: pulumi.Input[str],
     days: int,
+    *,
+    rule: str | None = None,
+    blob_types: Sequence[str] = ("blockBlob",),
 ) -> storage.ManagementPolicy:
-    """The account's lifecycle policy: delete every block blob under ``prefix`` ``days`` after
-    its last change (for an account of its own: an account has one policy, named default).
+    """The account's lifecycle policy (an account has one, named default): delete every blob of
+    ``blob_types`` under ``prefix`` ``days`` after its last change, in a rule named ``rule``
+    (default: ``suffix``).
 
     Shapes: Azure Storage "Configure a lifecycle management policy" (``baseBlob.delete`` with
     ``daysAfterModificationGreaterThan``, ``prefixMatch`` starting with the container name).
@@ -136,12 +122,12 @@ def expire_blobs(
         policy=storage.ManagementPolicySchemaArgs(
             rules=[
                 storage.ManagementPolicyRuleArgs(
-                    name=suffix,
+                    name=rule or suffix,
                     enabled=True,
                     type="Lifecycle",
                     definition=storage.ManagementPolicyDefinitionArgs(
                         filters=storage.ManagementPolicyFilterArgs(
-                            blob_types=["blockBlob"], prefix_match=[prefix]
+                            blob_types=list(blob_types), prefix_match=[prefix]
                         ),
                         actions=storage.ManagementPolicyActionArgs(
                             base_blob=storage.ManagementPolicyBaseBlobArgs(
