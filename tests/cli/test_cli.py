@@ -53,6 +53,17 @@ def test_preview_without_a_pack_says_nothing_was_checked(
     assert "PASS" not in last
 
 
+def test_markdown_without_a_pack_says_nothing_was_checked(
+    offline_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(offline_project / "packs")
+
+    assert main(["preview", "--stack", "good", "--format", "markdown"]) == 0
+
+    (result,) = [line for line in capsys.readouterr().out.splitlines() if "| Result |" in line]
+    assert "NOT CHECKED" in result and "PASS" not in result
+
+
 def test_mandatory_violation_exits_1_and_writes_the_report(
     offline_project: Path, tiny_pack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -48,7 +48,14 @@ class Report:
         return self.evaluation.blocking or (self.strict and bool(self.unverifiable))
 
     @property
+    def checked(self) -> bool:
+        """Whether any policy pack judged the run: with none, nothing was checked."""
+        return bool(self.evaluation.packs)
+
+    @property
     def verdict(self) -> str:
+        if not self.checked:
+            return "NOT CHECKED"  # never PASS: that would be a silent pass
         return "FAIL" if self.failed else "PASS"
 
     def summary(self) -> dict[str, int]:

@@ -215,10 +215,9 @@ def _summary_line(report: Report) -> str:
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
     by_severity = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     resources = len(report.run.resources)
-    if not report.evaluation.packs:
-        # Nothing was judged: saying PASS would be a silent pass.
+    if not report.checked:
         return (
-            f"NOT CHECKED: no policy pack was applied to the {resources} resources (add "
+            f"{report.verdict}: no policy pack was applied to the {resources} resources (add "
             "--policy-pack DIR, or `preview --all --stack NAME` for the packs the stack's "
             "compliance.frameworks call for)"
         )
