@@ -63,8 +63,6 @@ TASK_CPU: Final = "2048"
 TASK_MEMORY: Final = "4096"
 # The image's garak user (docker/garak/Dockerfile).
 USER: Final = "1000:1000"
-# garak's OpenAICompatible generator wants a key; the proxy drops it and signs with the role.
-PROXY_KEY: Final = "not-a-secret-the-proxy-signs-with-the-task-role"
 # The stream prefix of the awslogs driver: streams are scan/<container>/<task id>.
 LOG_STREAM_PREFIX: Final = "scan"
 
@@ -279,7 +277,7 @@ def container_definitions(
                 {"name": name, "value": value}
                 for name, value in sorted(
                     {
-                        **scan.environment(PROXY_KEY),
+                        **scan.environment(),
                         "AWS_REGION": region,
                         "AWS_DEFAULT_REGION": region,
                     }.items()

@@ -58,9 +58,6 @@ PROFILE: Final = "Consumption"
 # Azure Container Apps", allocations); the same as the on-prem and Fargate scans' sizes.
 CPU: Final = 2.0
 MEMORY: Final = "4Gi"
-# garak's OpenAICompatible generator wants a key; the proxy drops it and sends the identity's
-# token instead.
-PROXY_KEY: Final = "not-a-secret-the-proxy-sends-the-identity-token"
 # The platform stops a replica at replicaTimeout (the tier's deadline); the runner stops garak
 # this much earlier, so a scan cut short still uploads what it wrote.
 UPLOAD_SECONDS: Final = 600
@@ -240,7 +237,7 @@ def container(
         config_from_env=True,
         timeout_seconds=DEADLINE_SECONDS[run.tier] - UPLOAD_SECONDS,
     )
-    env = scan.environment(PROXY_KEY)
+    env = scan.environment()
     return app.ContainerArgs(
         name=f"scan-{scan.target}",
         image=scans.image,

@@ -32,6 +32,9 @@ PARALLEL_ATTEMPTS: Final = 8
 DEADLINE_SECONDS: Final[dict[Tier, int]] = {"nightly": 4 * 3600, "weekly": 12 * 3600}
 # Where a scan without a ConfigMap (Fargate) finds garak's files: the runner writes them from it.
 CONFIG_ENV: Final = "INFERSTACK_GARAK_FILES"
+# What garak sends as its key on the clouds: the gateway proxy drops it and authenticates the
+# scan's own identity instead (SigV4 or a platform token), so it is no secret.
+PROXY_KEY: Final = "not-a-secret-the-gateway-proxy-replaces-it"
 # garak's own state goes to writable scratch (the scan's root filesystem is read-only), and it
 # downloads no models (its detectors' are in the image).
 SCRATCH_ENV: Final[dict[str, str]] = {
@@ -233,12 +236,12 @@ class Scan:
             }
         }
 
-    def environment(self, api_key: str) -> dict[str, str]:
+    def environment(self) -> dict[str, str]:
         """The scan container's environment where no ConfigMap is mounted (the clouds): the key
-        garak sends (a placeholder the gateway proxy replaces), garak's files for the runner
-        to write (:data:`CONFIG_ENV`), and the scratch locations."""
+        garak sends (:data:`PROXY_KEY`, which the gateway proxy replaces), garak's files for the
+        runner to write (:data:`CONFIG_ENV`), and the scratch locations."""
         return {
-            API_KEY_ENV: api_key,
+            API_KEY_ENV: PROXY_KEY,
             CONFIG_ENV: json.dumps(self.files(), sort_keys=True),
             **SCRATCH_ENV,
         }

@@ -77,8 +77,6 @@ CPU: Final = "2"
 MEMORY: Final = "4Gi"
 # The image's garak user (docker/garak/Dockerfile).
 USER_ID: Final = 1000
-# garak's OpenAICompatible generator wants a key; the proxy drops it and sends an ID token.
-PROXY_KEY: Final = "not-a-secret-the-proxy-sends-the-job-identity-token"
 # garak's run config and generator options, written by the runner from CONFIG_ENV.
 CONFIG_LIMIT: Final = "16Mi"
 
@@ -146,8 +144,7 @@ def container(
             timeout_seconds=DEADLINE_SECONDS[run.tier],
         ),
         "envs": [
-            {"name": name, "value": value}
-            for name, value in sorted(scan.environment(PROXY_KEY).items())
+            {"name": name, "value": value} for name, value in sorted(scan.environment().items())
         ],
         "resources": {"limits": {"cpu": CPU, "memory": MEMORY}},
         "volume_mounts": [
