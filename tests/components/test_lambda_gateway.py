@@ -11,6 +11,7 @@ import botocore.session
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
+from guardrail_stubs import expect_screen
 
 from inferstack.aws.lambda_gateway.handler import Gateway, Settings
 
@@ -22,14 +23,6 @@ SETTINGS = Settings(
     max_output_tokens=256,
     blocked_message=BLOCKED,
 )
-USAGE = {
-    "topicPolicyUnits": 1,
-    "contentPolicyUnits": 1,
-    "wordPolicyUnits": 1,
-    "sensitiveInformationPolicyUnits": 1,
-    "sensitiveInformationPolicyFreeUnits": 0,
-    "contextualGroundingPolicyUnits": 0,
-}
 ANSWER = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there"}}]}
 
 
@@ -58,20 +51,8 @@ class Stubs:
         outputs: list[str] | None = None,
         assessments: list[dict[str, Any]] | None = None,
     ) -> None:
-        self.guard.add_response(
-            "apply_guardrail",
-            {
-                "usage": USAGE,
-                "action": action,
-                "outputs": [{"text": text} for text in (outputs or [])],
-                "assessments": assessments or [],
-            },
-            {
-                "guardrailIdentifier": "gr-123",
-                "guardrailVersion": "1",
-                "source": source,
-                "content": [{"text": {"text": text}} for text in texts],
-            },
+        expect_screen(
+            self.guard, source, texts, action=action, outputs=outputs, assessments=assessments
         )
 
     def answer(self, payload: Any, expected_body: Any = ANY) -> None:

@@ -29,6 +29,7 @@ from botocore.config import Config
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from google.protobuf import json_format
+from guardrail_stubs import expect_screen
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
@@ -70,14 +71,6 @@ SETTINGS = Settings(
     max_output_tokens=256,
     blocked_message="Blocked.",
 )
-USAGE = {
-    "topicPolicyUnits": 1,
-    "contentPolicyUnits": 1,
-    "wordPolicyUnits": 1,
-    "sensitiveInformationPolicyUnits": 1,
-    "sensitiveInformationPolicyFreeUnits": 0,
-    "contextualGroundingPolicyUnits": 0,
-}
 
 
 # -- the OTLP endpoint ----------------------------------------------------------------------
@@ -254,20 +247,8 @@ class Stubs:
         outputs: list[str] | None = None,
         assessments: list[dict[str, Any]] | None = None,
     ) -> None:
-        self.guard.add_response(
-            "apply_guardrail",
-            {
-                "usage": USAGE,
-                "action": action,
-                "outputs": [{"text": text} for text in (outputs or [])],
-                "assessments": assessments or [],
-            },
-            {
-                "guardrailIdentifier": "gr-123",
-                "guardrailVersion": "1",
-                "source": source,
-                "content": [{"text": {"text": text}} for text in texts],
-            },
+        expect_screen(
+            self.guard, source, texts, action=action, outputs=outputs, assessments=assessments
         )
 
     def answer(self, payload: Any) -> None:
