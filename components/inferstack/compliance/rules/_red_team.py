@@ -13,7 +13,7 @@ from typing import Final
 
 from inferstack.compliance.model import Report, RuleConfig, StackCheck, StackResource
 from inferstack.compliance.props import UNKNOWN, get
-from inferstack.compliance.rules._common import unverifiable
+from inferstack.compliance.rules._common import reporting_at, unverifiable
 from inferstack.compliance.rules._stack import of_type
 
 PURPOSE: Final = "inferstack/purpose"
@@ -48,11 +48,8 @@ def report_store_check(
 
     def check(resources: Sequence[StackResource], report: Report, cfg: RuleConfig) -> None:
         for store in of_type(resources, *types):
-
-            def at_store(message: str, urn: str = store.urn) -> None:
-                report(message, urn)
-
             purpose = get(store.props, "tags", PURPOSE)
+            at_store = reporting_at(report, store.urn)
             if not holds_reports(purpose, f"tags.{PURPOSE}", what, at_store):
                 continue
             for problem in problems(resources, store):
