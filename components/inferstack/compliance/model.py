@@ -50,37 +50,29 @@ class Provider(Protocol):
     def props(self) -> Mapping[str, Any]: ...
 
 
-class Resource(Protocol):
-    """What a resource rule sees (pulumi_policy's ``ResourceValidationArgs``)."""
+class _Identified(Provider, Protocol):
+    """What every resource a rule sees has: its type and inputs (as a provider has), its URN,
+    its name and its provider."""
 
-    @property
-    def resource_type(self) -> str: ...
-    @property
-    def props(self) -> Mapping[str, Any]: ...
     @property
     def urn(self) -> str: ...
     @property
     def name(self) -> str: ...
     @property
     def provider(self) -> Provider | None: ...
+
+
+class Resource(_Identified, Protocol):
+    """What a resource rule sees (pulumi_policy's ``ResourceValidationArgs``)."""
+
     def not_applicable(self, reason: str | None = None) -> None:
         """Declare the policy not applicable to this resource (pulumi_policy raises here)."""
         ...
 
 
-class StackResource(Protocol):
+class StackResource(_Identified, Protocol):
     """One resource of the stack as a stack rule sees it (pulumi_policy's ``PolicyResource``)."""
 
-    @property
-    def resource_type(self) -> str: ...
-    @property
-    def props(self) -> Mapping[str, Any]: ...
-    @property
-    def urn(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def provider(self) -> Provider | None: ...
     @property
     def dependencies(self) -> Sequence[StackResource]: ...
     @property

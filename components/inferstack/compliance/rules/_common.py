@@ -45,6 +45,12 @@ def unverifiable(path: str, why: str = AFTER_DEPLOY) -> str:
     return f"{UNVERIFIABLE_MARKER}{path}: {why}"
 
 
+def reporting_at(report: Report, urn: str) -> Report:
+    """A stack rule's report whose findings land on ``urn`` unless they name another resource:
+    for helpers written against a single resource's report."""
+    return lambda message, at=None, /: report(message, at or urn)
+
+
 def require_present(report: Report, props: Any, path: tuple[str | int, ...], problem: str) -> None:
     """Presence of a reference: an unknown value (another resource's output) counts as set."""
     if not present(props, *path):

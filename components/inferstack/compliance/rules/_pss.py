@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Final
 
 from inferstack.compliance.model import Report, Resource, RuleConfig
 from inferstack.compliance.props import MISSING, UNKNOWN, as_bool, as_number, elements, get, keys
 from inferstack.compliance.rules._common import unverifiable
 from inferstack.compliance.rules._k8s import (
+    Container,
     effective,
     pod,
     pod_spec_path,
@@ -56,30 +58,37 @@ def _known(report: Report, path: str, value: Any) -> bool:
     return True
 
 
-def check_nonroot(res: Resource, report: Report, cfg: RuleConfig) -> None:
+def _settings(
+    res: Resource, report: Report, key: str, *inner: str, inherited: bool = False
+) -> Iterator[tuple[Container, Any]]:
+    """Each container with its known ``securityContext.<key>[.<inner>]``; unknown ones are
+    reported. With ``inherited``, a container that sets no ``key`` has the pod's."""
     spec, items, _ = pod(res, report)
     for container in items:
-        value = effective(container, spec, "runAsNonRoot")
-        path = f"{container.path}.securityContext.runAsNonRoot"
-        if _known(report, path, value) and as_bool(value) is not True:
+        outer = (
+            effective(container, spec, key) if inherited else container.get("securityContext", key)
+        )
+        value = get(outer, *inner)
+        path = ".".join((f"{container.path}.securityContext", key, *inner))
+        if _known(report, path, value):
+            yield container, value
+
+
+def check_nonroot(res: Resource, report: Report, cfg: RuleConfig) -> None:
+    for container, value in _settings(res, report, "runAsNonRoot", inherited=True):
+        if as_bool(value) is not True:
             report(f"{container.label} does not set securityContext.runAsNonRoot: true")
 
 
 def check_root_uid(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    spec, items, _ = pod(res, report)
-    for container in items:
-        value = effective(container, spec, "runAsUser")
-        path = f"{container.path}.securityContext.runAsUser"
-        if _known(report, path, value) and as_number(value) == 0:
+    for container, value in _settings(res, report, "runAsUser", inherited=True):
+        if as_number(value) == 0:
             report(f"{container.label} runs as user 0 (root)")
 
 
 def check_privilege_escalation(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    _, items, _ = pod(res, report)
-    for container in items:
-        value = container.get("securityContext", "allowPrivilegeEscalation")
-        path = f"{container.path}.securityContext.allowPrivilegeEscalation"
-        if _known(report, path, value) and as_bool(value) is not False:
+    for container, value in _settings(res, report, "allowPrivilegeEscalation"):
+        if as_bool(value) is not False:
             report(
                 f"{container.label} does not set securityContext.allowPrivilegeEscalation: false"
             )
@@ -102,21 +111,14 @@ def check_capabilities(res: Resource, report: Report, cfg: RuleConfig) -> None:
 
 
 def check_seccomp(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    spec, items, _ = pod(res, report)
-    for container in items:
-        kind = get(effective(container, spec, "seccompProfile"), "type")
-        if not _known(report, f"{container.path}.securityContext.seccompProfile.type", kind):
-            continue
+    for container, kind in _settings(res, report, "seccompProfile", "type", inherited=True):
         if kind not in ALLOWED_SECCOMP:
             report(f"{container.label} has no RuntimeDefault or Localhost seccomp profile")
 
 
 def check_privileged(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    _, items, _ = pod(res, report)
-    for container in items:
-        value = container.get("securityContext", "privileged")
-        path = f"{container.path}.securityContext.privileged"
-        if _known(report, path, value) and as_bool(value) is True:
+    for container, value in _settings(res, report, "privileged"):
+        if as_bool(value) is True:
             report(f"{container.label} runs privileged")
 
 
@@ -236,11 +238,8 @@ def check_selinux(res: Resource, report: Report, cfg: RuleConfig) -> None:
 
 
 def check_proc_mount(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    _, items, _ = pod(res, report)
-    for container in items:
-        value = container.get("securityContext", "procMount")
-        path = f"{container.path}.securityContext.procMount"
-        if _known(report, path, value) and value not in (MISSING, None, "Default"):
+    for container, value in _settings(res, report, "procMount"):
+        if value not in (MISSING, None, "Default"):
             report(f"{container.label} mounts /proc unmasked (procMount: {value})")
 
 

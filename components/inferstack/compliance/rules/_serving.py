@@ -52,6 +52,18 @@ def sagemaker_containers(props: Any) -> Iterator[tuple[str, Any]]:
         yield f"containers[{index}]", item
 
 
+def sagemaker_container_reads(*paths: str) -> tuple[str, ...]:
+    """Declared reads (see ``Rule.reads``) of fields of every container
+    :func:`sagemaker_containers` yields: the primary one and the inference pipeline's."""
+    return (
+        "primaryContainer",
+        *(f"primaryContainer.{path}" for path in paths),
+        "containers",
+        "containers[*]",
+        *(f"containers[*].{path}" for path in paths),
+    )
+
+
 def images(resource_type: str, props: Any) -> list[Found]:
     """Every image reference of a non-Kubernetes serving resource (UNKNOWN where computed)."""
     found: list[Found] = []

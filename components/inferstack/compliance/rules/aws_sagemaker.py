@@ -45,6 +45,7 @@ from inferstack.compliance.rules._s3 import (
     bucket_names,
     companions_of,
 )
+from inferstack.compliance.rules._serving import sagemaker_container_reads, sagemaker_containers
 from inferstack.compliance.rules._stack import of_type
 
 ENDPOINT_CONFIG: Final = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -120,12 +121,8 @@ def _check_vpc(res: Resource, report: Report, cfg: RuleConfig) -> None:
 
 
 def _check_model_latest(res: Resource, report: Report, cfg: RuleConfig) -> None:
-    containers = [("primaryContainer", get(res.props, "primaryContainer"))]
-    containers += [
-        (f"containers[{index}]", item)
-        for index, item in enumerate(elements(res.props, "containers"))
-    ]
-    for label, container in containers:
+    # Every container is listed first: an unknown pipeline ends the check before any finding.
+    for label, container in list(sagemaker_containers(res.props)):
         image = get(container, "image")
         if container is UNKNOWN or image is UNKNOWN:
             report(unverifiable(f"{label}.image"))
@@ -322,13 +319,7 @@ RULES: Final = (
         frameworks=frozenset({"baseline"}),
         remediation="Use a versioned image tag or a digest for primaryContainer.image.",
         check=_check_model_latest,
-        reads=(
-            "primaryContainer",
-            "primaryContainer.image",
-            "containers",
-            "containers[*]",
-            "containers[*].image",
-        ),
+        reads=sagemaker_container_reads("image"),
         enforcement=Enforcement.MANDATORY,
     ),
 )

@@ -34,6 +34,7 @@ from inferstack.compliance.rules._common import (
     OWASP_DISCLOSURE,
     OWASP_INJECTION,
     OWASP_SUPPLY_CHAIN,
+    reporting_at,
     unverifiable,
 )
 from inferstack.compliance.rules._iam import as_list, statements
@@ -140,14 +141,12 @@ def _check_invoke(resources: Sequence[StackResource], report: Report, cfg: RuleC
     if not of_type(resources, ENDPOINT):
         return
     gateway_roles = _gateway_roles(resources)
-
-    def reporter(urn: str) -> Report:
-        return lambda message, at=None, /: report(message, at or urn)
-
     for policy in of_type(resources, ROLE_POLICY):
         if any(depends_via(policy, "role", role) for role in gateway_roles):
             continue
-        for path in _grants_invoke("policy", get(policy.props, "policy"), reporter(policy.urn)):
+        for path in _grants_invoke(
+            "policy", get(policy.props, "policy"), reporting_at(report, policy.urn)
+        ):
             report(
                 f"{path} lets a role other than the guard gateway's invoke the endpoint, "
                 "around the guard",
@@ -162,11 +161,11 @@ def _check_invoke(resources: Sequence[StackResource], report: Report, cfg: RuleC
             continue
         for index, item in enumerate(as_list(inline)):
             where = f"inlinePolicies[{index}].policy"
-            for path in _grants_invoke(where, get(item, "policy"), reporter(role.urn)):
+            for path in _grants_invoke(where, get(item, "policy"), reporting_at(report, role.urn)):
                 report(f"{path} lets this role invoke the endpoint, around the guard", role.urn)
     for kind, field in OTHER_DOCUMENTS.items():
         for res in of_type(resources, kind):
-            for path in _grants_invoke(field, get(res.props, field), reporter(res.urn)):
+            for path in _grants_invoke(field, get(res.props, field), reporting_at(report, res.urn)):
                 report(
                     f"{path} grants sagemaker:InvokeEndpoint to whoever holds this policy, "
                     "around the guard gateway",

@@ -40,6 +40,9 @@ ENDPOINT_POLICY: Final = "gcp:vertex/aiEndpointIamPolicy:AiEndpointIamPolicy"
 PROJECT_MEMBER: Final = "gcp:projects/iAMMember:IAMMember"
 PROJECT_BINDING: Final = "gcp:projects/iAMBinding:IAMBinding"
 PROJECT_POLICY: Final = "gcp:projects/iAMPolicy:IAMPolicy"
+ENDPOINT_GRANTS: Final = (ENDPOINT_MEMBER, ENDPOINT_BINDING, ENDPOINT_POLICY)
+GRANTS: Final = (*ENDPOINT_GRANTS, PROJECT_MEMBER, PROJECT_BINDING, PROJECT_POLICY)
+"""Every IAM resource that can grant predict on the endpoint: on it, or on its project."""
 CONFIG_ENV: Final = "LITELLM_CONFIG_JSON"
 """Where the gateway's LiteLLM config is (inferstack.vertex.gateway_config.CONFIG_ENV)."""
 ROUTE_PREFIX: Final = "vertex_ai/"
@@ -211,15 +214,6 @@ def _constant(value: Any) -> Callable[[], Any]:
 
 def _check_predict(resources: Sequence[StackResource], report: Report, cfg: RuleConfig) -> None:
     roles = cfg.strings("predictRoles")
-    grants = of_type(
-        resources,
-        ENDPOINT_MEMBER,
-        ENDPOINT_BINDING,
-        ENDPOINT_POLICY,
-        PROJECT_MEMBER,
-        PROJECT_BINDING,
-        PROJECT_POLICY,
-    )
     allowed: list[Any] = []  # the gateways' members, looked up on first need
 
     def gateways() -> Any:
@@ -227,8 +221,8 @@ def _check_predict(resources: Sequence[StackResource], report: Report, cfg: Rule
             allowed.append(_gateway_members(resources))
         return allowed[0]
 
-    for grant in grants:
-        on_endpoint = grant.resource_type in (ENDPOINT_MEMBER, ENDPOINT_BINDING, ENDPOINT_POLICY)
+    for grant in of_type(resources, *GRANTS):
+        on_endpoint = grant.resource_type in ENDPOINT_GRANTS
         for path, member, role_of in _members(grant):
             if member is UNKNOWN:
                 report(unverifiable(path), grant.urn)
@@ -291,15 +285,7 @@ RULES: Final = (
         description="Only the gateway's service account may predict on the Vertex AI "
         "endpoint: no other IAM grant carries aiplatform.endpoints.predict.",
         severity=Severity.HIGH,
-        resource_types=(
-            ENDPOINT_MEMBER,
-            ENDPOINT_BINDING,
-            ENDPOINT_POLICY,
-            PROJECT_MEMBER,
-            PROJECT_BINDING,
-            PROJECT_POLICY,
-            SERVICE,
-        ),
+        resource_types=(*GRANTS, SERVICE),
         controls=(OWASP_INJECTION, OWASP_DISCLOSURE),
         frameworks=frozenset({"owasp-llm"}),
         remediation="Grant predict (roles/aiplatform.user on the endpoint) to the gateway's "

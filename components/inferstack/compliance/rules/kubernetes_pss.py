@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from inferstack.compliance.model import Rule, Setting, Severity
+from inferstack.compliance.model import Rule, Severity
 from inferstack.compliance.rules._common import GDPR_SECURITY, HIPAA_ACCESS
 from inferstack.compliance.rules._k8s import (
     container_reads,
@@ -48,11 +48,11 @@ def _pss_rule(
     remediation: str,
     check: Any,
     reads: tuple[str, ...],
-    peers: tuple[str, ...] = (),
-    settings: tuple[Setting, ...] = (),
+    **extra: Any,
 ) -> Rule:
+    """A baseline workload rule for one restricted control, mapped to the hardening controls."""
     return workload_rule(
-        name, description, severity, _HARDENING, remediation, check, reads, peers, settings
+        name, description, severity, _HARDENING, remediation, check, reads, **extra
     )
 
 

@@ -47,6 +47,7 @@ from inferstack.compliance.rules._serving import (
     VERTEX_DEPLOYMENT,
     arguments,
     environment,
+    sagemaker_container_reads,
     sagemaker_containers,
 )
 
@@ -183,13 +184,7 @@ def _flag_reads(variables: tuple[str, ...]) -> tuple[str, ...]:
         *container_reads("command", "command[*]", "args", "args[*]"),
         "spec.template.spec",
         "spec.jobTemplate.spec.template.spec",
-        "primaryContainer",
-        "primaryContainer.environment",
-        *(f"primaryContainer.environment.{name}" for name in variables),
-        "containers",
-        "containers[*]",
-        "containers[*].environment",
-        *(f"containers[*].environment.{name}" for name in variables),
+        *sagemaker_container_reads("environment", *(f"environment.{name}" for name in variables)),
         "properties",
         "properties.environmentVariables",
         "properties.environmentVariables.VLLM_ARGS",
