@@ -72,6 +72,19 @@ def method(authorization: str, **props: Any) -> Res:
     )
 
 
+def _alias_grant(operator: str, alias: str, *, account: str = ACCOUNT) -> dict[str, Any]:
+    """A payload-key grant on the account's keys, narrowed (or not) by the key's alias."""
+    return {
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": f"arn:aws:kms:eu-central-1:{account}:key/*",
+        "Condition": {
+            "StringEquals": {"kms:ViaService": "s3.eu-central-1.amazonaws.com"},
+            operator: {"kms:ResourceAliases": alias},
+        },
+    }
+
+
 def _iam_patterns() -> list[Case]:
     actions = "aws-iam-policy-disallow-wildcard-actions"
     resources = "aws-iam-policy-restrict-wildcard-resources"
@@ -125,6 +138,32 @@ def _iam_patterns() -> list[Case]:
                     "Resource": f"arn:aws:execute-api:eu-central-1:{ACCOUNT}:a1b2c3/prod/POST/*",
                 }
             ),
+        ),
+        ok(
+            resources,
+            "account-keys-bound-to-one-alias",
+            role_policy(_alias_grant("ForAnyValue:StringEquals", "alias/support-bot-dev")),
+        ),
+        bad(
+            resources,
+            "account-keys-for-all-values-of-an-alias",
+            # ForAllValues holds for a key with no alias at all: it binds nothing.
+            role_policy(_alias_grant("ForAllValues:StringEquals", "alias/support-bot-dev")),
+            "kms:Decrypt",
+        ),
+        bad(
+            resources,
+            "account-keys-bound-to-an-alias-pattern",
+            role_policy(_alias_grant("ForAnyValue:StringLike", "alias/*")),
+            "kms:Decrypt",
+        ),
+        bad(
+            resources,
+            "every-accounts-keys-bound-to-an-alias",
+            role_policy(
+                _alias_grant("ForAnyValue:StringEquals", "alias/support-bot-dev", account="*")
+            ),
+            "kms:Decrypt",
         ),
         ok(
             managed,

@@ -259,6 +259,30 @@ def _variant(tmp_path: Path, region: str | None = None, **changes: Any) -> Path:
     return path
 
 
+def test_async_inference_passes_every_pack_with_its_payload_key_bound_by_alias(
+    tmp_path: Path,
+) -> None:
+    # Async callers hand payloads over through S3 under the stack's key. The invoke policy names
+    # that key by its alias (the key is created in the same run), and the wildcard-resources rule
+    # must read the alias condition as the scope it is.
+    path = _variant(
+        tmp_path,
+        serving={"mode": "async"},
+        security={"guard": {"input": False, "output": "off"}},
+    )
+    for preview in (True, False):
+        run = run_stack(path, preview=preview)
+        statements = one(run, "aws:iam/policy:Policy", "-invoke-policy")["policy"]
+        document = json.loads(statements) if isinstance(statements, str) else statements
+        (grant,) = [s for s in document["Statement"] if s["Sid"] == "EncryptPayloads"]
+        assert grant["Resource"].endswith(":key/*")
+        assert "kms:ResourceAliases" in grant["Condition"]["ForAnyValue:StringEquals"]
+        mandatory = [
+            (v.policy, v.urn) for v in evaluate(run, PACKS) if v.enforcement == "mandatory"
+        ]
+        assert mandatory == [], (preview, mandatory)
+
+
 @pytest.mark.parametrize(
     ("region", "changes", "key"),
     [

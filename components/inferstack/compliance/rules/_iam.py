@@ -142,6 +142,36 @@ def names_an_account(statement: dict[str, Any]) -> bool:
     )
 
 
+# A KMS key named by its alias before it exists: AWS's documented ABAC for keys ("Use aliases to
+# control access to KMS keys") grants on the account's keys and conditions on kms:ResourceAliases,
+# a multivalued key, with ForAnyValue. Alias names are unique in an account and region, so an
+# exact alias binds the grant to the one key that carries it; a key without aliases never matches.
+ALIAS_KEY: Final = "kms:resourcealiases"
+_ACCOUNT_KEYS: Final = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/\*$")
+_ALIAS: Final = re.compile(r"^alias/[A-Za-z0-9/_-]+$")
+
+
+def alias_bound(statement: dict[str, Any], resource: Any) -> bool:
+    """Whether ``resource`` is one account's and region's keys and the statement binds it to
+    exact aliases (``ForAnyValue:StringEquals`` on ``kms:ResourceAliases``)."""
+    if not (isinstance(resource, str) and _ACCOUNT_KEYS.match(resource)):
+        return False
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return False
+    return any(
+        str(operator).lower() == "foranyvalue:stringequals"
+        and isinstance(tests, dict)
+        and any(
+            str(key).lower() == ALIAS_KEY
+            and bool(as_list(values))
+            and all(isinstance(v, str) and _ALIAS.match(v) for v in as_list(values))
+            for key, values in tests.items()
+        )
+        for operator, tests in condition.items()
+    )
+
+
 def narrowed(statement: dict[str, Any], keys: tuple[str, ...]) -> bool:
     """Whether a Condition pins one of ``keys`` with a positive operator to a real value."""
     return any(

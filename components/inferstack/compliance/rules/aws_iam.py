@@ -25,6 +25,7 @@ from inferstack.compliance.rules._common import (
     strings_setting,
 )
 from inferstack.compliance.rules._iam import (
+    alias_bound,
     as_list,
     covered,
     known,
@@ -123,7 +124,11 @@ def _check_wildcard_resources(res: Resource, report: Report, cfg: RuleConfig) ->
             report(f"{path} allows every resource except a list (Allow with NotResource)")
             continue
         # An ARN computed from another resource (unknown at preview) is one specific resource.
-        broad = [str(r) for r in as_list(statement.get("Resource")) if wildcard_resource(r)]
+        broad = [
+            str(r)
+            for r in as_list(statement.get("Resource"))
+            if wildcard_resource(r) and not alias_bound(statement, r)
+        ]
         if not broad:
             continue
         needless = [
@@ -230,7 +235,9 @@ RULES: Final = (
         controls=_LEAST_PRIVILEGE,
         frameworks=frozenset({"baseline"}),
         remediation="Scope Resource to the bucket, key, log group and repository ARNs; keep "
-        '"*" only for actions like ecr:GetAuthorizationToken or cloudwatch:PutMetricData.',
+        '"*" only for actions like ecr:GetAuthorizationToken or cloudwatch:PutMetricData. A key '
+        "not yet created may be named by alias: the account's key/* with ForAnyValue:"
+        "StringEquals on kms:ResourceAliases.",
         check=_check_wildcard_resources,
         reads=DOCUMENT_READS,
         peers=("CKV_AWS_355", "cdk-nag:IAM5"),
