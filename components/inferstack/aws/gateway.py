@@ -2,13 +2,14 @@
 
 Callers reach the model only through it: directly (``lambda:InvokeFunction``, the invoke
 policy), or through the API Gateway front door, which integrates with it (``AWS_PROXY``).
-The code is ``inferstack/aws/lambda_gateway/`` (``handler.py`` and ``otlp.py``), zipped as is,
-side by side. The function has its own role (``sagemaker:InvokeEndpoint`` on this endpoint,
-``bedrock:ApplyGuardrail`` on this guardrail, its log group, its network interfaces; the
-deployment key through the key's policy), a KMS-encrypted log group with the deployment's
-retention, environment variables encrypted with the same key, a reserved concurrency equal to
-what the endpoint can serve at full scale (so a flood is throttled at the gateway, not queued
-against the model), and runs in the endpoint's private subnets.
+The code is ``inferstack/aws/lambda_gateway/`` (``handler.py`` and the modules it imports as
+top-level modules), zipped as is, side by side. The function has its own role
+(``sagemaker:InvokeEndpoint`` on this endpoint, ``bedrock:ApplyGuardrail`` on this guardrail,
+its log group, its network interfaces; the deployment key through the key's policy), a
+KMS-encrypted log group with the deployment's retention, environment variables encrypted with
+the same key, a reserved concurrency equal to what the endpoint can serve at full scale (so a
+flood is throttled at the gateway, not queued against the model), and runs in the endpoint's
+private subnets.
 
 With ``observability.tracing`` it has X-Ray active tracing, and its own spans (a SERVER span
 per request, a CLIENT span per guardrail and endpoint call; no prompt, answer or guardrail
@@ -41,8 +42,17 @@ from inferstack.aws.network import Network
 from inferstack.aws.policies import NetworkGrants, network_policy
 
 CODE_DIR = Path(__file__).with_name("lambda_gateway")
-# The zip's files: the handler and the OTLP exporter it imports as a top-level module.
-CODE_FILES = ("handler.py", "otlp.py")
+# The zip's files: the handler and the modules it imports as top-level modules (the request,
+# the guardrail screen, the endpoint call, refusals, span attributes, the OTLP exporter).
+CODE_FILES = (
+    "handler.py",
+    "prompts.py",
+    "guardrail.py",
+    "endpoint.py",
+    "refusals.py",
+    "spans.py",
+    "otlp.py",
+)
 RUNTIME = "python3.12"
 HANDLER = "handler.handler"
 MEMORY_MB = 256
