@@ -53,9 +53,8 @@ from inferstack.aws.redteam_task import (
 )
 from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
-from inferstack.redteam import RedTeamPlan, red_team_plan
-from inferstack.redteam.garak import proxy_uri
-from inferstack.redteam.plan import eventbridge_cron
+from inferstack.redteam import RedTeamPlan
+from inferstack.redteam.plan import eventbridge_cron, proxied_plan, schedule_path
 
 __all__ = [
     "REFUSE_MODEL",
@@ -71,10 +70,6 @@ __all__ = [
 ]
 
 REFUSE_MODEL: Final = "on SageMaker the guard gateway's role is the endpoint's only caller"
-
-
-def _path(tier: str) -> str:
-    return "security.red_team." + ("schedule" if tier == "nightly" else "weekly_schedule")
 
 
 def scan_plan(spec: DeploymentSpec, plan: Plan, region: str) -> RedTeamPlan | None:
@@ -102,17 +97,7 @@ def scan_plan(spec: DeploymentSpec, plan: Plan, region: str) -> RedTeamPlan | No
             "ECR endpoints",
             f"replicate the repository to {region} and use that URI",
         )
-    scans = red_team_plan(
-        spec,
-        gateway_uri=proxy_uri(),
-        model_uri=None,
-        model_name=spec.model.id,
-        refuse_model=REFUSE_MODEL,
-    )
-    assert scans is not None
-    for run in scans.runs:
-        eventbridge_cron(run.schedule, _path(run.tier))
-    return scans
+    return proxied_plan(spec, refuse_model=REFUSE_MODEL, check_schedule=eventbridge_cron)
 
 
 @dataclass(frozen=True)
@@ -186,7 +171,7 @@ def red_team(
             ctx.child(f"{COMPONENT}-{run.tier}-schedule"),
             name=schedule_name,
             description=f"inferstack {ctx.name}: {run.tier} garak scan of the guard gateway",
-            schedule_expression=eventbridge_cron(run.schedule, _path(run.tier)),
+            schedule_expression=eventbridge_cron(run.schedule, schedule_path(run.tier)),
             schedule_expression_timezone="UTC",
             flexible_time_window={"mode": "OFF"},
             state="ENABLED",
