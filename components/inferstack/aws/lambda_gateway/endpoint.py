@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 if __package__:
-    from . import otlp, refusals, spans
+    from . import refusals, spans
 else:  # the Lambda's zip: the modules side by side, imported as top-level modules
-    otlp = importlib.import_module("otlp")
     refusals = importlib.import_module("refusals")
     spans = importlib.import_module("spans")
 
@@ -38,8 +37,9 @@ class Endpoint:
         A 4xx from the endpoint (other than the model's own error) is the request's fault;
         anything else is the model's.
         """
-        with traced.trace.span("InvokeEndpoint", otlp.KIND_CLIENT, traced.root) as span:
-            spans.rpc(span, "SageMaker Runtime", "InvokeEndpoint")
+        with spans.aws_call(
+            traced, "InvokeEndpoint", "SageMaker Runtime", "InvokeEndpoint"
+        ) as span:
             span.set(spans.MODEL, self.name)
             span.set(spans.OPERATION, traced.root.attributes.get(spans.OPERATION))
             span.set(spans.MAX_TOKENS, traced.root.attributes.get(spans.MAX_TOKENS))

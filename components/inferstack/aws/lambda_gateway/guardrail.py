@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 if __package__:
-    from . import otlp, refusals, spans
+    from . import refusals, spans
 else:  # the Lambda's zip: the modules side by side, imported as top-level modules
-    otlp = importlib.import_module("otlp")
     refusals = importlib.import_module("refusals")
     spans = importlib.import_module("spans")
 
@@ -48,8 +47,8 @@ class Guardrail:
         """The verdict on ``texts`` as ``source`` (INPUT or OUTPUT), in a CLIENT span."""
         if not any(texts):
             return Screened(False, texts)
-        with traced.trace.span(f"ApplyGuardrail {source}", otlp.KIND_CLIENT, traced.root) as span:
-            spans.rpc(span, "Bedrock Runtime", "ApplyGuardrail")
+        call = f"ApplyGuardrail {source}"
+        with spans.aws_call(traced, call, "Bedrock Runtime", "ApplyGuardrail") as span:
             span.set(spans.GUARDRAIL_ID, self.guardrail_id)
             span.set(spans.SOURCE_ATTR, source)
             try:

@@ -186,12 +186,9 @@ class Gateway:
             if verdict.blocked or verdict.texts != [text]:
                 raise refusals.RefusedError(400, "content_blocked", self.settings.blocked_message)
             return answer
-        try:
-            parsed = json.loads(answer)
-        except ValueError:
-            raise refusals.RefusedError(
-                502, "model_error", "the model endpoint answered with no JSON"
-            ) from None
+        parsed = refusals.parse_json(
+            answer, 502, "model_error", "the model endpoint answered with no JSON"
+        )
         texts = endpoint.answer_texts(parsed)
         verdict = self.guardrail.screen("OUTPUT", texts, traced)
         if verdict.blocked:

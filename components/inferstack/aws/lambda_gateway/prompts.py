@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import importlib
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -28,12 +27,7 @@ def request_body(event: Mapping[str, Any]) -> dict[str, Any]:
         raw = event.get("body") or ""
         if event.get("isBase64Encoded"):
             raw = base64.b64decode(raw).decode("utf-8")
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise refusals.RefusedError(
-                400, "invalid_request", "the request body is not JSON"
-            ) from None
+        body = refusals.parse_json(raw, 400, "invalid_request", "the request body is not JSON")
     else:
         body = dict(event)
     if not isinstance(body, dict):

@@ -22,6 +22,14 @@ class RefusedError(Exception):
         self.message = message
 
 
+def parse_json(text: str, status: int, code: str, message: str) -> Any:
+    """``text`` as JSON, or the refusal (``status``, ``code``, ``message``) when it is not."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise RefusedError(status, code, message) from None
+
+
 def error_response(status: int, code: str, message: str) -> dict[str, Any]:
     """The Lambda proxy response of a refusal."""
     return {

@@ -11,6 +11,8 @@ serviceId); the guard's verdict has names of its own (``inferstack.guard.*``).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 if __package__:
@@ -40,8 +42,12 @@ class Traced:
     root: otlp.Span
 
 
-def rpc(span: otlp.Span, service: str, method: str) -> None:
-    """Marks ``span`` as one AWS SDK call: ``service`` (botocore's serviceId) and ``method``."""
-    span.set("rpc.system", "aws-api")
-    span.set("rpc.service", service)
-    span.set("rpc.method", method)
+@contextmanager
+def aws_call(traced: Traced, name: str, service: str, method: str) -> Iterator[otlp.Span]:
+    """A CLIENT span under the request's span for one AWS SDK call: ``service`` (botocore's
+    serviceId) and ``method``; a call that raises marks it failed."""
+    with traced.trace.span(name, otlp.KIND_CLIENT, traced.root) as span:
+        span.set("rpc.system", "aws-api")
+        span.set("rpc.service", service)
+        span.set("rpc.method", method)
+        yield span
