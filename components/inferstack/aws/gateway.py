@@ -36,7 +36,7 @@ from inferstack.aws.context import Context
 from inferstack.aws.documents import Document, assume_role, document, statement
 from inferstack.aws.gateway_network import gateway_security_groups
 from inferstack.aws.guard import Guardrail
-from inferstack.aws.iam import network_grants
+from inferstack.aws.iam import network_grants, service_role
 from inferstack.aws.names import Arns
 from inferstack.aws.network import Network
 from inferstack.aws.policies import NetworkGrants, network_policy
@@ -89,14 +89,12 @@ class Gateway:
 def gateway_role(ctx: Context) -> aws.iam.Role:
     # Created before the key: a created key's policy names it (kms:Decrypt for the guardrail
     # and the environment), so its grants follow as separate RolePolicies.
-    return aws.iam.Role(
-        ctx.child("gateway-role"),
+    return service_role(
+        ctx,
+        "gateway-role",
         name=role_name(ctx),
-        description=f"inferstack {ctx.name}: the guard gateway Lambda; the endpoint's only caller",
-        assume_role_policy=json.dumps(assume_role("lambda.amazonaws.com")),
-        max_session_duration=3600,
-        tags=ctx.tags(),
-        opts=ctx.opts(),
+        description="the guard gateway Lambda; the endpoint's only caller",
+        trust=json.dumps(assume_role("lambda.amazonaws.com")),
     )
 
 

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 from inferstack.aws import names
 from inferstack.aws.context import Context
+from inferstack.aws.iam import service_role
 from inferstack.aws.names import Arns
 from inferstack.aws.policies import (
     Document,
@@ -49,16 +50,15 @@ def roles(ctx: Context) -> ScanRoles:
     """The scan's roles, before the key: a created key's policy names the task role."""
 
     def role(kind: str, service: str, description: str) -> aws.iam.Role:
-        return aws.iam.Role(
-            ctx.child(f"red-team-{kind}-role"),
+        return service_role(
+            ctx,
+            f"red-team-{kind}-role",
             name=role_name(ctx, kind),
-            description=f"inferstack {ctx.name}: {description}",
-            assume_role_policy=ctx.account.apply(
+            description=description,
+            trust=ctx.account.apply(
                 lambda account: json.dumps(service_trust_policy(service, account))
             ),
-            max_session_duration=3600,
             tags=ctx.tags(**{"inferstack/purpose": COMPONENT}),
-            opts=ctx.opts(),
         )
 
     return ScanRoles(
