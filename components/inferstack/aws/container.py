@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from inferstack import catalog
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import model_info, serving_context
+from inferstack.deployment.targets import model_info, require_runtime, serving_context
 from inferstack.errors import SpecError
 
 MODEL_DIR = "/opt/ml/model"
@@ -77,14 +77,9 @@ def model_source(spec: DeploymentSpec) -> ModelSource:
 def image_uri(spec: DeploymentSpec, region: str) -> str:
     if spec.serving.image is not None:
         return spec.serving.image
-    if spec.serving.runtime not in SAGEMAKER_RUNTIMES:
-        raise SpecError(
-            "serving.runtime",
-            f"'{spec.serving.runtime}' has no SageMaker image",
-            f"use one of {', '.join(SAGEMAKER_RUNTIMES)}",
-        )
+    runtime = require_runtime(spec, SAGEMAKER_RUNTIMES, "SageMaker image")
     try:
-        return catalog.sagemaker_image(spec.serving.runtime, region)
+        return catalog.sagemaker_image(runtime, region)
     except KeyError:
         raise SpecError(
             "aws:region",

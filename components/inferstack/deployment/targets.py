@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +149,19 @@ def _check_auth(spec: DeploymentSpec, target: Target) -> None:
             f"'{auth}' is not available on {target.title}",
             f"use one of {', '.join(allowed)}",
         )
+
+
+def require_runtime(spec: DeploymentSpec, runtimes: Sequence[str], missing: str) -> str:
+    """``serving.runtime`` when it is one of ``runtimes``; else a SpecError saying it has no
+    ``missing`` (the image or workload the target would run it in)."""
+    runtime = spec.serving.runtime
+    if runtime not in runtimes:
+        raise SpecError(
+            "serving.runtime",
+            f"'{runtime}' has no {missing}",
+            f"use one of {', '.join(runtimes)}",
+        )
+    return runtime
 
 
 def _check_runtime(spec: DeploymentSpec, target: Target) -> None:

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 from inferstack import catalog
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import Hardware, model_info, serving_context
+from inferstack.deployment.targets import (
+    Hardware,
+    model_info,
+    require_runtime,
+    serving_context,
+)
 from inferstack.errors import SpecError
 from inferstack.vertex.names import Names
 
@@ -92,13 +97,7 @@ def container(
     region: str,
     names: Names,
 ) -> Container:
-    runtime = spec.serving.runtime
-    if runtime not in VERTEX_RUNTIMES:
-        raise SpecError(
-            "serving.runtime",
-            f"'{runtime}' has no Vertex AI serving image",
-            f"use one of {', '.join(VERTEX_RUNTIMES)}",
-        )
+    runtime = require_runtime(spec, VERTEX_RUNTIMES, "Vertex AI serving image")
     if spec.model.dtype.startswith("gguf"):
         raise SpecError(
             "model.dtype",
