@@ -90,7 +90,11 @@ class InferenceComponent(pulumi.ComponentResource, Generic[ArgsT]):
         return region
 
     def check(self, name: str, spec: DeploymentSpec, args: ArgsT, region: str | None) -> None:
-        """Checks of the target's own that come before the spec's target checks (none here)."""
+        """Checks of the target's own that come before the spec's target checks: here, the
+        region, on a target whose provider config holds one."""
+        target = targets.get(self.target)
+        if target.region_key is not None:
+            target.require_region(region)
 
     def prepare(
         self,

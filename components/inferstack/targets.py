@@ -54,6 +54,8 @@ class Target:
     """How one replica's hardware is named: a cloud SKU, a GPU model, or a Jetson module."""
     region_key: str | None = None
     """The provider config key that holds the region, for residency; None where there is none."""
+    region_example: str = "<region>"
+    """The value shown in the command that sets ``region_key`` when it is missing."""
     priced: bool = False
     """Whether the catalog prices its hardware (on-demand), so budgets can be checked."""
     no_spot: Refusal | None = None
@@ -79,6 +81,16 @@ class Target:
             return None
         namespace, key = self.region_key.split(":")
         return namespace, key
+
+    def require_region(self, region: str | None) -> str:
+        """``region``, or a SpecError on ``region_key`` saying how to set it."""
+        if region is None:
+            raise SpecError(
+                str(self.region_key),
+                f"is required for {self.title}",
+                f"pulumi config set {self.region_key} {self.region_example}",
+            )
+        return region
 
     def component_class(self) -> Any:
         """The component class, importing its module (and so its SDK) now."""
@@ -134,6 +146,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             guard="bedrock",
             hardware="sku",
             region_key="aws:region",
+            region_example="eu-central-1",
             priced=True,
             no_spot=Refusal(
                 "SageMaker real-time endpoints have no spot capacity",
@@ -158,6 +171,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
             guard="content-safety",
             hardware="sku",
             region_key="azure-native:location",
+            region_example="westeurope",
             priced=True,
             no_spot=Refusal(
                 "Azure ML managed online endpoints have no low-priority or spot VMs",

@@ -868,6 +868,11 @@ def test_the_zip_holds_the_handler_and_the_exporter(recording: Recording) -> Non
     assets = one(resources, FUNCTION)["code"]["assets"]
     assert {name: Path(asset["path"]) for name, asset in assets.items()} == {
         "handler.py": gw.CODE_DIR / "handler.py",
+        "prompts.py": gw.CODE_DIR / "prompts.py",
+        "guardrail.py": gw.CODE_DIR / "guardrail.py",
+        "endpoint.py": gw.CODE_DIR / "endpoint.py",
+        "refusals.py": gw.CODE_DIR / "refusals.py",
+        "spans.py": gw.CODE_DIR / "spans.py",
         "otlp.py": gw.CODE_DIR / "otlp.py",
     }
 

@@ -21,7 +21,6 @@ from inferstack.aws.plan import Plan, build_plan
 from inferstack.component import InferenceComponent
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
-from inferstack.errors import SpecError
 from inferstack.redteam import RedTeamPlan
 
 
@@ -80,16 +79,6 @@ class SageMakerEndpoint(InferenceComponent[SageMakerArgs]):
             {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
         )
         super().__init__(name, spec, opts, args=settings, region=region)
-
-    def check(
-        self, name: str, spec: DeploymentSpec, args: SageMakerArgs, region: str | None
-    ) -> None:
-        if region is None:
-            raise SpecError(
-                "aws:region",
-                "is required for SageMaker",
-                "pulumi config set aws:region eu-central-1",
-            )
 
     def prepare(
         self,

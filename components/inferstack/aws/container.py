@@ -10,11 +10,12 @@ image's documented interface: the Hugging Face TGI image's ``sagemaker-entrypoin
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from inferstack import catalog
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import model_info, serving_context
+from inferstack.deployment.targets import model_info, require_runtime, serving_context
 from inferstack.errors import SpecError
 
 MODEL_DIR = "/opt/ml/model"
@@ -76,14 +77,9 @@ def model_source(spec: DeploymentSpec) -> ModelSource:
 def image_uri(spec: DeploymentSpec, region: str) -> str:
     if spec.serving.image is not None:
         return spec.serving.image
-    if spec.serving.runtime not in SAGEMAKER_RUNTIMES:
-        raise SpecError(
-            "serving.runtime",
-            f"'{spec.serving.runtime}' has no SageMaker image",
-            f"use one of {', '.join(SAGEMAKER_RUNTIMES)}",
-        )
+    runtime = require_runtime(spec, SAGEMAKER_RUNTIMES, "SageMaker image")
     try:
-        return catalog.sagemaker_image(spec.serving.runtime, region)
+        return catalog.sagemaker_image(runtime, region)
     except KeyError:
         raise SpecError(
             "aws:region",
@@ -200,17 +196,7 @@ def _tgi(
         "MAX_BATCH_PREFILL_TOKENS": str(max_input),
         "MESSAGES_API_ENABLED": "true",
     }
-    if source.revision:
-        env["HF_MODEL_REVISION"] = source.revision
-    if spec.model.dtype in TGI_DTYPES:
-        env["DTYPE"] = TGI_DTYPES[spec.model.dtype]
-    if spec.model.dtype in RUNTIME_QUANTIZATION:
-        env["HF_MODEL_QUANTIZE"] = RUNTIME_QUANTIZATION[spec.model.dtype]
-    if fraction is not None:
-        env["CUDA_MEMORY_FRACTION"] = str(fraction)
-    if spec.serving.kv_cache_dtype == "fp8":
-        env["KV_CACHE_DTYPE"] = "fp8"
-    return env
+    return {**env, **_model_settings(spec, source, fraction, TGI_SETTINGS)}
 
 
 def _lmi(
@@ -227,16 +213,55 @@ def _lmi(
     }
     if spec.serving.runtime == "vllm":
         env["OPTION_ROLLING_BATCH"] = "vllm"
+    return {**env, **_model_settings(spec, source, fraction, LMI_SETTINGS)}
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The variables an image family reads for the model's revision, dtype, quantization, GPU
+    memory share and KV-cache dtype, and how it spells the dtypes."""
+
+    revision: str
+    dtype: str
+    dtypes: Mapping[str, str]
+    quantize: str
+    memory_fraction: str
+    kv_cache_dtype: str
+
+
+TGI_SETTINGS = _Settings(
+    "HF_MODEL_REVISION",
+    "DTYPE",
+    TGI_DTYPES,
+    "HF_MODEL_QUANTIZE",
+    "CUDA_MEMORY_FRACTION",
+    "KV_CACHE_DTYPE",
+)
+LMI_SETTINGS = _Settings(
+    "OPTION_REVISION",
+    "OPTION_DTYPE",
+    LMI_DTYPES,
+    "OPTION_QUANTIZE",
+    "OPTION_GPU_MEMORY_UTILIZATION",
+    "OPTION_KV_CACHE_DTYPE",
+)
+
+
+def _model_settings(
+    spec: DeploymentSpec, source: ModelSource, fraction: float | None, names: _Settings
+) -> dict[str, str]:
+    """What both image families are told about the model, in their own variables."""
+    env: dict[str, str] = {}
     if source.revision:
-        env["OPTION_REVISION"] = source.revision
-    if spec.model.dtype in LMI_DTYPES:
-        env["OPTION_DTYPE"] = LMI_DTYPES[spec.model.dtype]
+        env[names.revision] = source.revision
+    if spec.model.dtype in names.dtypes:
+        env[names.dtype] = names.dtypes[spec.model.dtype]
     if spec.model.dtype in RUNTIME_QUANTIZATION:
-        env["OPTION_QUANTIZE"] = RUNTIME_QUANTIZATION[spec.model.dtype]
+        env[names.quantize] = RUNTIME_QUANTIZATION[spec.model.dtype]
     if fraction is not None:
-        env["OPTION_GPU_MEMORY_UTILIZATION"] = str(fraction)
+        env[names.memory_fraction] = str(fraction)
     if spec.serving.kv_cache_dtype == "fp8":
-        env["OPTION_KV_CACHE_DTYPE"] = "fp8"
+        env[names.kv_cache_dtype] = "fp8"
     return env
 
 

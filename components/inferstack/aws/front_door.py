@@ -30,6 +30,7 @@ from inferstack.aws.context import Context
 from inferstack.aws.documents import document, statement
 from inferstack.aws.front_door_auth import token_issuer
 from inferstack.aws.gateway import Gateway, function_arn
+from inferstack.aws.iam import service_role
 from inferstack.aws.names import Arns
 from inferstack.aws.policies import (
     Document,
@@ -216,14 +217,12 @@ def _integration_role(ctx: Context) -> aws.iam.Role:
     def build(arns: Arns) -> Document:
         return front_door_role_policy(function_arn(arns, plan.endpoint_name))
 
-    role = aws.iam.Role(
-        ctx.child("api-role"),
+    role = service_role(
+        ctx,
+        "api-role",
         name=names.role_name(plan.endpoint_name, "apigateway", ctx.region),
-        description=f"inferstack {ctx.name}: lets API Gateway invoke the guard gateway",
-        assume_role_policy=json.dumps(assume_role("apigateway.amazonaws.com")),
-        max_session_duration=3600,
-        tags=ctx.tags(),
-        opts=ctx.opts(),
+        description="lets API Gateway invoke the guard gateway",
+        trust=json.dumps(assume_role("apigateway.amazonaws.com")),
     )
     aws.iam.RolePolicy(
         ctx.child("api-role-policy"),

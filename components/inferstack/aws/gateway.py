@@ -2,13 +2,14 @@
 
 Callers reach the model only through it: directly (``lambda:InvokeFunction``, the invoke
 policy), or through the API Gateway front door, which integrates with it (``AWS_PROXY``).
-The code is ``inferstack/aws/lambda_gateway/`` (``handler.py`` and ``otlp.py``), zipped as is,
-side by side. The function has its own role (``sagemaker:InvokeEndpoint`` on this endpoint,
-``bedrock:ApplyGuardrail`` on this guardrail, its log group, its network interfaces; the
-deployment key through the key's policy), a KMS-encrypted log group with the deployment's
-retention, environment variables encrypted with the same key, a reserved concurrency equal to
-what the endpoint can serve at full scale (so a flood is throttled at the gateway, not queued
-against the model), and runs in the endpoint's private subnets.
+The code is ``inferstack/aws/lambda_gateway/`` (``handler.py`` and the modules it imports as
+top-level modules), zipped as is, side by side. The function has its own role
+(``sagemaker:InvokeEndpoint`` on this endpoint, ``bedrock:ApplyGuardrail`` on this guardrail,
+its log group, its network interfaces; the deployment key through the key's policy), a
+KMS-encrypted log group with the deployment's retention, environment variables encrypted with
+the same key, a reserved concurrency equal to what the endpoint can serve at full scale (so a
+flood is throttled at the gateway, not queued against the model), and runs in the endpoint's
+private subnets.
 
 With ``observability.tracing`` it has X-Ray active tracing, and its own spans (a SERVER span
 per request, a CLIENT span per guardrail and endpoint call; no prompt, answer or guardrail
@@ -35,14 +36,23 @@ from inferstack.aws.context import Context
 from inferstack.aws.documents import Document, assume_role, document, statement
 from inferstack.aws.gateway_network import gateway_security_groups
 from inferstack.aws.guard import Guardrail
-from inferstack.aws.iam import network_grants
+from inferstack.aws.iam import network_grants, service_role
 from inferstack.aws.names import Arns
 from inferstack.aws.network import Network
 from inferstack.aws.policies import NetworkGrants, network_policy
 
 CODE_DIR = Path(__file__).with_name("lambda_gateway")
-# The zip's files: the handler and the OTLP exporter it imports as a top-level module.
-CODE_FILES = ("handler.py", "otlp.py")
+# The zip's files: the handler and the modules it imports as top-level modules (the request,
+# the guardrail screen, the endpoint call, refusals, span attributes, the OTLP exporter).
+CODE_FILES = (
+    "handler.py",
+    "prompts.py",
+    "guardrail.py",
+    "endpoint.py",
+    "refusals.py",
+    "spans.py",
+    "otlp.py",
+)
 RUNTIME = "python3.12"
 HANDLER = "handler.handler"
 MEMORY_MB = 256
@@ -79,14 +89,12 @@ class Gateway:
 def gateway_role(ctx: Context) -> aws.iam.Role:
     # Created before the key: a created key's policy names it (kms:Decrypt for the guardrail
     # and the environment), so its grants follow as separate RolePolicies.
-    return aws.iam.Role(
-        ctx.child("gateway-role"),
+    return service_role(
+        ctx,
+        "gateway-role",
         name=role_name(ctx),
-        description=f"inferstack {ctx.name}: the guard gateway Lambda; the endpoint's only caller",
-        assume_role_policy=json.dumps(assume_role("lambda.amazonaws.com")),
-        max_session_duration=3600,
-        tags=ctx.tags(),
-        opts=ctx.opts(),
+        description="the guard gateway Lambda; the endpoint's only caller",
+        trust=json.dumps(assume_role("lambda.amazonaws.com")),
     )
 
 

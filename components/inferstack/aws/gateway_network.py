@@ -27,7 +27,14 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.aws.context import Context
-from inferstack.aws.network import ANYWHERE, VPC_CIDR, Network, interface_endpoints
+from inferstack.aws.network import (
+    ANYWHERE,
+    VPC_CIDR,
+    Network,
+    https_egress,
+    interface_endpoints,
+    outbound_group,
+)
 
 RUNTIME_SERVICES = ("sagemaker.runtime", "bedrock-runtime")
 # The trace exporter's headers secret, read at a cold start.
@@ -46,35 +53,17 @@ def gateway_security_groups(ctx: Context, net: Network) -> list[pulumi.Input[str
     plan = ctx.plan
     if plan.create_network:
         assert net.vpc_id is not None
-        group = _group(ctx, net.vpc_id, [_https("HTTPS to the runtime API endpoints", VPC_CIDR)])
+        egress = [https_egress("HTTPS to the runtime API endpoints", [VPC_CIDR])]
+        group = _group(ctx, net.vpc_id, egress)
         _runtime_endpoints(ctx, net, group)
         return [group.id]
     if plan.security_group_ids or plan.vpc_id is None:
         return list(plan.security_group_ids)
-    return [_group(ctx, plan.vpc_id, [_https("HTTPS to the runtime APIs", ANYWHERE)]).id]
-
-
-def _https(description: str, cidr: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "protocol": "tcp",
-        "from_port": 443,
-        "to_port": 443,
-        "cidr_blocks": [cidr],
-    }
+    return [_group(ctx, plan.vpc_id, [https_egress("HTTPS to the runtime APIs", [ANYWHERE])]).id]
 
 
 def _group(ctx: Context, vpc_id: pulumi.Input[str], egress: list[Any]) -> aws.ec2.SecurityGroup:
-    return aws.ec2.SecurityGroup(
-        ctx.child("gateway-sg"),
-        description=f"inferstack {ctx.name}: the guard gateway Lambda; no inbound traffic",
-        vpc_id=vpc_id,
-        ingress=[],
-        egress=egress,
-        region=ctx.region,
-        tags=ctx.tags(Name=ctx.child("gateway")),
-        opts=ctx.opts(),
-    )
+    return outbound_group(ctx, "gateway", vpc_id, egress, description="the guard gateway Lambda")
 
 
 def _runtime_endpoints(ctx: Context, net: Network, gateway: aws.ec2.SecurityGroup) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -28,17 +29,38 @@ def execution_role_name(ctx: Context) -> str:
     return names.role_name(ctx.plan.endpoint_name, "sagemaker", ctx.region)
 
 
-def execution_role(ctx: Context) -> aws.iam.Role:
-    # No inline or managed policies here: a created key's policy names this role, so the role
-    # must exist before the key, and its grants follow as a separate RolePolicy.
+def service_role(
+    ctx: Context,
+    suffix: str,
+    *,
+    name: str,
+    description: str,
+    trust: pulumi.Input[str],
+    tags: Mapping[str, str] | None = None,
+) -> aws.iam.Role:
+    """A role an AWS service assumes under ``trust`` (its trust policy, JSON), one-hour sessions.
+
+    No inline or managed policies: a created key's policy may name the role, so it must exist
+    before the key, and its grants follow as separate RolePolicies.
+    """
     return aws.iam.Role(
-        ctx.child("execution-role"),
-        name=execution_role_name(ctx),
-        description=f"inferstack {ctx.name}: runs the SageMaker model; least privilege",
-        assume_role_policy=json.dumps(assume_role("sagemaker.amazonaws.com")),
+        ctx.child(suffix),
+        name=name,
+        description=f"inferstack {ctx.name}: {description}",
+        assume_role_policy=trust,
         max_session_duration=3600,
-        tags=ctx.tags(),
+        tags=dict(tags) if tags is not None else ctx.tags(),
         opts=ctx.opts(),
+    )
+
+
+def execution_role(ctx: Context) -> aws.iam.Role:
+    return service_role(
+        ctx,
+        "execution-role",
+        name=execution_role_name(ctx),
+        description="runs the SageMaker model; least privilege",
+        trust=json.dumps(assume_role("sagemaker.amazonaws.com")),
     )
 
 

@@ -40,8 +40,8 @@ def endpoint_network(ctx: Context) -> Network:
         groups: list[pulumi.Input[str]] = list(plan.security_group_ids)
         if not groups:
             assert plan.vpc_id is not None
-            egress = [_https_egress("HTTPS to S3 and the image registry", cidr_blocks=[ANYWHERE])]
-            groups = [_security_group(ctx, plan.vpc_id, egress).id]
+            egress = [https_egress("HTTPS to S3 and the image registry", cidr_blocks=[ANYWHERE])]
+            groups = [_endpoint_group(ctx, plan.vpc_id, egress).id]
         return Network(list(plan.subnet_ids), groups, [])
     return _private_vpc(ctx)
 
@@ -114,14 +114,14 @@ def _private_vpc(ctx: Context) -> Network:
     )
     ready.append(s3)
     if ctx.plan.needs_internet:
-        egress = [_https_egress("HTTPS to the model hub through the NAT gateway", [ANYWHERE])]
+        egress = [https_egress("HTTPS to the model hub through the NAT gateway", [ANYWHERE])]
     else:
         egress = [
-            _https_egress(
+            https_egress(
                 "HTTPS to S3 through the gateway endpoint", prefix_list_ids=[s3.prefix_list_id]
             )
         ]
-    group = _security_group(ctx, vpc.id, egress)
+    group = _endpoint_group(ctx, vpc.id, egress)
     return Network(
         [subnet.id for subnet in subnets],
         [group.id],
@@ -181,11 +181,12 @@ def _nat_gateway(ctx: Context, vpc: aws.ec2.Vpc) -> aws.ec2.NatGateway:
     )
 
 
-def _https_egress(
+def https_egress(
     description: str,
     cidr_blocks: list[str] | None = None,
     prefix_list_ids: list[pulumi.Input[str]] | None = None,
 ) -> Any:
+    """An egress rule: HTTPS (tcp 443) to ``cidr_blocks`` and/or ``prefix_list_ids``."""
     rule: dict[str, Any] = {
         "description": description,
         "protocol": "tcp",
@@ -199,18 +200,30 @@ def _https_egress(
     return rule
 
 
-def _security_group(
-    ctx: Context, vpc_id: pulumi.Input[str], egress: list[Any]
+def outbound_group(
+    ctx: Context, name: str, vpc_id: pulumi.Input[str], egress: list[Any], *, description: str
 ) -> aws.ec2.SecurityGroup:
+    """A security group of ``description``'s clients: ``egress`` out, no inbound traffic.
+
+    Its Pulumi name is ``<name>-sg``, its ``Name`` tag the child name of ``name``.
+    """
     return aws.ec2.SecurityGroup(
-        ctx.child("endpoint-sg"),
-        description=f"inferstack {ctx.name}: SageMaker endpoint instances; no inbound traffic",
+        ctx.child(f"{name}-sg"),
+        description=f"inferstack {ctx.name}: {description}; no inbound traffic",
         vpc_id=vpc_id,
         ingress=[],
         egress=egress,
         region=ctx.region,
-        tags=ctx.tags(Name=ctx.child("endpoint")),
+        tags=ctx.tags(Name=ctx.child(name)),
         opts=ctx.opts(),
+    )
+
+
+def _endpoint_group(
+    ctx: Context, vpc_id: pulumi.Input[str], egress: list[Any]
+) -> aws.ec2.SecurityGroup:
+    return outbound_group(
+        ctx, "endpoint", vpc_id, egress, description="SageMaker endpoint instances"
     )
 
 
@@ -232,22 +245,14 @@ def task_security_groups(ctx: Context, net: Network, purpose: str) -> list[pulum
     plan = ctx.plan
     if plan.create_network:
         assert net.vpc_id is not None and net.s3_prefix_list_id is not None
-        group = aws.ec2.SecurityGroup(
-            ctx.child(f"{purpose}-sg"),
-            description=f"inferstack {ctx.name}: {purpose} task; no inbound traffic",
-            vpc_id=net.vpc_id,
-            ingress=[],
-            egress=[
-                _https_egress("HTTPS to the interface endpoints", cidr_blocks=[VPC_CIDR]),
-                _https_egress(
-                    "HTTPS to S3 through the gateway endpoint",
-                    prefix_list_ids=[net.s3_prefix_list_id],
-                ),
-            ],
-            region=ctx.region,
-            tags=ctx.tags(Name=ctx.child(purpose)),
-            opts=ctx.opts(),
-        )
+        egress = [
+            https_egress("HTTPS to the interface endpoints", cidr_blocks=[VPC_CIDR]),
+            https_egress(
+                "HTTPS to S3 through the gateway endpoint",
+                prefix_list_ids=[net.s3_prefix_list_id],
+            ),
+        ]
+        group = outbound_group(ctx, purpose, net.vpc_id, egress, description=f"{purpose} task")
         interface_endpoints(
             ctx,
             net,
@@ -260,19 +265,8 @@ def task_security_groups(ctx: Context, net: Network, purpose: str) -> list[pulum
         return [group.id]
     if plan.security_group_ids or plan.vpc_id is None:
         return list(plan.security_group_ids)
-    egress = [_https_egress("HTTPS to the AWS APIs", cidr_blocks=[ANYWHERE])]
-    return [
-        aws.ec2.SecurityGroup(
-            ctx.child(f"{purpose}-sg"),
-            description=f"inferstack {ctx.name}: {purpose} task; no inbound traffic",
-            vpc_id=plan.vpc_id,
-            ingress=[],
-            egress=egress,
-            region=ctx.region,
-            tags=ctx.tags(Name=ctx.child(purpose)),
-            opts=ctx.opts(),
-        ).id
-    ]
+    egress = [https_egress("HTTPS to the AWS APIs", cidr_blocks=[ANYWHERE])]
+    return [outbound_group(ctx, purpose, plan.vpc_id, egress, description=f"{purpose} task").id]
 
 
 def interface_endpoints(

@@ -118,22 +118,13 @@ def execution_policy(grants: ExecutionGrants) -> Document:
         )
     if grants.model_bucket_arn is not None:
         statements += _model_read(grants.model_bucket_arn, grants.model_key)
-    if grants.bucket_arn is not None and grants.read_prefixes:
-        statements.append(
-            statement(
-                "ReadRequests",
-                "s3:GetObject",
-                [f"{grants.bucket_arn}/{prefix}*" for prefix in grants.read_prefixes],
-            )
-        )
-    if grants.bucket_arn is not None and grants.write_prefixes:
-        statements.append(
-            statement(
-                "WriteResults",
-                "s3:PutObject",
-                [f"{grants.bucket_arn}/{prefix}*" for prefix in grants.write_prefixes],
-            )
-        )
+    for sid, action, prefixes in (
+        ("ReadRequests", "s3:GetObject", grants.read_prefixes),
+        ("WriteResults", "s3:PutObject", grants.write_prefixes),
+    ):
+        if grants.bucket_arn is not None and prefixes:
+            objects = [f"{grants.bucket_arn}/{prefix}*" for prefix in prefixes]
+            statements.append(statement(sid, action, objects))
     if grants.topic_arns:
         statements.append(statement("NotifyResults", "sns:Publish", grants.topic_arns))
     if grants.secret_arn is not None:

@@ -28,7 +28,6 @@ from inferstack.azureml.plan import AzureMLPlan, build_plan
 from inferstack.component import InferenceComponent
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
-from inferstack.errors import SpecError
 from inferstack.redteam import RedTeamPlan
 
 
@@ -58,14 +57,6 @@ class OnlineEndpoint(InferenceComponent[AzureMLArgs]):
     plan: AzureMLPlan
     scans: RedTeamPlan | None
     region: str
-
-    def check(self, name: str, spec: DeploymentSpec, args: AzureMLArgs, region: str | None) -> None:
-        if region is None:
-            raise SpecError(
-                "azure-native:location",
-                "is required for Azure ML",
-                "pulumi config set azure-native:location westeurope",
-            )
 
     def prepare(
         self,

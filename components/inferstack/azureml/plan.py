@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from inferstack import catalog, sizing
+from inferstack import catalog, sizing, targets
 from inferstack.azureml import container
 from inferstack.azureml.args import AzureMLArgs
 from inferstack.azureml.gateway_plan import GatewayPlan, check_budget, gateway_plan
@@ -134,12 +134,7 @@ def build_plan(
     region: str | None = None,
 ) -> AzureMLPlan:
     """The frozen plan of one Azure ML deployment named ``name``; SpecError if it cannot work."""
-    if region is None:
-        raise SpecError(
-            "azure-native:location",
-            "is required for Azure ML",
-            "pulumi config set azure-native:location westeurope",
-        )
+    region = targets.get("azureml").require_region(region)
     component = name
     token = _short_hash(f"{component}/{region}")
     alnum = re.sub(r"[^a-z0-9]", "", component.lower())

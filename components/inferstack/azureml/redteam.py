@@ -36,15 +36,14 @@ from inferstack.azureml.encryption import Key
 from inferstack.azureml.plan import AzureMLPlan
 from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
-from inferstack.redteam import RedTeamPlan, red_team_plan
+from inferstack.redteam import RedTeamPlan
 from inferstack.redteam.garak import (
     CONFIG_DIR,
     DEADLINE_SECONDS,
     REPORT_DIR,
     GatewayProxy,
-    proxy_uri,
 )
-from inferstack.redteam.plan import Scheduled, cron_fields
+from inferstack.redteam.plan import Scheduled, cron_fields, proxied_plan
 
 COMPONENT: Final = "red-team"
 REPORTS: Final = "red-team-reports"
@@ -65,10 +64,6 @@ _ACR_IMAGE: Final = re.compile(
     r"^(?P<server>[a-z0-9]{5,50}\.azurecr\.io)/(?P<repository>[a-z0-9][a-z0-9._/-]*)"
     r"(:[\w.-]+)?@sha256:[0-9a-f]{64}$"
 )
-
-
-def _path(tier: str) -> str:
-    return "security.red_team." + ("schedule" if tier == "nightly" else "weekly_schedule")
 
 
 def login_server(plan: AzureMLPlan) -> str:
@@ -97,19 +92,9 @@ def scan_plan(spec: DeploymentSpec, args: AzureMLArgs, plan: AzureMLPlan) -> Red
             "of its own in that VNet",
             "name an empty /27 (or larger) subnet delegated to Microsoft.App/environments",
         )
-    scans = red_team_plan(
-        spec,
-        gateway_uri=proxy_uri(),
-        model_uri=None,
-        model_name=spec.model.id,
-        refuse_model=REFUSE_MODEL,
-    )
-    assert scans is not None
-    for run in scans.runs:
-        # Container Apps job schedules are five-field cron expressions in UTC (Microsoft
-        # Learn, "Jobs in Azure Container Apps", scheduled jobs).
-        cron_fields(run.schedule, _path(run.tier))
-    return scans
+    # Container Apps job schedules are five-field cron expressions in UTC (Microsoft Learn,
+    # "Jobs in Azure Container Apps", scheduled jobs).
+    return proxied_plan(spec, refuse_model=REFUSE_MODEL, check_schedule=cron_fields)
 
 
 def job_name(component: str, tier: str) -> str:

@@ -41,25 +41,31 @@ def autoscale(
             divide_per_instance=rule.per_instance,
         )
 
+    def step(
+        trigger_args: monitor.MetricTriggerArgs, direction: monitor.ScaleDirection, cooldown: int
+    ) -> monitor.ScaleRuleArgs:
+        """One instance more or fewer when ``trigger_args`` fires, then ``cooldown`` seconds."""
+        return monitor.ScaleRuleArgs(
+            metric_trigger=trigger_args,
+            scale_action=monitor.ScaleActionArgs(
+                direction=direction,
+                type=monitor.ScaleType.CHANGE_COUNT,
+                value="1",
+                cooldown=iso_seconds(cooldown),
+            ),
+        )
+
     # Out fast on five minutes of load, in slowly on a quiet quarter hour: a new GPU
     # instance takes many minutes to pull the image and load the model.
-    scale_out = monitor.ScaleRuleArgs(
-        metric_trigger=trigger("GreaterThan", rule.scale_out_above, 300),
-        scale_action=monitor.ScaleActionArgs(
-            direction=monitor.ScaleDirection.INCREASE,
-            type=monitor.ScaleType.CHANGE_COUNT,
-            value="1",
-            cooldown=iso_seconds(plan.scale_out_cooldown),
-        ),
+    scale_out = step(
+        trigger("GreaterThan", rule.scale_out_above, 300),
+        monitor.ScaleDirection.INCREASE,
+        plan.scale_out_cooldown,
     )
-    scale_in = monitor.ScaleRuleArgs(
-        metric_trigger=trigger("LessThan", rule.scale_in_below, 900),
-        scale_action=monitor.ScaleActionArgs(
-            direction=monitor.ScaleDirection.DECREASE,
-            type=monitor.ScaleType.CHANGE_COUNT,
-            value="1",
-            cooldown=iso_seconds(plan.scale_in_cooldown),
-        ),
+    scale_in = step(
+        trigger("LessThan", rule.scale_in_below, 900),
+        monitor.ScaleDirection.DECREASE,
+        plan.scale_in_cooldown,
     )
     return monitor.AutoscaleSetting(
         ctx.child("autoscale"),

@@ -6,16 +6,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from inferstack.subcommands import group_action
+
 EXIT_OK = 0
 
 
 def register(commands: Any) -> None:
     """Add ``models lock`` to the CLI's subcommands (``argparse._SubParsersAction``)."""
-    models = commands.add_parser("models", help="lock the models the stacks deploy")
-    actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    lock = actions.add_parser(
+    lock = group_action(
+        commands,
+        "models",
+        "lock the models the stacks deploy",
         "lock",
-        help="fetch what sizing needs of each model from the Hugging Face Hub (network)",
+        summary="fetch what sizing needs of each model from the Hugging Face Hub (network)",
         description="Resolve each model's revision on the Hub (HF_TOKEN for gated models, "
         "HF_ENDPOINT for a mirror) and write its config.json, checkpoint bytes, GGUF sizes, "
         "revision and sha256 hashes to the lock, which preview, render and fit read offline.",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +55,7 @@ def _resolve_gpu(spec: DeploymentSpec, target: Target) -> Hardware:
         raise _unknown("compute.gpu_type", gpu_type, "GPU model", list(catalog.gpus()))
     count = compute.gpu_count
     if count is None:
-        report = _fit(spec, target.name, gpu_type, gpu_count=catalog.ONPREM_MAX_GPUS)
+        report = fit_spec(spec, target.name, gpu_type, gpu_count=catalog.ONPREM_MAX_GPUS)
         count = report.tensor_parallel if report.fits else 1
     return Hardware(target.name, gpu_type, count)
 
@@ -151,6 +151,19 @@ def _check_auth(spec: DeploymentSpec, target: Target) -> None:
         )
 
 
+def require_runtime(spec: DeploymentSpec, runtimes: Sequence[str], missing: str) -> str:
+    """``serving.runtime`` when it is one of ``runtimes``; else a SpecError saying it has no
+    ``missing`` (the image or workload the target would run it in)."""
+    runtime = spec.serving.runtime
+    if runtime not in runtimes:
+        raise SpecError(
+            "serving.runtime",
+            f"'{runtime}' has no {missing}",
+            f"use one of {', '.join(runtimes)}",
+        )
+    return runtime
+
+
 def _check_runtime(spec: DeploymentSpec, target: Target) -> None:
     runtime = catalog.runtimes()[spec.serving.runtime]
     if target.name not in runtime.targets:
@@ -228,9 +241,10 @@ def _config_model(path: str, model_id: str) -> catalog.ModelInfo:
         raise SpecError("model.config", str(exc), "give a transformer's config.json") from None
 
 
-def _fit(
+def fit_spec(
     spec: DeploymentSpec, target: str, hardware: str, gpu_count: int | None
 ) -> sizing.FitReport:
+    """:func:`sizing.fit` of the spec's model as it asks to be served, on ``hardware``."""
     return sizing.fit(
         model_info(spec),
         target,
@@ -251,7 +265,7 @@ def _check_fit(spec: DeploymentSpec, hardware: Hardware) -> None:
     if descriptor.hardware == "module":
         _check_jetson_fit(spec, hardware)
         return
-    report = _fit(spec, hardware.target, hardware.name, hardware.gpu_count)
+    report = fit_spec(spec, hardware.target, hardware.name, hardware.gpu_count)
     if report.fits:
         sizing.log_advisory(spec.name, report)
         return

@@ -79,20 +79,16 @@ def cache_volume(s: Site) -> Manifest:
 
 
 def cache_claim(s: Site) -> Manifest:
-    meta = workload.metadata(s.cache_name, s.labels, s.namespace)
     # Bound statically to the volume above; nothing to wait for at deploy time.
-    meta["annotations"] = {"pulumi.com/skipAwait": "true"}
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": meta,
-        "spec": {
+    return workload.volume_claim(
+        workload.metadata(s.cache_name, s.labels, s.namespace),
+        {
             "accessModes": ["ReadWriteOnce"],
             "storageClassName": "",
             "volumeName": s.cache_name,
             "resources": {"requests": {"storage": f"{CACHE_CAPACITY_GI}Gi"}},
         },
-    }
+    )
 
 
 def gateway_config(s: Site) -> Manifest:

@@ -32,7 +32,7 @@ from inferstack.guard.gateway_config import (
 )
 from inferstack.kubernetes.args import GUARD_IMAGE_TAG, LLMServiceArgs
 from inferstack.kubernetes.plan import ServingPlan
-from inferstack.kubernetes.pod import container_security_context, pod_security_context
+from inferstack.kubernetes.pod import container_security_context, pod_security_context, probe
 from inferstack.kubernetes.runtime_data import env, secret_env
 from inferstack.kubernetes.workload import metadata
 from inferstack.targets import Target
@@ -257,6 +257,7 @@ def gateway_container(front: FrontPlan, mounts: list[Manifest]) -> Manifest:
         exports = gateway_export_env(collector, front.name(GATEWAY))
         variables += [env(name, value) for name, value in exports.items()]
     check = {"httpGet": {"path": "/health/liveliness", "port": "http"}}
+    ready = {"httpGet": {"path": "/health/readiness", "port": "http"}}
     return {
         "name": GATEWAY,
         "image": front.gateway_image,
@@ -270,19 +271,9 @@ def gateway_container(front: FrontPlan, mounts: list[Manifest]) -> Manifest:
         },
         "securityContext": container_security_context(),
         "volumeMounts": mounts,
-        "startupProbe": {**check, "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 60},
-        "readinessProbe": {
-            "httpGet": {"path": "/health/readiness", "port": "http"},
-            "periodSeconds": 10,
-            "timeoutSeconds": 5,
-            "failureThreshold": 3,
-        },
-        "livenessProbe": {
-            **check,
-            "periodSeconds": 15,
-            "timeoutSeconds": 10,
-            "failureThreshold": 6,
-        },
+        "startupProbe": probe(check, 5, 5, 60),
+        "readinessProbe": probe(ready, 10, 5, 3),
+        "livenessProbe": probe(check, 15, 10, 6),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
 

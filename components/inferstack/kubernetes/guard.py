@@ -23,7 +23,7 @@ from inferstack.kubernetes.gateway import (
     service,
     service_account,
 )
-from inferstack.kubernetes.pod import container_security_context
+from inferstack.kubernetes.pod import container_security_context, probe
 from inferstack.kubernetes.runtime_data import env, secret_env
 from inferstack.kubernetes.workload import metadata
 
@@ -45,6 +45,7 @@ def config_map(front: FrontPlan) -> Manifest:
 
 
 def guard_container(front: FrontPlan, mounts: list[Manifest]) -> Manifest:
+    health = {"httpGet": {"path": "/healthz", "port": "http"}}
     return {
         "name": GUARD,
         "image": front.guard_image or "",
@@ -63,24 +64,9 @@ def guard_container(front: FrontPlan, mounts: list[Manifest]) -> Manifest:
         },
         "securityContext": container_security_context(),
         "volumeMounts": mounts,
-        "startupProbe": {
-            "httpGet": {"path": "/healthz", "port": "http"},
-            "periodSeconds": 10,
-            "timeoutSeconds": 5,
-            "failureThreshold": STARTUP_SECONDS // 10,
-        },
-        "readinessProbe": {
-            "httpGet": {"path": "/readyz", "port": "http"},
-            "periodSeconds": 10,
-            "timeoutSeconds": 5,
-            "failureThreshold": 3,
-        },
-        "livenessProbe": {
-            "httpGet": {"path": "/healthz", "port": "http"},
-            "periodSeconds": 20,
-            "timeoutSeconds": 10,
-            "failureThreshold": 6,
-        },
+        "startupProbe": probe(health, 10, 5, STARTUP_SECONDS // 10),
+        "readinessProbe": probe({"httpGet": {"path": "/readyz", "port": "http"}}, 10, 5, 3),
+        "livenessProbe": probe(health, 20, 10, 6),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
 

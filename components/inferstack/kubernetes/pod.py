@@ -127,25 +127,21 @@ def probes(
     check = {"httpGet": {"path": health_path, "port": port}}
     threshold = startup_failure_threshold or budget.startup_failure_threshold
     return {
-        "startupProbe": {
-            **check,
-            "periodSeconds": budget.period_seconds,
-            "timeoutSeconds": 5,
-            "failureThreshold": threshold,
-        },
-        "readinessProbe": {
-            **check,
-            "periodSeconds": 10,
-            "timeoutSeconds": 5,
-            "failureThreshold": 3,
-        },
+        "startupProbe": probe(check, budget.period_seconds, 5, threshold),
+        "readinessProbe": probe(check, 10, 5, 3),
         # A busy server answers /health slowly: be patient before restarting it.
-        "livenessProbe": {
-            **check,
-            "periodSeconds": 15,
-            "timeoutSeconds": 10,
-            "failureThreshold": 6,
-        },
+        "livenessProbe": probe(check, 15, 10, 6),
+    }
+
+
+def probe(check: Manifest, period: int, timeout: int, failures: int) -> Manifest:
+    """A probe running ``check`` every ``period`` seconds, each try given ``timeout`` seconds,
+    that fails after ``failures`` tries in a row fail."""
+    return {
+        **check,
+        "periodSeconds": period,
+        "timeoutSeconds": timeout,
+        "failureThreshold": failures,
     }
 
 

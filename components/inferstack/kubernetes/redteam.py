@@ -17,7 +17,7 @@ from inferstack.errors import SpecError
 from inferstack.kubernetes.args import LLMServiceArgs
 from inferstack.kubernetes.plan import ServingPlan
 from inferstack.kubernetes.pod import container_security_context, pod_security_context
-from inferstack.kubernetes.workload import metadata
+from inferstack.kubernetes.workload import metadata, volume_claim
 from inferstack.redteam import RedTeamPlan, Scan, red_team_plan
 from inferstack.redteam.garak import (
     API_KEY_ENV,
@@ -116,19 +116,16 @@ def config_map(plan: ServingPlan, scans: RedTeamPlan) -> Manifest:
 
 
 def report_claim(plan: ServingPlan, storage_class: str, size_gi: int, days: int) -> Manifest:
-    meta = metadata(_name(plan, "reports"), _labels(plan, "red-team-reports"), plan.namespace)
     # WaitForFirstConsumer classes bind when the first scan starts.
-    meta["annotations"] = {"pulumi.com/skipAwait": "true", RETENTION_ANNOTATION: str(days)}
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": meta,
-        "spec": {
+    return volume_claim(
+        metadata(_name(plan, "reports"), _labels(plan, "red-team-reports"), plan.namespace),
+        {
             "accessModes": ["ReadWriteOnce"],
             "storageClassName": storage_class,
             "resources": {"requests": {"storage": f"{size_gi}Gi"}},
         },
-    }
+        {RETENTION_ANNOTATION: str(days)},
+    )
 
 
 def _container(scan: Scan, image: str, days: int, key: SecretRef) -> Manifest:

@@ -79,10 +79,7 @@ def _vllm(plan: ServingPlan) -> ServerCommand:
         "--tensor-parallel-size", str(plan.gpu_count),
         *_vllm_dtype(plan.dtype, plan.gpu_type),
     ]  # fmt: skip
-    if ref.revision:
-        args += ["--revision", ref.revision]
-    if plan.kv_cache_dtype == "fp8":
-        args += ["--kv-cache-dtype", "fp8"]
+    args += _revision_and_kv_cache(plan)
     args += _declared(plan, "vllm")
     variables = [*_OFFLINE, env("VLLM_NO_USAGE_STATS", "1"), env("HF_HUB_CACHE", HUB_CACHE)]
     if plan.api_key is not None:
@@ -92,6 +89,14 @@ def _vllm(plan: ServingPlan) -> ServerCommand:
         variables += _otel_env(plan, protocol="grpc")
     command = ["python3", "-m", "vllm.entrypoints.openai.api_server"]
     return ServerCommand(command, [*args, *plan.extra_args], variables)
+
+
+def _revision_and_kv_cache(plan: ServingPlan) -> list[str]:
+    """The flags vLLM and TGI spell alike: the pinned revision, and an FP8 KV cache."""
+    args = ["--revision", plan.model.revision] if plan.model.revision else []
+    if plan.kv_cache_dtype == "fp8":
+        args += ["--kv-cache-dtype", "fp8"]
+    return args
 
 
 def _otel_env(plan: ServingPlan, *, protocol: str) -> list[Manifest]:
@@ -143,10 +148,7 @@ def _tgi(plan: ServingPlan) -> ServerCommand:
             "int4-gptq": ["--quantize", "gptq"],
         }[plan.dtype],
     ]  # fmt: skip
-    if ref.revision:
-        args += ["--revision", ref.revision]
-    if plan.kv_cache_dtype == "fp8":
-        args += ["--kv-cache-dtype", "fp8"]
+    args += _revision_and_kv_cache(plan)
     # TGI's Messages API takes tools without a flag.
     args += _declared(plan, "tgi")
     variables = [*_OFFLINE, env("HF_HUB_CACHE", HUB_CACHE), env("HUGGINGFACE_HUB_CACHE", HUB_CACHE)]

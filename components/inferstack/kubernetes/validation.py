@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.targets import require_runtime
 from inferstack.errors import SpecError
 from inferstack.kubernetes.metrics import RUNTIME_METRICS
 from inferstack.kubernetes.runtime_data import GGUF_RUNTIMES, SUPPORTED_RUNTIMES
@@ -62,13 +63,7 @@ def _check_declared(spec: DeploymentSpec) -> None:
 
 
 def _check_runtime(spec: DeploymentSpec) -> None:
-    runtime = spec.serving.runtime
-    if runtime not in SUPPORTED_RUNTIMES:
-        raise SpecError(
-            "serving.runtime",
-            f"'{runtime}' has no Kubernetes workload in inferstack",
-            f"use one of {', '.join(SUPPORTED_RUNTIMES)}",
-        )
+    runtime = require_runtime(spec, SUPPORTED_RUNTIMES, "Kubernetes workload in inferstack")
     gguf = spec.model.dtype.startswith("gguf-")
     if runtime in GGUF_RUNTIMES and not gguf:
         raise SpecError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from inferstack.kubernetes.plan import ServingPlan
@@ -49,10 +50,22 @@ def model_cache_claim(plan: ServingPlan) -> Manifest | None:
     }
     if plan.model_cache.storage_class_name is not None:
         spec["storageClassName"] = plan.model_cache.storage_class_name
-    meta = metadata(plan.names.model_cache, plan.labels, plan.namespace)
     # WaitForFirstConsumer classes bind only when the pod starts: do not block on binding.
-    meta["annotations"] = {"pulumi.com/skipAwait": "true"}
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec}
+    return volume_claim(metadata(plan.names.model_cache, plan.labels, plan.namespace), spec)
+
+
+def volume_claim(
+    meta: Manifest, spec: Manifest, annotations: Mapping[str, str] | None = None
+) -> Manifest:
+    """A PersistentVolumeClaim the deployment does not wait to see bound (``skipAwait``): it
+    binds when its first pod starts, or at once to a volume named for it."""
+    annotated = {**meta, "annotations": {"pulumi.com/skipAwait": "true", **(annotations or {})}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": annotated,
+        "spec": spec,
+    }
 
 
 def deployment(plan: ServingPlan) -> Manifest:

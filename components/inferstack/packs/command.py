@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from inferstack.subcommands import group_action
+
 
 def register(commands: Any) -> None:
     """Add ``packs export`` to the CLI's subcommands (``argparse._SubParsersAction``)."""
-    packs = commands.add_parser("packs", help="the policy packs, for use in any repository")
-    pack_actions = packs.add_subparsers(dest="packs_command", required=True, metavar="ACTION")
-    export = pack_actions.add_parser(
+    export = group_action(
+        commands,
+        "packs",
+        "the policy packs, for use in any repository",
         "export",
-        help="write pack directories that `pulumi preview --policy-pack DIR/<pack>` loads",
+        summary="write pack directories that `pulumi preview --policy-pack DIR/<pack>` loads",
         description="Write each pack's PulumiPolicy.yaml, __main__.py, config.example.json and "
         "a requirements.txt pinning this inferstack release (no cloud SDK needed).",
     )

@@ -76,21 +76,11 @@ def stack_plan(config_path: str | Path) -> Plan | None:
     descriptor = targets.get(stack.target)
     if descriptor.hardware == "module" and spec.compute.fleet is not None:
         return _fleet_plan(stack.target, stack.region, spec)
-    from inferstack.deployment.targets import model_info, resolve_hardware, serving_context
+    from inferstack.deployment.targets import fit_spec, resolve_hardware
 
     hardware = resolve_hardware(spec, stack.target)
-    report = sizing.fit(
-        model_info(spec),
-        stack.target,
-        hardware.name,
-        dtype=spec.model.dtype,
-        context=serving_context(spec),
-        concurrency=spec.serving.max_concurrency,
-        runtime=spec.serving.runtime,
-        gpu_count=hardware.gpu_count if descriptor.hardware == "gpu" else None,
-        gpu_memory_utilization=spec.serving.gpu_memory_utilization,
-        kv_cache_dtype=spec.serving.kv_cache_dtype,
-    )
+    gpu_count = hardware.gpu_count if descriptor.hardware == "gpu" else None
+    report = fit_spec(spec, stack.target, hardware.name, gpu_count)
     label = hardware.name
     if descriptor.hardware == "gpu":
         label = f"{report.tensor_parallel} x {hardware.name}"

@@ -6,14 +6,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from inferstack.subcommands import group_action
+
 
 def register(commands: Any) -> None:
     """Add ``redteam summarize`` to the CLI's subcommands (``argparse._SubParsersAction``)."""
-    redteam = commands.add_parser("redteam", help="scheduled garak scans: read their reports")
-    actions = redteam.add_subparsers(dest="redteam_command", required=True, metavar="ACTION")
-    summarize = actions.add_parser(
+    summarize = group_action(
+        commands,
+        "redteam",
+        "scheduled garak scans: read their reports",
         "summarize",
-        help="pass rates per probe and per OWASP risk from a garak report.jsonl",
+        summary="pass rates per probe and per OWASP risk from a garak report.jsonl",
         description="Read a garak report.jsonl (from the scan's report store) and print the "
         "pass rate of each probe and of each OWASP risk its probes cover. Prompts and answers "
         "are not read.",

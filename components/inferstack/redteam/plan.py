@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.security import RedTeamSpec
 from inferstack.deployment.types import RedTeamTarget
 from inferstack.errors import SpecError
-from inferstack.redteam.garak import Scan
+from inferstack.redteam.garak import Scan, proxy_uri
 from inferstack.redteam.probes import GARAK_VERSION, Tier, probes_for, scanned_risks, selection
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?]+$")
@@ -147,4 +148,42 @@ def eventbridge_cron(schedule: str, path: str) -> str:
     return f"cron({minute} {hour} {dom} {month} {dow} *)"
 
 
-__all__ = ["RedTeamPlan", "Scheduled", "eventbridge_cron", "probes_for", "red_team_plan"]
+def proxied_plan(
+    spec: DeploymentSpec,
+    *,
+    refuse_model: str,
+    check_schedule: Callable[[str, str], object] = cron_fields,
+) -> RedTeamPlan | None:
+    """The plan of a cloud target's scans; None when no scan is asked for.
+
+    On a cloud target garak scans the gateway only, through the runner's proxy on 127.0.0.1
+    (the proxy signs or authenticates each call as the scan's identity); the model cannot be
+    scanned directly, ``refuse_model`` says why. ``check_schedule`` reads each tier's schedule
+    in the target scheduler's cron dialect, naming the field of the spec it came from.
+    """
+    scans = red_team_plan(
+        spec,
+        gateway_uri=proxy_uri(),
+        model_uri=None,
+        model_name=spec.model.id,
+        refuse_model=refuse_model,
+    )
+    for run in scans.runs if scans is not None else ():
+        check_schedule(run.schedule, schedule_path(run.tier))
+    return scans
+
+
+def schedule_path(tier: Tier) -> str:
+    """The field of the deployment spec a tier's schedule comes from, for errors."""
+    return "security.red_team." + ("schedule" if tier == "nightly" else "weekly_schedule")
+
+
+__all__ = [
+    "RedTeamPlan",
+    "Scheduled",
+    "eventbridge_cron",
+    "probes_for",
+    "proxied_plan",
+    "red_team_plan",
+    "schedule_path",
+]

@@ -11,7 +11,6 @@ import pulumi_gcp as gcp
 from inferstack.component import InferenceComponent
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware
-from inferstack.errors import SpecError
 from inferstack.redteam import RedTeamPlan
 from inferstack.vertex import (
     budget,
@@ -76,12 +75,6 @@ class Endpoint(InferenceComponent[VertexArgs]):
             project = pulumi.Config("gcp").get("project")
             settings = settings.model_copy(update={"project": project})
         super().__init__(name, spec, opts, args=settings, region=region)
-
-    def check(self, name: str, spec: DeploymentSpec, args: VertexArgs, region: str | None) -> None:
-        if region is None:
-            raise SpecError(
-                "gcp:region", "is required for Vertex AI", "pulumi config set gcp:region <region>"
-            )
 
     def prepare(
         self,

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 from inferstack import catalog
 from inferstack.deployment import DeploymentSpec
-from inferstack.deployment.targets import Hardware, model_info, serving_context
+from inferstack.deployment.targets import (
+    Hardware,
+    model_info,
+    require_runtime,
+    serving_context,
+)
 from inferstack.errors import SpecError
 from inferstack.vertex.names import Names
 
@@ -92,13 +97,7 @@ def container(
     region: str,
     names: Names,
 ) -> Container:
-    runtime = spec.serving.runtime
-    if runtime not in VERTEX_RUNTIMES:
-        raise SpecError(
-            "serving.runtime",
-            f"'{runtime}' has no Vertex AI serving image",
-            f"use one of {', '.join(VERTEX_RUNTIMES)}",
-        )
+    runtime = require_runtime(spec, VERTEX_RUNTIMES, "Vertex AI serving image")
     if spec.model.dtype.startswith("gguf"):
         raise SpecError(
             "model.dtype",
@@ -214,10 +213,7 @@ def _vllm_args(spec: DeploymentSpec, hardware: Hardware, source: ModelSource) ->
         f"--max-model-len={serving_context(spec)}",
         f"--max-num-seqs={spec.serving.max_concurrency}",
     ]
-    if spec.model.dtype in VLLM_DTYPES:
-        args.append(f"--dtype={VLLM_DTYPES[spec.model.dtype]}")
-    if spec.model.dtype == "fp8":
-        args.append("--quantization=fp8")
+    args += _precision_args(spec, VLLM_DTYPES, "--quantization")
     if spec.serving.gpu_memory_utilization is not None:
         args.append(f"--gpu-memory-utilization={spec.serving.gpu_memory_utilization}")
     if spec.serving.kv_cache_dtype == "fp8":
@@ -237,10 +233,17 @@ def _tgi_args(spec: DeploymentSpec, hardware: Hardware) -> list[str]:
         f"--max-input-tokens={max_input}",
         f"--max-concurrent-requests={spec.serving.max_concurrency}",
     ]
-    if spec.model.dtype in TGI_DTYPES:
-        args.append(f"--dtype={TGI_DTYPES[spec.model.dtype]}")
-    if spec.model.dtype == "fp8":
-        args.append("--quantize=fp8")
+    args += _precision_args(spec, TGI_DTYPES, "--quantize")
     if spec.serving.kv_cache_dtype == "fp8":
         args.append("--kv-cache-dtype=fp8")
     return args
+
+
+def _precision_args(spec: DeploymentSpec, dtypes: dict[str, str], quantize: str) -> list[str]:
+    """A 16-bit checkpoint's ``--dtype`` (in ``dtypes``' spelling), or FP8 quantization at load
+    (``quantize``: the engine's flag for it)."""
+    if spec.model.dtype in dtypes:
+        return [f"--dtype={dtypes[spec.model.dtype]}"]
+    if spec.model.dtype == "fp8":
+        return [f"{quantize}=fp8"]
+    return []

@@ -22,6 +22,7 @@ from inferstack.vertex.context import Context
 from inferstack.vertex.encryption import Key
 from inferstack.vertex.endpoint import resource_name
 from inferstack.vertex.gateway_config import CONFIG_ENV, GATEWAY_PORT, command
+from inferstack.vertex.identity import project_grants
 from inferstack.vertex.network import EndpointNetwork, direct_vpc_egress
 from inferstack.vertex.registry import remote_repository
 from inferstack.vertex.tracing import (
@@ -77,16 +78,7 @@ def gateway(
         )
     ]
     roles = [*PROJECT_ROLES, *([GUARD_ROLE] if template is not None else [])]
-    for role in roles:
-        grants.append(
-            gcp.projects.IAMMember(
-                ctx.child(f"gateway-{role.split('.')[-1].lower()}"),
-                project=ctx.project,
-                role=role,
-                member=member,
-                opts=ctx.opts(depends_on=[account]),
-            )
-        )
+    grants += project_grants(ctx, "gateway", roles, member, account)
     repository = remote_repository(
         ctx, key, plan.upstream, plan.repository, "gateway-images", "Gateway"
     )

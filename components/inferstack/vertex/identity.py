@@ -7,6 +7,7 @@ every Vertex AI custom container needs for its logs and metrics.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -59,14 +60,26 @@ def serving_account(ctx: Context, bucket: gcp.storage.Bucket | None) -> Identity
         opts=ctx.opts(depends_on=[account]),
     )
     grants: list[pulumi.Resource] = [read]
-    for role in PROJECT_ROLES:
-        grants.append(
-            gcp.projects.IAMMember(
-                ctx.child(f"serving-{role.split('.')[-1].lower()}"),
-                project=plan.project,
-                role=role,
-                member=member,
-                opts=ctx.opts(depends_on=[account]),
-            )
-        )
+    grants += project_grants(ctx, "serving", PROJECT_ROLES, member, account)
     return Identity(account.email, grants)
+
+
+def project_grants(
+    ctx: Context,
+    prefix: str,
+    roles: Sequence[str],
+    member: str,
+    account: gcp.serviceaccount.Account,
+) -> list[pulumi.Resource]:
+    """``member`` (``account``'s) bound to each project role, one binding per role named
+    ``<prefix>-<the role's last part>``."""
+    return [
+        gcp.projects.IAMMember(
+            ctx.child(f"{prefix}-{role.split('.')[-1].lower()}"),
+            project=ctx.project,
+            role=role,
+            member=member,
+            opts=ctx.opts(depends_on=[account]),
+        )
+        for role in roles
+    ]

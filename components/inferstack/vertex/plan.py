@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from inferstack import catalog
+from inferstack import catalog, targets
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.targets import Hardware, budget_usd
 from inferstack.errors import SpecError
@@ -118,10 +118,7 @@ def build_plan(
     region: str | None = None,
 ) -> VertexPlan:
     """The frozen plan of one Vertex AI deployment named ``name``; SpecError if it cannot work."""
-    if region is None:
-        raise SpecError(
-            "gcp:region", "is required for Vertex AI", "pulumi config set gcp:region <region>"
-        )
+    region = targets.get("vertex").require_region(region)
     if args.project is None:
         raise SpecError(
             "gcp:project", "is required for Vertex AI", "pulumi config set gcp:project <id>"

@@ -46,15 +46,14 @@ import pulumi_gcp as gcp
 
 from inferstack.deployment import DeploymentSpec
 from inferstack.errors import SpecError
-from inferstack.redteam import RedTeamPlan, red_team_plan
+from inferstack.redteam import RedTeamPlan
 from inferstack.redteam.garak import (
     CONFIG_DIR,
     DEADLINE_SECONDS,
     REPORT_DIR,
     GatewayProxy,
-    proxy_uri,
 )
-from inferstack.redteam.plan import Scheduled
+from inferstack.redteam.plan import Scheduled, proxied_plan
 from inferstack.vertex import storage
 from inferstack.vertex.container import pull_through
 from inferstack.vertex.context import Context
@@ -81,10 +80,6 @@ USER_ID: Final = 1000
 CONFIG_LIMIT: Final = "16Mi"
 
 
-def _path(tier: str) -> str:
-    return "security.red_team." + ("schedule" if tier == "nightly" else "weekly_schedule")
-
-
 def scan_plan(spec: DeploymentSpec, plan: VertexPlan) -> RedTeamPlan | None:
     """The scans ``security.red_team`` asks for, checked for Vertex AI; None without it."""
     red = spec.security.red_team
@@ -107,15 +102,8 @@ def scan_plan(spec: DeploymentSpec, plan: VertexPlan) -> RedTeamPlan | None:
             "push it to a <region>-docker.pkg.dev repository the project reads and use that "
             "URI by digest",
         )
-    scans = red_team_plan(
-        spec,
-        gateway_uri=proxy_uri(),
-        model_uri=None,
-        model_name=spec.model.id,
-        refuse_model=REFUSE_MODEL,
-    )
-    assert scans is not None
-    return scans
+    # Cloud Scheduler's schedules are unix-cron (five fields), in TIME_ZONE.
+    return proxied_plan(spec, refuse_model=REFUSE_MODEL)
 
 
 def gateway_proxy(service_uri: str) -> GatewayProxy:

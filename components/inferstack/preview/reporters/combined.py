@@ -110,22 +110,29 @@ def render_combined_table(reports: Sequence[Report], *, quiet: bool = False) -> 
     return "\n".join(parts) + "\n"
 
 
-def matrix(reports: Sequence[Report]) -> list[str]:
-    """Stack x pack: mandatory/advisory/unverifiable findings per pack, '-' where it did not run."""
+def pack_cells(reports: Sequence[Report], separator: str) -> tuple[list[str], list[list[str]]]:
+    """The packs any stack ran, and per report one cell per pack: its mandatory, advisory and
+    unverifiable findings joined by ``separator``, or '-' where the pack did not run."""
     packs = list(dict.fromkeys(p.name for r in reports for p in r.evaluation.packs))
     counts = {report.run.stack: pack_counts(report) for report in reports}
+    levels = ("mandatory", "advisory", "unverifiable")
+    cells = [
+        [
+            "-" if found is None else separator.join(str(found[level]) for level in levels)
+            for found in (counts[report.run.stack].get(pack) for pack in packs)
+        ]
+        for report in reports
+    ]
+    return packs, cells
+
+
+def matrix(reports: Sequence[Report]) -> list[str]:
+    """Stack x pack: mandatory/advisory/unverifiable findings per pack, '-' where it did not run."""
+    packs, cells = pack_cells(reports, "/")
     header = ["stack", *packs, "result"]
-    rows = []
-    for report in reports:
-        cells = [report.run.stack]
-        for pack in packs:
-            found = counts[report.run.stack].get(pack)
-            cells.append(
-                "-"
-                if found is None
-                else f"{found['mandatory']}/{found['advisory']}/{found['unverifiable']}"
-            )
-        rows.append([*cells, report.verdict])
+    rows = [
+        [report.run.stack, *row, report.verdict] for report, row in zip(reports, cells, strict=True)
+    ]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     lines = [
         "Summary: findings per stack and pack (mandatory/advisory/unverifiable; - not applied)",
@@ -142,8 +149,7 @@ def matrix(reports: Sequence[Report]) -> list[str]:
 
 
 def render_combined_markdown(reports: Sequence[Report]) -> str:
-    packs = list(dict.fromkeys(p.name for r in reports for p in r.evaluation.packs))
-    counts = {report.run.stack: pack_counts(report) for report in reports}
+    packs, cells_by_report = pack_cells(reports, " / ")
     lines = [
         f"# inferstack preview: {len(reports)} stacks",
         "",
@@ -155,15 +161,7 @@ def render_combined_markdown(reports: Sequence[Report]) -> str:
         "| Stack | Target | " + " | ".join(f"`{p}`" for p in packs) + " | Result |",
         "|---|---|" + "---|" * len(packs) + "---|",
     ]
-    for report in reports:
-        cells = []
-        for pack in packs:
-            found = counts[report.run.stack].get(pack)
-            cells.append(
-                "-"
-                if found is None
-                else f"{found['mandatory']} / {found['advisory']} / {found['unverifiable']}"
-            )
+    for report, cells in zip(reports, cells_by_report, strict=True):
         result = "**FAIL**" if report.failed else "PASS"
         lines.append(
             f"| `{report.run.stack}` | {report.run.target or 'unset'} | "
