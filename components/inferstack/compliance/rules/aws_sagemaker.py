@@ -147,22 +147,22 @@ def _capture_buckets(
     return [bucket for bucket in buckets if name in bucket_names(bucket)]
 
 
-def _expires_within(lifecycle: StackResource, max_days: float | None) -> bool:
-    for rule in elements(lifecycle.props, "rules"):
-        days = as_number(get(rule, "expiration", "days"))
-        enabled = get(rule, "status") == "Enabled"
-        if enabled and days is not None and days > 0 and (max_days is None or days <= max_days):
-            return True
-    return False
+def _expiration_days(resource: StackResource, key: str) -> list[float]:
+    """Days after which the enabled expiration rules under ``key`` delete objects.
 
-
-def _inline_expires_within(bucket: StackResource, max_days: float | None) -> bool:
-    for rule in elements(bucket.props, "lifecycleRules"):
+    ``rules`` of a lifecycle configuration say ``status: Enabled``; a bucket's inline
+    ``lifecycleRules`` say ``enabled: true``.
+    """
+    found = []
+    for rule in elements(resource.props, key):
         days = as_number(get(rule, "expiration", "days"))
-        enabled = as_bool(get(rule, "enabled")) is True
-        if enabled and days is not None and days > 0 and (max_days is None or days <= max_days):
-            return True
-    return False
+        if key == "rules":
+            enabled = get(rule, "status") == "Enabled"
+        else:
+            enabled = as_bool(get(rule, "enabled")) is True
+        if enabled and days is not None and days > 0:
+            found.append(days)
+    return found
 
 
 def _check_capture_expiration(
@@ -189,13 +189,18 @@ def _check_capture_expiration(
             )
         for bucket in targets or ():
             lifecycles = companions_of(resources, bucket, LIFECYCLE_TYPES)
-            if not (
-                any(_expires_within(item, max_days) for item in lifecycles)
-                or _inline_expires_within(bucket, max_days)
-            ):
+            days = [d for item in lifecycles for d in _expiration_days(item, "rules")]
+            days += _expiration_days(bucket, "lifecycleRules")
+            if not days:
                 report(
                     f"captured prompts in bucket '{bucket.name}' do not expire {limit} "
                     "(no enabled lifecycle expiration rule)",
+                    config.urn,
+                )
+            elif max_days is not None and min(days) > max_days:
+                report(
+                    f"captured prompts in bucket '{bucket.name}' expire after {min(days):g} "
+                    f"days, over the {max_days:g}-day limit (maxRetentionDays)",
                     config.urn,
                 )
 
