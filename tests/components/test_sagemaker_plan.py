@@ -291,3 +291,37 @@ def test_plan_for_async_scale_to_zero() -> None:
 
 def test_component_names_become_valid_endpoint_names() -> None:
     assert plan_of(component="Support_Bot.v2").endpoint_name == "Support-Bot-v2"
+
+
+# -- what the stack's own packs would refuse -------------------------------------------------
+
+MIRROR = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/mirror/djl-inference@sha256:" + "a" * 64
+WEIGHTS = "s3://acme-models/meta-llama/Llama-3.1-8B-Instruct/0e9e39f/"
+
+
+def refusal(**sections: Any) -> SpecError:
+    with pytest.raises(SpecError) as caught:
+        plan_of(**sections)
+    return caught.value
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("runtime", ["vllm", "tgi"])
+def test_owasp_llm_refuses_the_catalog_image_by_tag(environment: str, runtime: str) -> None:
+    # all-serving-image-require-digest has no environment setting: it fails the tag everywhere.
+    error = refusal(
+        environment=environment,
+        serving={"runtime": runtime},
+        scaling={"min_replicas": 2, "max_replicas": 2},
+        compliance={"frameworks": ["owasp-llm"]},
+    )
+    assert error.key == "inferstack:deployment.serving.image"
+    assert catalog.sagemaker_image(runtime, REGION) in error.problem
+    assert "owasp-llm" in error.problem
+    assert "@sha256:<digest>" in str(error.fix) and "Pin the serving image" in str(error.fix)
+
+
+def test_owasp_llm_takes_an_image_by_digest_and_the_tag_is_fine_without_it() -> None:
+    pinned = plan_of(serving={"image": MIRROR}, compliance={"frameworks": ["owasp-llm"]})
+    assert pinned.image == MIRROR
+    assert plan_of(model={"id": LLAMA, "source": WEIGHTS}, compliance={"frameworks": ["hipaa"]})

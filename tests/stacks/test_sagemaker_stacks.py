@@ -18,6 +18,7 @@ import yaml
 from cloud_stacks import CLI, PACKS, ROOT, config, of, one, preview_and_update
 
 from inferstack.deployment import load_stack_config
+from inferstack.errors import SpecError
 from inferstack.preview import PreviewRun, evaluate, run_stack
 from inferstack.testing import run_program
 
@@ -144,7 +145,6 @@ def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -
 
 
 OWASP = ROOT / "policy_packs" / "owasp-llm"
-DIGEST_RULE = "all-serving-image-require-digest"
 INVOKE_RULE = "aws-sagemaker-invoke-restrict-to-gateway"
 
 
@@ -159,16 +159,21 @@ def test_prod_passes_the_owasp_pack_with_its_image_by_digest() -> None:
         assert "@sha256:" in image and ":0." not in image  # the digest form SageMaker takes
 
 
-def test_prod_with_the_catalog_image_by_tag_fails_the_owasp_pack(tmp_path: Path) -> None:
+def test_prod_without_its_image_is_refused_before_the_owasp_pack_sees_the_tag(
+    tmp_path: Path,
+) -> None:
+    # The catalog's image is a tag, which all-serving-image-require-digest fails in every
+    # environment; prod lists owasp-llm, so the component refuses it up front instead.
     document = yaml.safe_load(config("sagemaker-prod").read_text(encoding="utf-8"))
     del document["config"]["inferstack:deployment"]["serving"]["image"]
     path = tmp_path / "Pulumi.tagged.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
 
-    violations = evaluate(run_stack(path), [OWASP])
+    with pytest.raises(SpecError) as caught:
+        run_stack(path)
 
-    mandatory = {v.policy for v in violations if v.enforcement == "mandatory"}
-    assert mandatory == {DIGEST_RULE}
+    assert caught.value.key == "inferstack:deployment.serving.image"
+    assert "owasp-llm" in caught.value.problem and "@sha256:<digest>" in str(caught.value.fix)
 
 
 def _prod_with_invoke_grant(extra_principal: bool) -> list[str]:
@@ -283,11 +288,16 @@ def test_async_inference_passes_every_pack_with_its_payload_key_bound_by_alias(
         assert mandatory == [], (preview, mandatory)
 
 
+OWASP_TOO = {"frameworks": ["hipaa", "gdpr", "owasp-llm"]}
+
+
 @pytest.mark.parametrize(
     ("region", "changes", "key"),
     [
         (None, {"compute": {"spot": True}}, "inferstack:deployment.compute.spot"),
         ("us-east-1", {}, "inferstack:deployment.compliance.data_residency"),
+        # The stack's own packs would refuse each of these after the run.
+        (None, {"compliance": OWASP_TOO}, "inferstack:deployment.serving.image"),
     ],
 )
 def test_cli_refuses_bad_specs_with_exit_2(

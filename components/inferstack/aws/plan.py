@@ -95,6 +95,7 @@ def build_plan(
     image = container.image_uri(spec, region)
     repository = names.ecr_repository_arn(image, names.partition(region))
     _check_image_region(image, region)
+    _check_packs(spec, image)
     token_secret = _token_secret(spec, source)
     environment = container.environment(spec, source, hardware.gpu_count, token_secret=token_secret)
     download, startup = container.timeouts(spec, source)
@@ -151,6 +152,24 @@ def build_plan(
         gateway=not is_async,
         guardrail=not is_async and spec.security.guard.enabled,
     )
+
+
+def _check_packs(spec: DeploymentSpec, image: str) -> None:
+    """Refuse what the stack's own ``compliance.frameworks`` packs would refuse after the run.
+
+    Each check mirrors one mandatory rule that has no environment or threshold setting, so it
+    fails in every environment: owasp-llm's ``all-serving-image-require-digest``.
+    """
+    frameworks = spec.compliance.frameworks
+    if "owasp-llm" in frameworks and spec.serving.image is None:
+        raise SpecError(
+            "serving.image",
+            f"the catalog's {spec.serving.runtime} image ({image}) is a tag, and the owasp-llm "
+            "pack requires the serving image by digest",
+            "mirror the image into your ECR and set serving.image to "
+            "<registry>/<repository>@sha256:<digest>, as docs/targets/sagemaker.md "
+            '"Pin the serving image" shows',
+        )
 
 
 def _check_guard(spec: DeploymentSpec) -> None:
