@@ -325,3 +325,17 @@ def test_owasp_llm_takes_an_image_by_digest_and_the_tag_is_fine_without_it() -> 
     pinned = plan_of(serving={"image": MIRROR}, compliance={"frameworks": ["owasp-llm"]})
     assert pinned.image == MIRROR
     assert plan_of(model={"id": LLAMA, "source": WEIGHTS}, compliance={"frameworks": ["hipaa"]})
+
+
+def test_owasp_llm_refuses_async_before_the_guard_settings_async_needs() -> None:
+    error = refusal(
+        serving={"mode": "async", "image": MIRROR},
+        security={"guard": {"input": False, "output": "off"}},
+        compliance={"frameworks": ["owasp-llm"]},
+    )
+    assert error.key == "inferstack:deployment.serving.mode"
+    assert "guard gateway" in error.problem and "owasp-llm" in error.problem
+    assert "realtime" in str(error.fix) and "owasp-llm" in str(error.fix)
+    # With the guard on, owasp-llm is still the reason named, not the guard settings.
+    error = refusal(serving={"mode": "async"}, compliance={"frameworks": ["owasp-llm"]})
+    assert error.key == "inferstack:deployment.serving.mode"

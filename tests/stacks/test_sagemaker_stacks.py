@@ -289,6 +289,7 @@ def test_async_inference_passes_every_pack_with_its_payload_key_bound_by_alias(
 
 
 OWASP_TOO = {"frameworks": ["hipaa", "gdpr", "owasp-llm"]}
+ASYNC = {"serving": {"mode": "async"}, "security": {"guard": {"input": False, "output": "off"}}}
 
 
 @pytest.mark.parametrize(
@@ -298,6 +299,7 @@ OWASP_TOO = {"frameworks": ["hipaa", "gdpr", "owasp-llm"]}
         ("us-east-1", {}, "inferstack:deployment.compliance.data_residency"),
         # The stack's own packs would refuse each of these after the run.
         (None, {"compliance": OWASP_TOO}, "inferstack:deployment.serving.image"),
+        (None, {**ASYNC, "compliance": OWASP_TOO}, "inferstack:deployment.serving.mode"),
     ],
 )
 def test_cli_refuses_bad_specs_with_exit_2(

@@ -158,9 +158,18 @@ def _check_packs(spec: DeploymentSpec, image: str) -> None:
     """Refuse what the stack's own ``compliance.frameworks`` packs would refuse after the run.
 
     Each check mirrors one mandatory rule that has no environment or threshold setting, so it
-    fails in every environment: owasp-llm's ``all-serving-image-require-digest``.
+    fails in every environment: owasp-llm's ``aws-sagemaker-endpoint-require-guard-gateway`` and
+    ``all-serving-image-require-digest``.
     """
     frameworks = spec.compliance.frameworks
+    if "owasp-llm" in frameworks and spec.serving.mode == "async":
+        raise SpecError(
+            "serving.mode",
+            "SageMaker async endpoints cannot be screened by the guard gateway, and the "
+            "owasp-llm pack requires one",
+            "use serving.mode: realtime, or drop owasp-llm from compliance.frameworks for this "
+            "stack",
+        )
     if "owasp-llm" in frameworks and spec.serving.image is None:
         raise SpecError(
             "serving.image",
