@@ -297,6 +297,7 @@ def test_component_names_become_valid_endpoint_names() -> None:
 
 MIRROR = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/mirror/djl-inference@sha256:" + "a" * 64
 WEIGHTS = "s3://acme-models/meta-llama/Llama-3.1-8B-Instruct/0e9e39f/"
+HUB = f"hf://{LLAMA}@0e9e39f249a16976918f6564b8830bc894c89659"
 
 
 def refusal(**sections: Any) -> SpecError:
@@ -339,3 +340,20 @@ def test_owasp_llm_refuses_async_before_the_guard_settings_async_needs() -> None
     # With the guard on, owasp-llm is still the reason named, not the guard settings.
     error = refusal(serving={"mode": "async"}, compliance={"frameworks": ["owasp-llm"]})
     assert error.key == "inferstack:deployment.serving.mode"
+
+
+@pytest.mark.parametrize("frameworks", [["hipaa"], ["gdpr"], ["hipaa", "gdpr"]])
+@pytest.mark.parametrize("source", [None, HUB])
+def test_hipaa_and_gdpr_refuse_a_hub_download(frameworks: list[str], source: str | None) -> None:
+    # aws-sagemaker-model-require-network-isolation: only weights in S3 let the model run isolated.
+    error = refusal(model={"id": LLAMA, "source": source}, compliance={"frameworks": frameworks})
+    assert error.key == "inferstack:deployment.model.source"
+    assert " and ".join(frameworks) in error.problem
+    assert "s3://<bucket>/<prefix>/" in str(error.fix) and "pinned revision" in str(error.fix)
+
+
+def test_a_hub_download_is_fine_without_hipaa_or_gdpr() -> None:
+    planned = plan_of(model={"id": LLAMA, "source": HUB})
+    assert planned.needs_internet and not planned.network_isolation
+    isolated = plan_of(model={"id": LLAMA, "source": WEIGHTS}, compliance={"frameworks": ["gdpr"]})
+    assert isolated.network_isolation

@@ -107,15 +107,17 @@ def test_the_quickstart_stack_passes_the_packs_it_names(
     assert "support-bot" in out
 
 
-def test_the_quickstart_without_a_staged_model_fails_as_it_says(
+def test_the_quickstart_without_a_staged_model_is_refused_as_it_says(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = project / "stacks" / "Pulumi.support-bot.yaml"
     text = config.read_text(encoding="utf-8")
     config.write_text(re.sub(r"\n\s+source: s3://\S+", "", text), encoding="utf-8")
 
-    assert main(["preview", "--stack", "support-bot", "--policy-pack", "policy_packs/hipaa"]) == 1
-    assert "aws-sagemaker-model-require-network-isolation" in capsys.readouterr().out
+    assert main(["preview", "--stack", "support-bot", "--policy-pack", "policy_packs/hipaa"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: inferstack:deployment.model.source:")
+    assert "network-isolated" in line and "s3://" in line
 
 
 def test_the_testing_page_shows_the_consumer_tests_that_run() -> None:

@@ -290,6 +290,7 @@ def test_async_inference_passes_every_pack_with_its_payload_key_bound_by_alias(
 
 OWASP_TOO = {"frameworks": ["hipaa", "gdpr", "owasp-llm"]}
 ASYNC = {"serving": {"mode": "async"}, "security": {"guard": {"input": False, "output": "off"}}}
+HUB = "hf://meta-llama/Llama-3.1-8B-Instruct@0e9e39f249a16976918f6564b8830bc894c89659"
 
 
 @pytest.mark.parametrize(
@@ -300,6 +301,8 @@ ASYNC = {"serving": {"mode": "async"}, "security": {"guard": {"input": False, "o
         # The stack's own packs would refuse each of these after the run.
         (None, {"compliance": OWASP_TOO}, "inferstack:deployment.serving.image"),
         (None, {**ASYNC, "compliance": OWASP_TOO}, "inferstack:deployment.serving.mode"),
+        (None, {"model": {"source": HUB}}, "inferstack:deployment.model.source"),
+        (None, {"model": {"source": None}}, "inferstack:deployment.model.source"),
     ],
 )
 def test_cli_refuses_bad_specs_with_exit_2(

@@ -95,7 +95,7 @@ def build_plan(
     image = container.image_uri(spec, region)
     repository = names.ecr_repository_arn(image, names.partition(region))
     _check_image_region(image, region)
-    _check_packs(spec, image)
+    _check_packs(spec, source, image)
     token_secret = _token_secret(spec, source)
     environment = container.environment(spec, source, hardware.gpu_count, token_secret=token_secret)
     download, startup = container.timeouts(spec, source)
@@ -154,12 +154,13 @@ def build_plan(
     )
 
 
-def _check_packs(spec: DeploymentSpec, image: str) -> None:
+def _check_packs(spec: DeploymentSpec, source: ModelSource, image: str) -> None:
     """Refuse what the stack's own ``compliance.frameworks`` packs would refuse after the run.
 
     Each check mirrors one mandatory rule that has no environment or threshold setting, so it
     fails in every environment: owasp-llm's ``aws-sagemaker-endpoint-require-guard-gateway`` and
-    ``all-serving-image-require-digest``.
+    ``all-serving-image-require-digest``, and hipaa's and gdpr's
+    ``aws-sagemaker-model-require-network-isolation``.
     """
     frameworks = spec.compliance.frameworks
     if "owasp-llm" in frameworks and spec.serving.mode == "async":
@@ -178,6 +179,16 @@ def _check_packs(spec: DeploymentSpec, image: str) -> None:
             "mirror the image into your ECR and set serving.image to "
             "<registry>/<repository>@sha256:<digest>, as docs/targets/sagemaker.md "
             '"Pin the serving image" shows',
+        )
+    packs = [name for name in ("hipaa", "gdpr") if name in frameworks]
+    if packs and source.kind == "hf":
+        raise SpecError(
+            "model.source",
+            f"a Hub download needs the internet, and the {' and '.join(packs)} "
+            f"pack{'s require' if len(packs) > 1 else ' requires'} the model network-isolated",
+            "stage the weights in S3 at a pinned revision and set model.source: "
+            's3://<bucket>/<prefix>/, as docs/targets/sagemaker.md "Model weights and the '
+            'Hugging Face token" shows',
         )
 
 
