@@ -147,12 +147,6 @@ def test_burst_below_rate() -> None:
     assert err.path == "security.rate_limit"
 
 
-def test_log_retention_must_be_a_value_log_services_accept() -> None:
-    err = error(observability={"log_retention_days": 100})
-    assert err.path == "observability.log_retention_days"
-    assert "use 90" in str(err)
-
-
 def test_name_must_be_a_dns_label() -> None:
     assert parse_error({"name": "Support_Bot", "model": MODEL}).path == "name"
 
