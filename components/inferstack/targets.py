@@ -110,6 +110,9 @@ class Target:
     """Set where only async serving scales to zero and real-time keeps a replica warm."""
     async_mode: bool = False
     """Whether ``serving.mode: async`` exists (and is the scale-to-zero path)."""
+    ip_filter: bool = True
+    """Whether the platform admits callers by network (``security.network.allowed_cidrs``);
+    where it cannot, the field is refused and a public endpoint is open to every address."""
     log_retention: Retention | None = None
     """The periods ``observability.log_retention_days`` may take where the target keeps logs;
     None where nothing of the deployment keeps logs (the field is refused there)."""
@@ -252,6 +255,8 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
                 "preview)",
                 "set scale_to_zero: false",
             ),
+            # A public endpoint takes no IP filter: IAM is its only gate.
+            ip_filter=False,
             # A Cloud Logging bucket keeps logs 1 to 3650 days; it has no "forever".
             log_retention=Retention("Cloud Logging", 1, 3650),
         ),

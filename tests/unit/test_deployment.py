@@ -128,10 +128,6 @@ def test_zero_replicas_needs_scale_to_zero() -> None:
     assert spec(scaling={"min_replicas": 0, "scale_to_zero": True}).min_replicas == 0
 
 
-def test_public_endpoint_needs_caller_networks() -> None:
-    assert error(security={"network": {"public": True}}).path == "security.network.allowed_cidrs"
-
-
 def test_whole_internet_cidr_is_refused() -> None:
     err = error(security={"network": {"public": True, "allowed_cidrs": ["0.0.0.0/0"]}})
     assert err.path == "security.network.allowed_cidrs"

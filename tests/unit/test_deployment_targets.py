@@ -144,6 +144,21 @@ def test_log_retention_has_no_effect_where_nothing_keeps_logs(target: str) -> No
     assert err.path == RETENTION and "has no effect on" in str(err)
 
 
+@pytest.mark.parametrize("target", ["sagemaker", "azureml", "onprem"])
+def test_public_endpoint_needs_caller_networks_where_they_are_filtered(target: str) -> None:
+    err = fails(target, REGIONS.get(target), security={"network": {"public": True}})
+    assert err.path == "security.network.allowed_cidrs"
+
+
+def test_vertex_filters_no_caller_networks() -> None:
+    public = {"public": True, "allowed_cidrs": ["203.0.113.0/24"]}
+    err = fails("vertex", REGIONS["vertex"], security={"network": public})
+    assert err.path == "security.network.allowed_cidrs"
+    assert "applies no IP filter" in str(err) and "Private Service Connect" in str(err)
+    assert "\n" not in str(err)
+    check("vertex", REGIONS["vertex"], security={"network": {"public": True}})
+
+
 def test_async_is_sagemaker_only() -> None:
     assert fails("onprem", serving={"mode": "async"}).path == "serving.mode"
 

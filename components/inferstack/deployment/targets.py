@@ -132,6 +132,7 @@ def validate_for_target(spec: DeploymentSpec, target: str, region: str | None = 
         raise SpecError(field, "is for on-prem Kubernetes only", "set compute.instance_type")
     check_applicable(spec, target)
     _check_retention(spec, descriptor)
+    _check_public(spec, descriptor)
     hardware = resolve_hardware(spec, target)
     _check_fit(spec, hardware)
     _check_spot(spec, descriptor, hardware)
@@ -164,6 +165,17 @@ def _check_retention(spec: DeploymentSpec, target: Target) -> None:
         f"({accepted.accepted})",
         f"use {accepted.nearest(days)}",
     )
+
+
+def _check_public(spec: DeploymentSpec, target: Target) -> None:
+    """A public endpoint names its callers' networks where the platform can filter by them."""
+    network = spec.security.network
+    if target.ip_filter and network.public and not network.allowed_cidrs:
+        raise SpecError(
+            "security.network.allowed_cidrs",
+            "a public endpoint needs the callers' networks",
+            "list them in allowed_cidrs, or set public: false",
+        )
 
 
 def require_runtime(spec: DeploymentSpec, runtimes: Sequence[str], missing: str) -> str:
