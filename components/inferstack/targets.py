@@ -33,6 +33,50 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """The log retention periods, in days, that a target's log service accepts."""
+
+    service: str
+    """The log service, named in messages."""
+    low: int
+    high: int
+    """The range the service accepts (both ends included)."""
+    values: tuple[int, ...] = ()
+    """Set where the service accepts only these periods within the range (CloudWatch Logs)."""
+    never_expire: bool = False
+    """Whether 0 (keep logs forever) is a setting of the service."""
+
+    def accepts(self, days: int) -> bool:
+        if days == 0:
+            return self.never_expire
+        return days in self.values if self.values else self.low <= days <= self.high
+
+    def nearest(self, days: int) -> int:
+        """The accepted period closest to ``days``; for 0 (forever) the longest."""
+        if days == 0:
+            return self.high
+        if self.values:
+            return min(self.values, key=lambda accepted: abs(accepted - days))
+        return min(max(days, self.low), self.high)
+
+    @property
+    def accepted(self) -> str:
+        """The accepted periods as a message shows them."""
+        listed = ", ".join(map(str, self.values)) if self.values else f"{self.low}-{self.high}"
+        return f"{listed}, or 0 to keep logs forever" if self.never_expire else listed
+
+
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays).
+_CLOUDWATCH_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+CLOUDWATCH_RETENTION: Final = Retention(
+    "CloudWatch Logs", 1, 3653, values=_CLOUDWATCH_DAYS, never_expire=True
+)
+
+
+@dataclass(frozen=True)
 class Target:
     """What inferstack knows about one deployment target."""
 
@@ -66,6 +110,12 @@ class Target:
     """Set where only async serving scales to zero and real-time keeps a replica warm."""
     async_mode: bool = False
     """Whether ``serving.mode: async`` exists (and is the scale-to-zero path)."""
+    ip_filter: bool = True
+    """Whether the platform admits callers by network (``security.network.allowed_cidrs``);
+    where it cannot, the field is refused and a public endpoint is open to every address."""
+    log_retention: Retention | None = None
+    """The periods ``observability.log_retention_days`` may take where the target keeps logs;
+    None where nothing of the deployment keeps logs (the field is refused there)."""
     guard: str = "none"
     """The guard ``security.guard.provider: auto`` picks: the screening service the target's
     gateway calls (llm-guard, bedrock, content-safety, model-armor, llama-guard)."""
@@ -159,6 +209,7 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
                 "set serving.mode: async to scale to zero on the request backlog",
             ),
             async_mode=True,
+            log_retention=CLOUDWATCH_RETENTION,
         ),
         "azureml": Target(
             name="azureml",
@@ -183,6 +234,9 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
                 "set scale_to_zero: false; batch endpoints scale their compute cluster to zero "
                 "between jobs, for work that can wait",
             ),
+            # A Log Analytics workspace keeps data interactively for any whole number of days
+            # from 30 to 730 (longer only as long-term retention per table).
+            log_retention=Retention("Log Analytics", 30, 730),
         ),
         "vertex": Target(
             name="vertex",
@@ -201,6 +255,10 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
                 "preview)",
                 "set scale_to_zero: false",
             ),
+            # A public endpoint takes no IP filter: IAM is its only gate.
+            ip_filter=False,
+            # A Cloud Logging bucket keeps logs 1 to 3650 days; it has no "forever".
+            log_retention=Retention("Cloud Logging", 1, 3650),
         ),
         "jetson": Target(
             name="jetson",

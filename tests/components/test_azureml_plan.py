@@ -120,6 +120,17 @@ def test_alerts_cover_errors_latency_and_capacity() -> None:
     assert alerts["capacity"].threshold == 5
 
 
+def test_an_image_without_a_digest_is_refused_outside_prod_only_under_owasp_llm() -> None:
+    tgi = {"name": "bot", "model": {"id": LLAMA}, "serving": {"runtime": "tgi"}}
+    assert "@" not in plan(tgi).image_path  # dev without owasp-llm: the tag is served
+    owasp = {**tgi, "environment": "staging", "compliance": {"frameworks": ["owasp-llm"]}}
+    with pytest.raises(SpecError) as caught:
+        plan(owasp)  # all-serving-image-require-digest would fail the environment
+    assert caught.value.path == "serving.image"
+    assert "owasp-llm" in str(caught.value) and "\n" not in str(caught.value)
+    assert "@sha256:" in plan({**owasp, "serving": {"runtime": "vllm"}}).image_path
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

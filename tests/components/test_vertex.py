@@ -318,9 +318,7 @@ def test_labels_are_merged_and_valid_for_gcp(stack: Stack) -> None:
 
 
 def test_public_and_peered_endpoints(recording: Recording) -> None:
-    public = dict(
-        DEFAULTS, security={"network": {"public": True, "allowed_cidrs": ["203.0.113.0/24"]}}
-    )
+    public = dict(DEFAULTS, security={"network": {"public": True}})
     endpoint = run(recording, public).one("gcp:vertex/aiEndpoint:AiEndpoint")
     assert endpoint["dedicatedEndpointEnabled"] is True
     assert "privateServiceConnectConfig" not in endpoint and "network" not in endpoint

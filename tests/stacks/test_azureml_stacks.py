@@ -232,6 +232,24 @@ def _variant(tmp_path: Path, stack: str, region: str | None = None, **changes: A
             "inferstack:deployment.compute.instance_type",
             "Standard_NC24ads_A100_v4",
         ),
+        (
+            # all-serving-image-require-digest (owasp-llm) would fail the tagged TGI image.
+            "azureml-dev",
+            None,
+            {
+                "serving": {"runtime": "tgi"},
+                "compliance": {"frameworks": ["hipaa", "gdpr", "owasp-llm"]},
+            },
+            "inferstack:deployment.serving.image",
+            "owasp-llm",
+        ),
+        (
+            "azureml-dev",
+            None,
+            {"observability": {"log_retention_days": 731}},
+            "inferstack:deployment.observability.log_retention_days",
+            "use 730",
+        ),
     ],
 )
 def test_cli_refuses_bad_specs_with_exit_2(

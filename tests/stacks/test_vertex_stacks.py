@@ -346,6 +346,12 @@ def _variant(tmp_path: Path, region: str | None = None, **changes: Any) -> Path:
         (None, {"compute": {"instance_type": "n1-standard-8"}}, "compute.instance_type"),
         (None, {"compute": {"instance_type": "a4-highgpu-9g"}}, "compute.instance_type"),
         (None, {"scaling": {"target": {"metric": "queue_depth"}}}, "scaling.target.metric"),
+        (
+            None,
+            {"security": {"network": {"public": True, "allowed_cidrs": ["203.0.113.0/24"]}}},
+            "security.network.allowed_cidrs",
+        ),
+        (None, {"observability": {"log_retention_days": 3653}}, "log_retention_days"),
     ],
 )
 def test_cli_refuses_bad_specs_with_exit_2(

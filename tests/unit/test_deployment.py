@@ -128,10 +128,6 @@ def test_zero_replicas_needs_scale_to_zero() -> None:
     assert spec(scaling={"min_replicas": 0, "scale_to_zero": True}).min_replicas == 0
 
 
-def test_public_endpoint_needs_caller_networks() -> None:
-    assert error(security={"network": {"public": True}}).path == "security.network.allowed_cidrs"
-
-
 def test_whole_internet_cidr_is_refused() -> None:
     err = error(security={"network": {"public": True, "allowed_cidrs": ["0.0.0.0/0"]}})
     assert err.path == "security.network.allowed_cidrs"
@@ -145,12 +141,6 @@ def test_latest_tag_is_refused_everywhere() -> None:
 def test_burst_below_rate() -> None:
     err = error(security={"rate_limit": {"requests_per_second": 50, "burst": 10}})
     assert err.path == "security.rate_limit"
-
-
-def test_log_retention_must_be_a_value_log_services_accept() -> None:
-    err = error(observability={"log_retention_days": 100})
-    assert err.path == "observability.log_retention_days"
-    assert "use 90" in str(err)
 
 
 def test_name_must_be_a_dns_label() -> None:

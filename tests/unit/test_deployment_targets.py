@@ -106,6 +106,59 @@ def test_onprem_scale_to_zero_is_supported() -> None:
     check("onprem", scaling={"scale_to_zero": True, "min_replicas": 0})
 
 
+REGIONS = {"sagemaker": "eu-central-1", "azureml": "westeurope", "vertex": "europe-west4"}
+RETENTION = "observability.log_retention_days"
+
+
+@pytest.mark.parametrize(
+    ("target", "days", "nearest"),
+    [
+        ("sagemaker", 100, "use 90"),  # CloudWatch Logs takes only its list
+        ("sagemaker", 730, "use 731"),
+        ("azureml", 731, "use 730"),  # Log Analytics: 30-730
+        ("azureml", 7, "use 30"),
+        ("azureml", 0, "use 730"),  # no "forever" there: the longest
+        ("vertex", 3653, "use 3650"),  # Cloud Logging: 1-3650
+        ("vertex", 0, "use 3650"),
+    ],
+)
+def test_log_retention_is_a_period_the_targets_log_service_accepts(
+    target: str, days: int, nearest: str
+) -> None:
+    err = fails(target, REGIONS[target], observability={"log_retention_days": days})
+    assert err.path == RETENTION
+    assert str(err).endswith(f"({nearest})") and "\n" not in str(err)
+
+
+@pytest.mark.parametrize(
+    ("target", "days"),
+    [("sagemaker", 0), ("sagemaker", 731), ("azureml", 730), ("azureml", 100), ("vertex", 100)],
+)
+def test_log_retention_any_period_the_service_keeps_is_accepted(target: str, days: int) -> None:
+    check(target, REGIONS[target], observability={"log_retention_days": days})
+
+
+@pytest.mark.parametrize("target", ["onprem", "jetson"])
+def test_log_retention_has_no_effect_where_nothing_keeps_logs(target: str) -> None:
+    err = fails(target, observability={"log_retention_days": 730})
+    assert err.path == RETENTION and "has no effect on" in str(err)
+
+
+@pytest.mark.parametrize("target", ["sagemaker", "azureml", "onprem"])
+def test_public_endpoint_needs_caller_networks_where_they_are_filtered(target: str) -> None:
+    err = fails(target, REGIONS.get(target), security={"network": {"public": True}})
+    assert err.path == "security.network.allowed_cidrs"
+
+
+def test_vertex_filters_no_caller_networks() -> None:
+    public = {"public": True, "allowed_cidrs": ["203.0.113.0/24"]}
+    err = fails("vertex", REGIONS["vertex"], security={"network": public})
+    assert err.path == "security.network.allowed_cidrs"
+    assert "applies no IP filter" in str(err) and "Private Service Connect" in str(err)
+    assert "\n" not in str(err)
+    check("vertex", REGIONS["vertex"], security={"network": {"public": True}})
+
+
 def test_async_is_sagemaker_only() -> None:
     assert fails("onprem", serving={"mode": "async"}).path == "serving.mode"
 

@@ -22,16 +22,28 @@ def image(spec: DeploymentSpec) -> tuple[str, str]:
     first, _, rest = name.partition("/")
     if rest and ("." in first or ":" in first):
         name = rest  # re-homed: the workspace pulls only from its own registry
-    if not digest and spec.environment == "prod":
-        raise SpecError(
-            "serving.image",
-            f"no digest is known for {reference}, and prod pins images by digest",
-            "import the image into the registry and set serving.image to "
-            "<repository>:<tag>@sha256:<digest>",
-        )
+    if not digest:
+        _require_digest(spec, reference)
     version = digest.removeprefix("sha256:")[:12] if digest else name.rsplit(":", 1)[-1]
     path = f"{name}@{digest}" if digest else name
     return path, re.sub(r"[^A-Za-z0-9._-]", "-", version)
+
+
+def _require_digest(spec: DeploymentSpec, reference: str) -> None:
+    """Refuse an image without a digest where one is required: prod pins images by digest, and
+    the owasp-llm pack's all-serving-image-require-digest fails the environment in any stage."""
+    if spec.environment == "prod":
+        why = "prod pins images by digest"
+    elif "owasp-llm" in spec.compliance.frameworks:
+        why = "the owasp-llm pack requires serving images pinned by digest"
+    else:
+        return
+    raise SpecError(
+        "serving.image",
+        f"no digest is known for {reference}, and {why}",
+        "import the image into the registry and set serving.image to "
+        "<repository>:<tag>@sha256:<digest>",
+    )
 
 
 def environment(spec: DeploymentSpec, hardware: Hardware) -> dict[str, str]:

@@ -21,8 +21,6 @@ from inferstack.errors import SpecError
 
 ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 DEPLOYMENT_NAMESPACE = f"{ENDPOINT_NAMESPACE}/deployments"
-# Log Analytics keeps data interactively for 30 to 730 days.
-LOG_ANALYTICS_DAYS = (30, 730)
 MODELS_DATASTORE = "models"
 
 
@@ -143,7 +141,6 @@ def build_plan(
     runtime = catalog.runtime(spec.serving.runtime)
     image_path, image_version = container.image(spec)
     liveness, readiness = probes(spec)
-    retention = _retention(spec)
     key = spec.security.encryption
     if not key.create_key and not key.kms_key.startswith("https://"):
         raise SpecError(
@@ -202,7 +199,7 @@ def build_plan(
         address_space=args.address_space,
         endpoint_prefix=args.private_endpoint_prefix,
         # High business impact for PHI and for anything under HIPAA; it cannot be set later.
-        log_retention_days=retention,
+        log_retention_days=spec.observability.log_retention_days,
         log_analytics_sku=args.log_analytics_sku,
         capture=capture.enabled,
         capture_sampling=capture.sampling_percentage / 100,
@@ -352,18 +349,6 @@ def _revision(spec: DeploymentSpec) -> str:
             )
         return "main"
     return revision
-
-
-def _retention(spec: DeploymentSpec) -> int:
-    days = spec.observability.log_retention_days
-    low, high = LOG_ANALYTICS_DAYS
-    if not low <= days <= high:
-        raise SpecError(
-            "observability.log_retention_days",
-            f"{days} days is outside what Log Analytics keeps interactively ({low}-{high})",
-            f"use a value from {low} to {high} (e.g. 365 or 545)",
-        )
-    return days
 
 
 def _short_hash(text: str) -> str:

@@ -30,6 +30,8 @@ CLOUD: Final = frozenset({"sagemaker", "azureml", "vertex"})
 # From the registry: where the catalog prices the hardware, and where a region exists.
 PRICED: Final = frozenset(name for name, target in REGISTRY.items() if target.priced)
 REGIONAL: Final = frozenset(name for name, target in REGISTRY.items() if target.region_key)
+# Where callers can be admitted by network (Vertex AI applies no IP filter to an endpoint).
+FILTERED: Final = frozenset(name for name, target in REGISTRY.items() if target.ip_filter)
 # Jetson devices run one replica each: the fleet's device groups, not autoscaling, set the count.
 REPLICATED: Final = CLOUD | {"onprem"}
 # Where a scheduled red-team scan and a trace pipeline are deployed.
@@ -77,6 +79,11 @@ USED_BY: Final[dict[str, tuple[frozenset[str], str]]] = {
     "security.network.security_group_ids": (
         frozenset({"sagemaker"}),
         "security groups are AWS's",
+    ),
+    "security.network.allowed_cidrs": (
+        FILTERED,
+        "it applies no IP filter to an endpoint (keep the endpoint private, behind Private "
+        "Service Connect and the gateway)",
     ),
     "security.network.hostname": (KUBERNETES, "the platform names the endpoint"),
     "security.network.tls_secret_name": (KUBERNETES, "the platform terminates TLS"),
@@ -143,7 +150,6 @@ UNIVERSAL: Final = frozenset(
         "serving.kv_cache_dtype",
         "model.config",
         "security.network.public",
-        "security.network.allowed_cidrs",
         "security.auth",
         "security.rate_limit.requests_per_second",
         "security.rate_limit.burst",

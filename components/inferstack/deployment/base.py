@@ -16,10 +16,6 @@ _SOURCE = re.compile(
     r"^(hf://[^@\s]+(@[\w.\-]+)?|s3://[a-z0-9.\-]+(/\S*)?|gs://[a-z0-9._\-]+(/\S*)?"
     r"|pvc://[a-z0-9\-]+(/\S*)?)$"
 )
-_CLOUDWATCH_RETENTION = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
 
 
 def is_digest_pinned(image: str) -> bool:

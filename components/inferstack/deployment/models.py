@@ -110,12 +110,6 @@ class DeploymentSpec(Section):
                     f"'{image}' is not pinned by digest, which prod requires",
                     "append @sha256:<digest>; `docker buildx imagetools inspect <image>` prints it",
                 )
-        if self.security.network.public and not self.security.network.allowed_cidrs:
-            raise _field_error(
-                "security.network.allowed_cidrs",
-                "a public endpoint needs the callers' networks",
-                "list them in allowed_cidrs, or set public: false",
-            )
         if self.security.allow_insecure and prod:
             raise _field_error(
                 "security.allow_insecure", "is for local dev clusters only", "remove it in prod"

@@ -7,7 +7,6 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from inferstack.deployment.base import (
-    _CLOUDWATCH_RETENTION,
     _EMAIL,
     SecretRef,
     Section,
@@ -58,7 +57,9 @@ class TracingSpec(Section):
 
 class ObservabilitySpec(Section):
     log_retention_days: Annotated[int, Field(ge=0, le=3653)] = 365
-    """Log retention (a value log services accept; 0 = never expire, refused by the GDPR pack)."""
+    """Log retention: a period the target's log service accepts (SageMaker: CloudWatch's list,
+    Azure ML: 30-730, Vertex AI: 1-3650); 0 = never expire, SageMaker only, refused by the GDPR
+    pack."""
     metrics: bool = True
     """Scrape the runtime's metrics."""
     dashboards: bool = True
@@ -67,17 +68,6 @@ class ObservabilitySpec(Section):
     """Alerting."""
     tracing: TracingSpec | None = None
     """OpenTelemetry traces of the gateway and the runtime; off unless set."""
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value != 0 and value not in _CLOUDWATCH_RETENTION:
-            nearest = min(_CLOUDWATCH_RETENTION, key=lambda d: abs(d - value))
-            raise ValueError(
-                f"{value} is not a retention period log services accept; use {nearest} "
-                f"(one of {', '.join(map(str, _CLOUDWATCH_RETENTION))})"
-            )
-        return value
 
 
 class DataCaptureSpec(Section):

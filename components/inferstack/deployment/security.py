@@ -33,10 +33,12 @@ class EncryptionSpec(Section):
 
 class NetworkSpec(Section):
     public: bool = False
-    """Admit callers outside private networks (needs allowed_cidrs naming them)."""
+    """Admit callers outside private networks (needs allowed_cidrs naming them; Vertex AI
+    filters no addresses, so there IAM is the only gate and the baseline pack flags it)."""
     allowed_cidrs: list[str] = Field(default_factory=list)
     """Caller networks admitted; default: the private ranges (RFC 1918, fc00::/7).
-    Public ranges need public: true; 0.0.0.0/0 is refused."""
+    Public ranges need public: true; 0.0.0.0/0 is refused; refused on Vertex AI (no IP
+    filter)."""
     vpc_id: str | None = None
     """Existing VPC/VNet/network for cloud targets."""
     subnet_ids: list[str] = Field(default_factory=list)

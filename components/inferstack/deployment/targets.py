@@ -131,6 +131,8 @@ def validate_for_target(spec: DeploymentSpec, target: str, region: str | None = 
         field = "compute.gpu_type" if spec.compute.gpu_type else "compute.gpu_count"
         raise SpecError(field, "is for on-prem Kubernetes only", "set compute.instance_type")
     check_applicable(spec, target)
+    _check_retention(spec, descriptor)
+    _check_public(spec, descriptor)
     hardware = resolve_hardware(spec, target)
     _check_fit(spec, hardware)
     _check_spot(spec, descriptor, hardware)
@@ -148,6 +150,31 @@ def _check_auth(spec: DeploymentSpec, target: Target) -> None:
             "security.auth",
             f"'{auth}' is not available on {target.title}",
             f"use one of {', '.join(allowed)}",
+        )
+
+
+def _check_retention(spec: DeploymentSpec, target: Target) -> None:
+    """``observability.log_retention_days`` must be a period the target's log service keeps."""
+    days = spec.observability.log_retention_days
+    accepted = target.log_retention
+    if accepted is None or accepted.accepts(days):
+        return
+    raise SpecError(
+        "observability.log_retention_days",
+        f"{days or '0 (never expire)'} is not a retention period {accepted.service} accepts "
+        f"({accepted.accepted})",
+        f"use {accepted.nearest(days)}",
+    )
+
+
+def _check_public(spec: DeploymentSpec, target: Target) -> None:
+    """A public endpoint names its callers' networks where the platform can filter by them."""
+    network = spec.security.network
+    if target.ip_filter and network.public and not network.allowed_cidrs:
+        raise SpecError(
+            "security.network.allowed_cidrs",
+            "a public endpoint needs the callers' networks",
+            "list them in allowed_cidrs, or set public: false",
         )
 
 

@@ -17,8 +17,6 @@ from inferstack.vertex.encryption import Key
 
 METRIC = "aiplatform.googleapis.com/prediction/online"
 DAY_MS = 86_400_000
-# Cloud Logging keeps a bucket's logs between 1 and 3650 days.
-MAX_LOG_DAYS = 3650
 
 
 def capture_dataset(ctx: Context, key: Key) -> gcp.bigquery.Dataset | None:
@@ -45,14 +43,14 @@ def capture_dataset(ctx: Context, key: Key) -> gcp.bigquery.Dataset | None:
 
 def log_bucket(ctx: Context, key: Key) -> gcp.logging.ProjectBucketConfig:
     plan = ctx.plan
-    days = plan.log_retention_days or MAX_LOG_DAYS
     bucket = gcp.logging.ProjectBucketConfig(
         ctx.child("logs"),
         project=plan.project,
         location=plan.region,
         bucket_id=plan.names.log_bucket,
         description=f"Serving logs of {ctx.name}",
-        retention_days=min(days, MAX_LOG_DAYS),
+        # Within Cloud Logging's 1-3650 days: the target checks hold it to the vertex descriptor.
+        retention_days=plan.log_retention_days,
         cmek_settings=gcp.logging.ProjectBucketConfigCmekSettingsArgs(kms_key_name=key.name),
         opts=ctx.opts(depends_on=key.grants),
     )
