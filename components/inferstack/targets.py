@@ -113,6 +113,9 @@ class Target:
     ip_filter: bool = True
     """Whether the platform admits callers by network (``security.network.allowed_cidrs``);
     where it cannot, the field is refused and a public endpoint is open to every address."""
+    no_public: Refusal | None = None
+    """Set where the component keeps the endpoint private whatever the spec says, so
+    ``security.network.public: true`` would promise an address nothing creates."""
     log_retention: Retention | None = None
     """The periods ``observability.log_retention_days`` may take where the target keeps logs;
     None where nothing of the deployment keeps logs (the field is refused there)."""
@@ -233,6 +236,15 @@ REGISTRY: Final[Mapping[str, Target]] = MappingProxyType(
                 "Azure ML managed online endpoints keep at least 1 instance",
                 "set scale_to_zero: false; batch endpoints scale their compute cluster to zero "
                 "between jobs, for work that can wait",
+            ),
+            # The endpoint, the workspace and API Management (internal mode) stay private:
+            # callers reach the gateway through the VNet, so there is no address to filter.
+            ip_filter=False,
+            no_public=Refusal(
+                "Azure ML endpoints here stay private: the online endpoint has public network "
+                "access off and API Management runs in internal mode",
+                "set public: false and reach the gateway through the VNet (peering, VPN or "
+                "ExpressRoute)",
             ),
             # A Log Analytics workspace keeps data interactively for any whole number of days
             # from 30 to 730 (longer only as long-term retention per table).

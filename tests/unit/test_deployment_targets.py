@@ -144,7 +144,7 @@ def test_log_retention_has_no_effect_where_nothing_keeps_logs(target: str) -> No
     assert err.path == RETENTION and "has no effect on" in str(err)
 
 
-@pytest.mark.parametrize("target", ["sagemaker", "azureml", "onprem"])
+@pytest.mark.parametrize("target", ["sagemaker", "onprem"])
 def test_public_endpoint_needs_caller_networks_where_they_are_filtered(target: str) -> None:
     err = fails(target, REGIONS.get(target), security={"network": {"public": True}})
     assert err.path == "security.network.allowed_cidrs"
@@ -157,6 +157,19 @@ def test_vertex_filters_no_caller_networks() -> None:
     assert "applies no IP filter" in str(err) and "Private Service Connect" in str(err)
     assert "\n" not in str(err)
     check("vertex", REGIONS["vertex"], security={"network": {"public": True}})
+
+
+def test_azure_ml_refuses_a_public_endpoint_it_would_not_create() -> None:
+    # The component keeps the endpoint private whatever the spec says; public: true (with or
+    # without caller networks) would promise an address nothing creates.
+    err = fails("azureml", REGIONS["azureml"], security={"network": {"public": True}})
+    assert err.path == "security.network.public", err
+    assert "stay private" in str(err) and "\n" not in str(err)
+    err = fails(
+        "azureml", REGIONS["azureml"], security={"network": {"allowed_cidrs": ["203.0.113.0/24"]}}
+    )
+    assert err.path == "security.network.allowed_cidrs" and "the VNet on Azure ML" in str(err)
+    check("azureml", REGIONS["azureml"], security={"network": {"public": False}})
 
 
 def test_async_is_sagemaker_only() -> None:

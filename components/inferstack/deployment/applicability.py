@@ -30,7 +30,8 @@ CLOUD: Final = frozenset({"sagemaker", "azureml", "vertex"})
 # From the registry: where the catalog prices the hardware, and where a region exists.
 PRICED: Final = frozenset(name for name, target in REGISTRY.items() if target.priced)
 REGIONAL: Final = frozenset(name for name, target in REGISTRY.items() if target.region_key)
-# Where callers can be admitted by network (Vertex AI applies no IP filter to an endpoint).
+# Where callers can be admitted by network (Vertex AI applies no IP filter to an endpoint;
+# Azure ML endpoints stay private).
 FILTERED: Final = frozenset(name for name, target in REGISTRY.items() if target.ip_filter)
 # Jetson devices run one replica each: the fleet's device groups, not autoscaling, set the count.
 REPLICATED: Final = CLOUD | {"onprem"}
@@ -82,8 +83,9 @@ USED_BY: Final[dict[str, tuple[frozenset[str], str]]] = {
     ),
     "security.network.allowed_cidrs": (
         FILTERED,
-        "it applies no IP filter to an endpoint (keep the endpoint private, behind Private "
-        "Service Connect and the gateway)",
+        "it applies no IP filter to an endpoint (keep the endpoint private, reached through "
+        "the private network and the gateway: Private Service Connect on Vertex AI, the VNet on "
+        "Azure ML)",
     ),
     "security.network.hostname": (KUBERNETES, "the platform names the endpoint"),
     "security.network.tls_secret_name": (KUBERNETES, "the platform terminates TLS"),

@@ -168,8 +168,11 @@ def _check_retention(spec: DeploymentSpec, target: Target) -> None:
 
 
 def _check_public(spec: DeploymentSpec, target: Target) -> None:
-    """A public endpoint names its callers' networks where the platform can filter by them."""
+    """A public endpoint exists only where the component can create one, and names its callers'
+    networks where the platform can filter by them."""
     network = spec.security.network
+    if target.no_public is not None and network.public:
+        raise SpecError("security.network.public", target.no_public.problem, target.no_public.fix)
     if target.ip_filter and network.public and not network.allowed_cidrs:
         raise SpecError(
             "security.network.allowed_cidrs",
