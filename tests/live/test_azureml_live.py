@@ -58,7 +58,9 @@ def _deployment() -> tuple[dict[str, Any], str]:
 
     stack = load_stack_config(STACK_CONFIG)
     assert stack.region is not None
-    deployment = stack.deployment.model_dump(mode="json", exclude_none=True)
+    # The stack file as written (exclude_unset): a dump of every default would set fields the
+    # target refuses as having no effect there.
+    deployment = stack.deployment.model_dump(mode="json", exclude_unset=True)
     # A throwaway deployment: its own name, so it never meets a real one.
     deployment["name"] = f"live-{uuid.uuid4().hex[:8]}"
     return deployment, stack.region

@@ -80,16 +80,25 @@ def _complete(namespace: str, service: str, model: str) -> dict[str, Any]:
         forward.wait(timeout=30)
 
 
+def _deployment() -> dict[str, Any]:
+    from inferstack.deployment import load_stack_config
+
+    # The stack file as written (exclude_unset): a dump of every default would set fields the
+    # target refuses as having no effect there.
+    deployment = load_stack_config(STACK_CONFIG).deployment.model_dump(
+        mode="json", exclude_unset=True
+    )
+    # A throwaway deployment: its own name, so it never meets a real one.
+    deployment["name"] = f"live-{uuid.uuid4().hex[:8]}"
+    return deployment
+
+
 def test_up_complete_destroy() -> None:
     from pulumi import automation as auto
 
-    from inferstack.deployment import load_stack_config
     from inferstack.kubernetes import LLMService
 
-    deployment = load_stack_config(STACK_CONFIG).deployment.model_dump(
-        mode="json", exclude_none=True
-    )
-    deployment["name"] = f"live-{uuid.uuid4().hex[:8]}"
+    deployment = _deployment()
 
     def program() -> None:
         import pulumi

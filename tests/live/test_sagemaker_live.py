@@ -43,7 +43,9 @@ def _deployment() -> tuple[dict[str, Any], str]:
 
     stack = load_stack_config(STACK_CONFIG)
     assert stack.region is not None
-    deployment = stack.deployment.model_dump(mode="json", exclude_none=True)
+    # The stack file as written (exclude_unset): a dump of every default would set fields the
+    # target refuses as having no effect there.
+    deployment = stack.deployment.model_dump(mode="json", exclude_unset=True)
     source = os.environ.get("INFERSTACK_LIVE_MODEL_SOURCE")
     if source:
         deployment["model"]["source"] = source

@@ -56,14 +56,12 @@ def _deployment() -> tuple[dict[str, Any], str]:
 
     stack = load_stack_config(STACK_CONFIG)
     assert stack.region is not None
-    deployment = stack.deployment.model_dump(mode="json", exclude_none=True)
+    # The stack file as written (exclude_unset): a dump of every default would set fields the
+    # target refuses as having no effect there.
+    deployment = stack.deployment.model_dump(mode="json", exclude_unset=True)
     deployment["model"]["source"] = os.environ["INFERSTACK_LIVE_MODEL_SOURCE"]
-    deployment["security"] = {
-        "network": {
-            "public": True,
-            "allowed_cidrs": [os.environ.get("INFERSTACK_LIVE_CALLER_CIDR", "203.0.113.0/24")],
-        }
-    }
+    # Vertex AI applies no IP filter (allowed_cidrs is refused there): IAM is the only gate.
+    deployment["security"] = {"network": {"public": True}}
     # A throwaway deployment: its own name, so it never meets a real one.
     deployment["name"] = f"live-{uuid.uuid4().hex[:8]}"
     return deployment, stack.region
