@@ -14,12 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "policy_packs" / "owasp-llm"
 DIGEST = "sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c"
 COMMIT = "0e9e39f249a16976918f6564b8830bc894c89659"
+GUARD_IMAGE = "registry.example.com/mirror/llm-guard-api:0.3.16@sha256:" + "0" * 64
 
 
 def _config(tmp_path: Path, image: str, source: str, environment: str = "dev") -> str:
     """onprem-dev with owasp-llm as its only framework (the pack wants digests from staging on;
-    prod refuses an image without one before the packs run)."""
+    prod refuses an image without one before the packs run). The guard runs a mirror's digest:
+    staging with owasp-llm refuses the guard's default tag before the packs run."""
     config = yaml.safe_load((ROOT / "stacks" / "Pulumi.onprem-dev.yaml").read_text())
+    config["config"]["inferstack:kubernetes"]["guard_image"] = GUARD_IMAGE
     deployment = config["config"]["inferstack:deployment"]
     deployment["environment"] = environment
     deployment["serving"]["image"] = image

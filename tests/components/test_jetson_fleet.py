@@ -400,6 +400,41 @@ def test_a_model_that_does_not_fit_registers_nothing(recording: Recording) -> No
     assert caught.value.path == "compute.fleet.device_groups[0]"
 
 
+def tagged_fleet(environment: str, frameworks: list[str], **fleet: Any) -> DeploymentSpec:
+    """DEFAULTS (llama.cpp on Orin Nano, its catalog image by tag) in ``environment``."""
+    spec = copy.deepcopy(DEFAULTS)
+    spec["environment"] = environment
+    spec["compliance"] = {"frameworks": frameworks}
+    spec["compute"]["fleet"].update(fleet)
+    return parse_deployment(spec)
+
+
+@pytest.mark.parametrize(
+    ("environment", "frameworks"), [("staging", ["owasp-llm"]), ("prod", ["hipaa"])]
+)
+def test_an_image_by_tag_is_refused_where_the_packs_require_digests(
+    environment: str, frameworks: list[str]
+) -> None:
+    # kubernetes-apps-workload-require-image-digest: prod in every pack, staging too in owasp-llm.
+    keys = []
+    for fleet in ({}, {"exporter_image": "quay.io/prometheus/node-exporter:v1.8.2" + DIGEST}):
+        with pytest.raises(SpecError) as caught:
+            build(tagged_fleet(environment, frameworks, **fleet))
+        assert f"which {environment} " in str(caught.value)
+        keys.append(caught.value.path)
+    assert keys == ["compute.fleet.exporter_image", "compute.fleet.cohorts[0].images.llamacpp"]
+
+
+@pytest.mark.parametrize(
+    ("environment", "frameworks"), [("staging", ["hipaa", "gdpr"]), ("dev", ["owasp-llm"])]
+)
+def test_tags_are_kept_where_no_pack_the_stack_runs_requires_digests(
+    environment: str, frameworks: list[str]
+) -> None:
+    (workload,) = build(tagged_fleet(environment, frameworks)).workloads
+    assert workload.release.image == "dustynv/llama_cpp:r36.4.0"
+
+
 # -- Ollama on every module ---------------------------------------------------------------------
 
 OLLAMA = "ollama/ollama:0.12.3@sha256:" + "d" * 64

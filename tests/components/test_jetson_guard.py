@@ -80,6 +80,49 @@ def test_auto_does_not_pretend_on_a_group_served_by_another_runtime() -> None:
     assert w.guard is None
 
 
+def owasp(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "compliance": {"frameworks": ["owasp-llm"]}}
+
+
+@pytest.mark.parametrize("runtime", ["vllm", "llamacpp"])
+def test_auto_on_another_runtime_is_refused_where_owasp_llm_wants_the_guard(runtime: str) -> None:
+    # kubernetes-jetson-devicegroup-require-guard flags an unscreened AGX Orin or Thor group.
+    dtype = "bf16" if runtime == "vllm" else "gguf-q4_k_m"
+    data = spec_dict(
+        "agx-orin-64gb", variants={"agx-orin-64gb": {"dtype": dtype, "runtime": runtime}}
+    )
+    data["compute"]["fleet"]["cohorts"][0]["sources"]["bf16"] = f"hf://{QWEN}@" + "9" * 40
+    with pytest.raises(SpecError) as caught:
+        build(owasp(data))
+    assert caught.value.path == "compute.fleet.variants.agx-orin-64gb.runtime"
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "runtime: ollama" in message and "provider: none" in message and "owasp-llm" in message
+
+
+def test_auto_on_the_deployments_runtime_names_serving_runtime() -> None:
+    data = spec_dict("thor-t5000", variants={})
+    data["serving"] = {"runtime": "llamacpp"}
+    with pytest.raises(SpecError) as caught:
+        build(owasp(data))
+    assert caught.value.path == "serving.runtime"
+
+
+def test_owasp_llm_leaves_groups_the_pack_does_not_flag() -> None:
+    # Small modules on another runtime, and a guard switched off, are the pack's own business.
+    small = spec_dict(
+        "orin-nano-8gb", variants={"orin-nano-8gb": {"dtype": "gguf-q4_k_m", "runtime": "llamacpp"}}
+    )
+    (w,) = build(owasp(small)).workloads
+    assert w.guard is None
+    variants = {"agx-orin-64gb": {"dtype": "gguf-q4_k_m", "runtime": "llamacpp"}}
+    off = with_guard(owasp(spec_dict("agx-orin-64gb", variants=variants)), provider="none")
+    (w,) = build(off).workloads
+    assert w.guard is None
+    (w,) = build(owasp(spec_dict("agx-orin-64gb"))).workloads
+    assert w.guard is not None
+
+
 def test_llama_guard_on_another_runtime_fails_naming_the_group() -> None:
     variants = {"agx-orin-64gb": {"dtype": "gguf-q4_k_m", "runtime": "llamacpp"}}
     data = with_guard(spec_dict("agx-orin-64gb", variants=variants), provider="llama-guard")

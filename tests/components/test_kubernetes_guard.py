@@ -17,13 +17,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from inferstack import targets
+from inferstack import catalog, compliance, targets
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.security import GuardSpec
 from inferstack.deployment.targets import validate_for_target
 from inferstack.errors import SpecError
 from inferstack.guard import gateway_config, resolve_guard, scanners_config
 from inferstack.kubernetes import LLMServiceArgs
+from inferstack.kubernetes.digests import DIGEST_ENVIRONMENTS, PACK_DIGEST_ENVIRONMENTS
 from inferstack.kubernetes.gateway import build_front, gateway_model
 from inferstack.kubernetes.manifests import service_manifests
 from inferstack.kubernetes.plan import build_plan
@@ -209,6 +210,64 @@ def test_prod_needs_the_guard_image_by_digest() -> None:
         assert "\n" not in str(caught.value)
     dev = manifests(SPEC)[("Deployment", "bot-guard")]["spec"]["template"]["spec"]
     assert dev["containers"][0]["image"] == "laiyer/llm-guard-api:0.3.16"
+
+
+STAGING_OWASP: dict[str, Any] = {
+    **SPEC,
+    "environment": "staging",
+    "compliance": {"frameworks": ["owasp-llm"]},
+}
+TGI = {"serving": {"runtime": "tgi"}}
+PROD = {**SPEC, "environment": "prod"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "args", "key"),
+    [
+        (STAGING_OWASP, {}, "inferstack:kubernetes.guard_image"),
+        ({**STAGING_OWASP, **TGI}, {"guard_image": GUARD_IMAGE}, "serving.image"),
+        ({**PROD, **TGI}, {"guard_image": GUARD_IMAGE}, "serving.image"),
+        (
+            STAGING_OWASP,
+            {"guard_image": GUARD_IMAGE, "gateway_image": "ghcr.io/berriai/litellm:v1.103.0"},
+            "inferstack:kubernetes.gateway_image",
+        ),
+    ],
+)
+def test_an_image_by_tag_is_refused_where_the_packs_require_digests(
+    spec: dict[str, Any], args: dict[str, Any], key: str
+) -> None:
+    # kubernetes-apps-workload-require-image-digest: prod in every pack, staging too in owasp-llm.
+    with pytest.raises(SpecError) as caught:
+        manifests(spec, **args)
+    assert caught.value.path == key
+    assert "\n" not in str(caught.value)
+    assert "@sha256:<digest>" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {**SPEC, **TGI, "compliance": {"frameworks": ["owasp-llm"]}},
+        {**SPEC, **TGI, "environment": "staging", "compliance": {"frameworks": ["hipaa", "gdpr"]}},
+    ],
+    ids=["dev-owasp-llm", "staging-hipaa-gdpr"],
+)
+def test_tags_are_kept_where_no_pack_the_stack_runs_requires_digests(spec: dict[str, Any]) -> None:
+    found = manifests(spec)
+    guard = found[("Deployment", "bot-guard")]["spec"]["template"]["spec"]["containers"][0]
+    assert guard["image"] == "laiyer/llm-guard-api:0.3.16"
+    server = found[("Deployment", "bot")]["spec"]["template"]["spec"]
+    assert server["containers"][0]["image"] == catalog.runtimes()["tgi"].image
+    assert server["initContainers"][0]["image"] == catalog.runtimes()["tgi"].image
+
+
+def test_the_digest_environments_are_the_rules() -> None:
+    rule = compliance.rule("kubernetes-apps-workload-require-image-digest")
+    (setting,) = (s for s in rule.settings if s.key == "environments")
+    for pack in ("baseline", "hipaa", "gdpr", "owasp-llm"):
+        expected = PACK_DIGEST_ENVIRONMENTS.get(pack, DIGEST_ENVIRONMENTS)
+        assert tuple(setting.default_for(pack)) == expected, pack
 
 
 def test_no_guard_deploys_the_gateway_alone() -> None:

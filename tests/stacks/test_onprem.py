@@ -17,6 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from inferstack.cli import main
 from inferstack.deployment import is_digest_pinned, load_stack_config
 from inferstack.preview import PreviewRun, evaluate, render, run_stack
 
@@ -97,6 +98,38 @@ def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -
         violations = evaluate(run, PACKS)
         assert [v for v in violations if v.enforcement == "mandatory"] == []
         assert [v for v in violations if v.skipped_in_preview] == []
+
+
+def staging_with_owasp_llm(tmp_path: Path, **kubernetes: Any) -> Path:
+    """onprem-dev as a staging stack under owasp-llm, its model pinned to a commit."""
+    document = yaml.safe_load(config("onprem-dev").read_text(encoding="utf-8"))
+    stack = document["config"]
+    spec = stack["inferstack:deployment"]
+    spec["environment"] = "staging"
+    spec["compliance"] = {"frameworks": ["owasp-llm"]}
+    spec["model"]["source"] = f"hf://{spec['model']['id']}@{'0cb88a4f' * 5}"
+    stack["inferstack:kubernetes"].update(kubernetes)
+    path = tmp_path / "Pulumi.onprem-staging.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def test_staging_with_owasp_llm_refuses_the_guard_by_tag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The owasp-llm pack requires digests in staging; the guard's default is a tag.
+    path = staging_with_owasp_llm(tmp_path)
+    assert main(["preview", "--config", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: inferstack:kubernetes.guard_image: not set; staging with ")
+
+
+def test_staging_with_owasp_llm_and_the_guard_by_digest_passes_its_packs(tmp_path: Path) -> None:
+    guard = "registry.example.com/mirror/llm-guard-api:0.3.16@sha256:" + "0" * 64
+    run = run_stack(staging_with_owasp_llm(tmp_path, guard_image=guard), preview=True)
+    violations = evaluate(run, [PACKS[0], ROOT / "policy_packs" / "owasp-llm"])
+    assert [v for v in violations if v.enforcement == "mandatory"] == []
 
 
 def rendered(run: PreviewRun, out: Path) -> list[dict[str, Any]]:

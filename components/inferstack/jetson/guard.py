@@ -11,7 +11,8 @@ registered.
 families whose memory leaves room for it at NVIDIA's conservative settings (AGX Orin, Thor) when
 the group serves with Ollama, ``none`` elsewhere. On ``none`` the gateway still enforces its
 limits (body size, ``max_tokens`` cap, no tool calls, secret patterns, prompt length), and the
-owasp-llm pack flags a guard-capable group that does not screen.
+owasp-llm pack flags a guard-capable group that does not screen: a stack that lists owasp-llm
+and serves such a group with another runtime is refused instead.
 """
 
 from __future__ import annotations
@@ -111,14 +112,19 @@ def resolve(
 ) -> GuardPlan | None:
     """The group's guard, or None when its gateway applies its limits alone.
 
-    Raises SpecError when llama-guard is asked for (explicitly, or by auto on a capable module)
-    and the group cannot serve it: another runtime than Ollama, or both models do not fit.
+    Raises SpecError when llama-guard is asked for and the group cannot serve it: another
+    runtime than Ollama, or both models do not fit. It is asked for explicitly, or by auto on a
+    capable module. There, auto with another runtime is refused when the stack lists owasp-llm
+    (whose pack flags the unscreened group) and left to the gateway's limits otherwise.
     """
     guard = spec.security.guard
     if not guard.enabled or guard.provider == "none":
         return None
     explicit = guard.provider == "llama-guard"
-    if not explicit and (not capable(hw) or runtime != GUARD_RUNTIME):
+    if not explicit and not capable(hw):
+        return None
+    if not explicit and runtime != GUARD_RUNTIME:
+        _check_owasp_runtime(spec, hw, runtime)
         return None
     path = f"compute.fleet.device_groups[{index}]"
     if runtime != GUARD_RUNTIME:
@@ -161,6 +167,21 @@ def resolve(
         concurrency=main.concurrency,
         memory_gb=report.memory.total_gb,
         weights_gb=report.memory.weights_gb,
+    )
+
+
+def _check_owasp_runtime(spec: DeploymentSpec, hw: JetsonModule, runtime: str) -> None:
+    """auto on a capable module served by another runtime: the owasp-llm pack flags the group."""
+    if "owasp-llm" not in spec.compliance.frameworks:
+        return
+    fleet = spec.compute.fleet
+    chosen = fleet is not None and hw.name in fleet.variants
+    raise SpecError(
+        f"compute.fleet.variants.{hw.name}.runtime" if chosen else "serving.runtime",
+        f"{runtime} on {hw.name} leaves its prompts unscreened: Llama Guard 3 1B, which owasp-llm "
+        "requires where the module can hold it, is served by the group's Ollama",
+        f"set compute.fleet.variants.{hw.name}: {{dtype: gguf-q4_k_m, runtime: ollama}}, or "
+        "security.guard.provider: none and remove owasp-llm from compliance.frameworks",
     )
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from inferstack import catalog
 from inferstack.catalog.types import JetsonModule
-from inferstack.deployment.base import is_digest_pinned
 from inferstack.deployment.fleet import CohortSpec, DeviceGroupSpec, FleetSpec, SiteSpec
 from inferstack.deployment.models import DeploymentSpec
 from inferstack.deployment.targets import Hardware
@@ -23,6 +22,7 @@ from inferstack.jetson import fit, guard
 from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.budget import ProbeBudget, startup_probe_budget
 from inferstack.jetson.guard import GuardPlan
+from inferstack.kubernetes.digests import require_digest
 
 _HF = re.compile(r"^hf://(?P<repo>[^/@\s]+/[^/@\s]+)(@(?P<rev>[\w.\-]+))?$")
 DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
@@ -31,6 +31,7 @@ ROLLING_SHARE = 0.25
 # Runtimes whose image cannot fetch weights (Ollama's has no HTTP client): a small fetch image
 # stages them in an init container before the server starts.
 INIT_FETCH_RUNTIMES = ("ollama",)
+MIRROR_DIGEST = "append @sha256:<digest> of the copy in your mirror (`crane digest <image>`)"
 
 
 @dataclass(frozen=True)
@@ -137,12 +138,7 @@ def _plan(spec: DeploymentSpec) -> FleetPlan:
     fleet = require_fleet(spec)
     _check_no_untrusted_override(spec, fleet)
     guard.check_spec(spec)
-    if spec.environment == "prod" and not is_digest_pinned(fleet.exporter_image):
-        raise SpecError(
-            "compute.fleet.exporter_image",
-            f"'{fleet.exporter_image}' is not pinned by digest, which prod requires",
-            "append @sha256:<digest> of the copy in your mirror (`crane digest <image>`)",
-        )
+    require_digest(spec, "compute.fleet.exporter_image", fleet.exporter_image, MIRROR_DIGEST)
     releases: dict[tuple[str, str], Release] = {}
     workloads: list[Workload] = []
     for index, group in enumerate(fleet.device_groups):
@@ -311,12 +307,7 @@ def _image(spec: DeploymentSpec, path: str, cohort: CohortSpec, runtime: str) ->
         image = entry.jetson_image or entry.image
         if image == entry.image and entry.digest:
             image = f"{image}@{entry.digest}"
-    if spec.environment == "prod" and not is_digest_pinned(image):
-        raise SpecError(
-            f"{path}.images.{runtime}",
-            f"'{image}' is not pinned by digest, which prod requires",
-            "append @sha256:<digest> of the copy in your mirror (`crane digest <image>`)",
-        )
+    require_digest(spec, f"{path}.images.{runtime}", image, MIRROR_DIGEST)
     return str(image)
 
 

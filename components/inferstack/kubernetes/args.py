@@ -54,8 +54,8 @@ GATEWAY_IMAGE = (
     "ghcr.io/berriai/litellm:v1.103.0"
     "@sha256:bd089afdcd35b894b14a93f9743cdc8b591f82da1a38dd43a010a7b0c9de5fd7"
 )
-# LLM Guard API's last release. Its publisher lists no digest inferstack can pin, so prod
-# needs guard_image: the operator's mirror of it, by digest.
+# LLM Guard API's last release. Its publisher lists no digest inferstack can pin, so prod (and
+# staging with owasp-llm) needs guard_image: the operator's mirror of it, by digest.
 GUARD_IMAGE_TAG = "laiyer/llm-guard-api:0.3.16"
 
 
@@ -110,7 +110,8 @@ class LLMServiceArgs(ComponentArgs):
     termination_grace_period_seconds: Annotated[int, Field(ge=30, le=3600)] = 120
     # The gateway (LiteLLM proxy) every request goes through, and the guard it calls.
     gateway_image: Annotated[str, Field(min_length=1, max_length=512)] = GATEWAY_IMAGE
-    # None: laiyer/llm-guard-api:0.3.16 outside prod; prod needs a mirror by digest.
+    # None: laiyer/llm-guard-api:0.3.16 where no pack requires digests (see .digests); prod,
+    # and staging with owasp-llm, need a mirror by digest.
     guard_image: Annotated[str, Field(min_length=1, max_length=512)] | None = None
     # The key callers give the gateway; None: the api_key secret (auth: api_key), else
     # <name>-gateway-key/master-key.

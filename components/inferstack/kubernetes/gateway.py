@@ -31,6 +31,7 @@ from inferstack.guard.gateway_config import (
     MODEL_KEY_ENV,
 )
 from inferstack.kubernetes.args import GUARD_IMAGE_TAG, LLMServiceArgs
+from inferstack.kubernetes.digests import digest_requirement, require_digest
 from inferstack.kubernetes.plan import ServingPlan
 from inferstack.kubernetes.pod import container_security_context, pod_security_context, probe
 from inferstack.kubernetes.runtime_data import env, secret_env
@@ -97,13 +98,13 @@ def build_front(
     prod = spec.environment == "prod"
     guard_image = None
     if guard.deployed:
-        guard_image = _guard_image(args.guard_image, prod=prod)
-    if prod and not is_digest_pinned(args.gateway_image):
-        raise SpecError(
-            "inferstack:kubernetes.gateway_image",
-            f"'{args.gateway_image}' is not pinned by digest, which prod requires",
-            "use <image>@sha256:<digest>, or remove it for the LiteLLM image inferstack pins",
-        )
+        guard_image = _guard_image(args.guard_image, digest_requirement(spec))
+    require_digest(
+        spec,
+        "inferstack:kubernetes.gateway_image",
+        args.gateway_image,
+        "use <image>@sha256:<digest>, or remove it for the LiteLLM image inferstack pins",
+    )
     gateway_key = args.gateway_key_secret or serving.api_key
     rate = spec.security.rate_limit
     return FrontPlan(
@@ -120,14 +121,19 @@ def build_front(
     )
 
 
-def _guard_image(given: str | None, *, prod: bool) -> str:
-    if given is None and not prod:
+def _guard_image(given: str | None, required: str | None) -> str:
+    """``guard_image``, else the LLM Guard API's tag where no pack requires digests (``required``).
+
+    A tag-only ``guard_image`` is refused in every environment: it is set only to pin the guard.
+    """
+    if given is None and required is None:
         return GUARD_IMAGE_TAG
     if given is None or not is_digest_pinned(given):
         shown = f"'{given}' is not pinned by digest" if given else "not set"
         raise SpecError(
             "inferstack:kubernetes.guard_image",
-            f"{shown}; prod runs the LLM Guard API only by digest, and its publisher lists none",
+            f"{shown}; {required or 'prod'} runs the LLM Guard API only by digest, and its "
+            "publisher lists none",
             f"mirror {GUARD_IMAGE_TAG} and give <registry>/llm-guard-api:0.3.16@sha256:<digest>",
         )
     return given

@@ -16,6 +16,7 @@ from inferstack.deployment import DeploymentSpec, SecretRef, Toleration
 from inferstack.deployment.targets import Hardware, custom_model, serving_context
 from inferstack.kubernetes.args import LLMServiceArgs, ModelCacheArgs
 from inferstack.kubernetes.budget import StartupBudget, startup_budget
+from inferstack.kubernetes.digests import require_digest
 from inferstack.kubernetes.metrics import RUNTIME_METRICS
 from inferstack.kubernetes.names import Names, object_labels, selector_labels
 from inferstack.kubernetes.runtime_data import ModelRef, RuntimeMetrics, model_ref
@@ -151,7 +152,7 @@ def build_plan(
         spec.serving.runtime,
         runtime.gpu_memory_fraction,
         names=names,
-        image=spec.serving.image or catalog_image(runtime.image, runtime.digest),
+        image=serving_image(spec, runtime),
         model=ref,
         dtype=spec.model.dtype,
         # The context the spec was validated (and sized) for.
@@ -182,6 +183,25 @@ def build_plan(
         termination_grace_period_seconds=args.termination_grace_period_seconds,
         otlp_traces_endpoint=names.otel_collector_url(GRPC_PORT) if traced else None,
     )
+
+
+def serving_image(spec: DeploymentSpec, runtime: catalog.Runtime) -> str:
+    """``serving.image``, else the catalog's image of the runtime (by digest where it knows one).
+
+    The catalog knows no digest for some runtimes (TGI, llama.cpp): where the stack requires
+    digests, the server and its model download would run a tag the packs refuse.
+    """
+    if spec.serving.image:
+        return spec.serving.image
+    image = catalog_image(runtime.image, runtime.digest)
+    require_digest(
+        spec,
+        "serving.image",
+        image,
+        f"mirror it and set serving.image to <registry>/{image.rsplit('/', 1)[-1]}@sha256:<digest>",
+        shown=f"not set, and the catalog's {runtime.name} image '{image}'",
+    )
+    return image
 
 
 def catalog_image(image: str, digest: str | None) -> str:

@@ -3,8 +3,9 @@
 A tag or a Hub branch can be moved by whoever controls the registry or the model repository, so
 what prod serves could change without a deploy (the compromised LiteLLM releases of
 BerriAI/litellm#24518 reached anyone pulling by tag). Kubernetes workloads' images are judged by
-``kubernetes-apps-workload-require-image-digest`` (in every environment in the owasp-llm pack);
-this module covers the cloud targets' serving containers and the model revision everywhere.
+``kubernetes-apps-workload-require-image-digest`` (in prod and staging in the owasp-llm pack, in
+prod in the others: its ``environments`` setting); this module covers the cloud targets' serving
+containers and the model revision everywhere.
 
 Where the weights come from, per target: Kubernetes and Jetson download them in an init
 container (``MODEL_REPO`` at ``MODEL_REVISION``; Ollama's registry pull has no revision at all),
