@@ -19,12 +19,12 @@ import yaml
 
 from inferstack import catalog, compliance, targets
 from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.digests import WORKLOAD_DIGESTS
 from inferstack.deployment.security import GuardSpec
 from inferstack.deployment.targets import validate_for_target
 from inferstack.errors import SpecError
 from inferstack.guard import gateway_config, resolve_guard, scanners_config
 from inferstack.kubernetes import LLMServiceArgs
-from inferstack.kubernetes.digests import DIGEST_ENVIRONMENTS, PACK_DIGEST_ENVIRONMENTS
 from inferstack.kubernetes.gateway import build_front, gateway_model
 from inferstack.kubernetes.manifests import service_manifests
 from inferstack.kubernetes.plan import build_plan
@@ -266,7 +266,7 @@ def test_the_digest_environments_are_the_rules() -> None:
     rule = compliance.rule("kubernetes-apps-workload-require-image-digest")
     (setting,) = (s for s in rule.settings if s.key == "environments")
     for pack in ("baseline", "hipaa", "gdpr", "owasp-llm"):
-        expected = PACK_DIGEST_ENVIRONMENTS.get(pack, DIGEST_ENVIRONMENTS)
+        expected = WORKLOAD_DIGESTS[pack]
         assert tuple(setting.default_for(pack)) == expected, pack
 
 

@@ -12,6 +12,7 @@ from inferstack.aws import container, names
 from inferstack.aws.args import SageMakerArgs
 from inferstack.aws.container import ModelSource
 from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.digests import OWASP_SERVING_DIGESTS, require_digest
 from inferstack.deployment.targets import Hardware, budget_usd
 from inferstack.errors import SpecError
 from inferstack.tracing.collector import export_port
@@ -171,14 +172,16 @@ def _check_packs(spec: DeploymentSpec, source: ModelSource, image: str) -> None:
             "use serving.mode: realtime, or drop owasp-llm from compliance.frameworks for this "
             "stack",
         )
-    if "owasp-llm" in frameworks and spec.serving.image is None:
-        raise SpecError(
+    if spec.serving.image is None:
+        require_digest(
+            spec,
             "serving.image",
-            f"the catalog's {spec.serving.runtime} image ({image}) is a tag, and the owasp-llm "
-            "pack requires the serving image by digest",
+            image,
             "mirror the image into your ECR and set serving.image to "
             "<registry>/<repository>@sha256:<digest>, as docs/targets/sagemaker.md "
             '"Pin the serving image" shows',
+            shown=f"not set, and the catalog's {spec.serving.runtime} image ({image})",
+            environments=OWASP_SERVING_DIGESTS,
         )
     packs = [name for name in ("hipaa", "gdpr") if name in frameworks]
     if packs and source.kind == "hf":

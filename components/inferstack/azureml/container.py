@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from inferstack import catalog
 from inferstack.deployment import DeploymentSpec
+from inferstack.deployment.digests import OWASP_SERVING_DIGESTS, Environments, require_digest
 from inferstack.deployment.targets import Hardware, serving_context
 from inferstack.errors import SpecError
 
@@ -29,20 +31,20 @@ def image(spec: DeploymentSpec) -> tuple[str, str]:
     return path, re.sub(r"[^A-Za-z0-9._-]", "-", version)
 
 
+# Prod pins images by digest (the component's own choice), and owasp-llm's
+# all-serving-image-require-digest fails an image by tag in any stage.
+_DIGESTS: Final[Environments] = {"baseline": ("prod",), **OWASP_SERVING_DIGESTS}
+
+
 def _require_digest(spec: DeploymentSpec, reference: str) -> None:
-    """Refuse an image without a digest where one is required: prod pins images by digest, and
-    the owasp-llm pack's all-serving-image-require-digest fails the environment in any stage."""
-    if spec.environment == "prod":
-        why = "prod pins images by digest"
-    elif "owasp-llm" in spec.compliance.frameworks:
-        why = "the owasp-llm pack requires serving images pinned by digest"
-    else:
-        return
-    raise SpecError(
+    """Refuse an image without a digest where prod or the owasp-llm pack requires one."""
+    require_digest(
+        spec,
         "serving.image",
-        f"no digest is known for {reference}, and {why}",
+        reference,
         "import the image into the registry and set serving.image to "
         "<repository>:<tag>@sha256:<digest>",
+        environments=_DIGESTS,
     )
 
 

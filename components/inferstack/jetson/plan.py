@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from inferstack import catalog
 from inferstack.catalog.types import JetsonModule
+from inferstack.deployment.digests import require_digest
 from inferstack.deployment.fleet import CohortSpec, DeviceGroupSpec, FleetSpec, SiteSpec
 from inferstack.deployment.models import DeploymentSpec
 from inferstack.deployment.targets import Hardware
@@ -22,7 +23,6 @@ from inferstack.jetson import fit, guard
 from inferstack.jetson.args import FleetArgs
 from inferstack.jetson.budget import ProbeBudget, startup_probe_budget
 from inferstack.jetson.guard import GuardPlan
-from inferstack.kubernetes.digests import require_digest
 
 _HF = re.compile(r"^hf://(?P<repo>[^/@\s]+/[^/@\s]+)(@(?P<rev>[\w.\-]+))?$")
 DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")

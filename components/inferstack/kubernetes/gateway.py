@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from inferstack.deployment import DeploymentSpec, SecretRef, is_digest_pinned
+from inferstack.deployment.digests import digest_requirement, require_digest
 from inferstack.deployment.operations import TracingSpec
 from inferstack.errors import SpecError
 from inferstack.guard import (
@@ -31,7 +32,6 @@ from inferstack.guard.gateway_config import (
     MODEL_KEY_ENV,
 )
 from inferstack.kubernetes.args import GUARD_IMAGE_TAG, LLMServiceArgs
-from inferstack.kubernetes.digests import digest_requirement, require_digest
 from inferstack.kubernetes.plan import ServingPlan
 from inferstack.kubernetes.pod import container_security_context, pod_security_context, probe
 from inferstack.kubernetes.runtime_data import env, secret_env

@@ -13,10 +13,10 @@ from typing import Any
 
 from inferstack import catalog, sizing
 from inferstack.deployment import DeploymentSpec, SecretRef, Toleration
+from inferstack.deployment.digests import require_digest
 from inferstack.deployment.targets import Hardware, custom_model, serving_context
 from inferstack.kubernetes.args import LLMServiceArgs, ModelCacheArgs
 from inferstack.kubernetes.budget import StartupBudget, startup_budget
-from inferstack.kubernetes.digests import require_digest
 from inferstack.kubernetes.metrics import RUNTIME_METRICS
 from inferstack.kubernetes.names import Names, object_labels, selector_labels
 from inferstack.kubernetes.runtime_data import ModelRef, RuntimeMetrics, model_ref
