@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 import yaml
-from cloud_stacks import CLI, PACKS, ROOT, config, of, preview_and_update
+from cloud_stacks import (
+    PACKS,
+    ROOT,
+    cli_preview,
+    config,
+    of,
+    pack_args,
+    preview_and_update,
+    variant,
+)
 
 from inferstack import catalog
 from inferstack.deployment import load_stack_config
@@ -104,15 +113,8 @@ def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -
 
 
 def test_cli_preview_of_prod_exits_zero_and_lists_the_resources() -> None:
-    packs = [arg for pack in PACKS for arg in ("--policy-pack", str(pack))]
-    result = subprocess.run(
-        [*CLI, "preview", "--stack", "azureml-prod", *packs, "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    packs = pack_args(PACKS)
+    result = cli_preview("--stack", "azureml-prod", *packs, "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     types = [r["type"] for r in report["resources"]]
@@ -122,25 +124,11 @@ def test_cli_preview_of_prod_exits_zero_and_lists_the_resources() -> None:
 
 
 def test_prod_without_input_screening_fails_the_owasp_pack(tmp_path: Path) -> None:
-    variant = _variant(
+    unscreened = variant(
         tmp_path, "azureml-prod", security={"guard": {"input": False, "output": "off"}}
     )
-    result = subprocess.run(
-        [
-            *CLI,
-            "preview",
-            "--config",
-            str(variant),
-            "--policy-pack",
-            str(OWASP),
-            "--format",
-            "json",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    result = cli_preview(
+        "--config", str(unscreened), "--policy-pack", str(OWASP), "--format", "json"
     )
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
@@ -166,15 +154,8 @@ def test_a_defaults_only_spec_passes_every_pack(tmp_path: Path) -> None:
     }
     path = tmp_path / "Pulumi.defaults.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    packs = [arg for pack in (*PACKS, OWASP) for arg in ("--policy-pack", str(pack))]
-    result = subprocess.run(
-        [*CLI, "preview", "--config", str(path), *packs, "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    packs = pack_args((*PACKS, OWASP))
+    result = cli_preview("--config", str(path), *packs, "--format", "json")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     report = json.loads(result.stdout)
     types = {r["type"] for r in report["resources"]}
@@ -186,19 +167,6 @@ def test_both_stacks_pass_the_owasp_pack(runs: dict[bool, PreviewRun]) -> None:
     for run in runs.values():
         violations = evaluate(run, [OWASP])
         assert [v for v in violations if v.enforcement == "mandatory"] == []
-
-
-def _variant(tmp_path: Path, stack: str, region: str | None = None, **changes: Any) -> Path:
-    document = yaml.safe_load(config(stack).read_text(encoding="utf-8"))
-    values = document["config"]
-    if region is not None:
-        values["azure-native:location"] = region
-    deployment = values["inferstack:deployment"]
-    for section, value in changes.items():
-        deployment[section] = {**deployment.get(section, {}), **value}
-    path = tmp_path / "Pulumi.variant.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize(
@@ -255,14 +223,7 @@ def _variant(tmp_path: Path, stack: str, region: str | None = None, **changes: A
 def test_cli_refuses_bad_specs_with_exit_2(
     tmp_path: Path, stack: str, region: str | None, changes: dict[str, Any], key: str, words: str
 ) -> None:
-    result = subprocess.run(
-        [*CLI, "preview", "--config", str(_variant(tmp_path, stack, region, **changes))],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = cli_preview("--config", str(variant(tmp_path, stack, region, **changes)))
     assert result.returncode == 2, result.stdout + result.stderr
     assert key in result.stderr and words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

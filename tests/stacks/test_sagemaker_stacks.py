@@ -15,7 +15,17 @@ from typing import Any
 
 import pytest
 import yaml
-from cloud_stacks import CLI, PACKS, ROOT, config, of, one, preview_and_update
+from cloud_stacks import (
+    PACKS,
+    ROOT,
+    cli_preview,
+    config,
+    of,
+    one,
+    pack_args,
+    preview_and_update,
+    variant,
+)
 
 from inferstack.deployment import load_stack_config
 from inferstack.errors import SpecError
@@ -220,15 +230,8 @@ def test_an_invoke_grant_to_any_other_principal_fails_the_owasp_pack() -> None:
 
 
 def test_cli_preview_of_prod_exits_zero() -> None:
-    packs = [arg for pack in PACKS for arg in ("--policy-pack", str(pack))]
-    result = subprocess.run(
-        [*CLI, "preview", "--stack", "sagemaker-prod", *packs, "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    packs = pack_args(PACKS)
+    result = cli_preview("--stack", "sagemaker-prod", *packs, "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     types = {r["type"] for r in report["resources"]}
@@ -252,16 +255,7 @@ def test_cli_preview_of_prod_exits_zero() -> None:
 
 
 def _variant(tmp_path: Path, region: str | None = None, **changes: Any) -> Path:
-    document = yaml.safe_load(config("sagemaker-dev").read_text(encoding="utf-8"))
-    values = document["config"]
-    if region is not None:
-        values["aws:region"] = region
-    deployment = values["inferstack:deployment"]
-    for section, value in changes.items():
-        deployment[section] = {**deployment.get(section, {}), **value}
-    path = tmp_path / "Pulumi.variant.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return path
+    return variant(tmp_path, "sagemaker-dev", region, **changes)
 
 
 def test_async_inference_passes_every_pack_with_its_payload_key_bound_by_alias(
@@ -308,14 +302,7 @@ HUB = "hf://meta-llama/Llama-3.1-8B-Instruct@0e9e39f249a16976918f6564b8830bc894c
 def test_cli_refuses_bad_specs_with_exit_2(
     tmp_path: Path, region: str | None, changes: dict[str, Any], key: str
 ) -> None:
-    result = subprocess.run(
-        [*CLI, "preview", "--config", str(_variant(tmp_path, region, **changes))],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    result = cli_preview("--config", str(_variant(tmp_path, region, **changes)))
     assert result.returncode == 2, result.stdout + result.stderr
     assert key in result.stderr
     assert "Traceback" not in result.stderr

@@ -15,7 +15,17 @@ from typing import Any
 
 import pytest
 import yaml
-from cloud_stacks import CLI, PACKS, ROOT, config, of, one, preview_and_update
+from cloud_stacks import (
+    PACKS,
+    ROOT,
+    cli_preview,
+    config,
+    of,
+    one,
+    pack_args,
+    preview_and_update,
+    variant,
+)
 
 from inferstack.deployment import load_stack_config
 from inferstack.preview import PreviewRun, evaluate
@@ -110,25 +120,11 @@ def test_preview_lists_the_guard_and_the_gateway(runs: dict[bool, PreviewRun]) -
 
 
 def test_owasp_llm_passes_and_input_screening_off_fails(tmp_path: Path) -> None:
-    pack = ["--policy-pack", str(ROOT / "policy_packs" / "owasp-llm")]
-    secure = subprocess.run(
-        [*CLI, "preview", "--stack", "vertex-prod", *pack, "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    pack = pack_args([ROOT / "policy_packs" / "owasp-llm"])
+    secure = cli_preview("--stack", "vertex-prod", *pack, "--format", "json")
     assert secure.returncode == 0, secure.stderr
     off = _variant(tmp_path, security={"guard": {"input": False}})
-    insecure = subprocess.run(
-        [*CLI, "preview", "--config", str(off), *pack, "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    insecure = cli_preview("--config", str(off), *pack, "--format", "json")
     assert insecure.returncode == 1, insecure.stderr
     policies = {v["policy"] for v in json.loads(insecure.stdout)["violations"]}
     assert policies == {"gcp-vertex-endpoint-require-guarded-gateway"}
@@ -160,19 +156,8 @@ def test_prod_traces_the_gateway_through_a_collector_sidecar(
 
 
 def test_cli_preview_of_prod_with_owasp_and_gdpr_lists_the_sidecar(tmp_path: Path) -> None:
-    packs = [
-        arg
-        for pack in ("owasp-llm", "gdpr")
-        for arg in ("--policy-pack", str(ROOT / "policy_packs" / pack))
-    ]
-    secure = subprocess.run(
-        [*CLI, "preview", "--stack", "vertex-prod", *packs, "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    packs = pack_args(ROOT / "policy_packs" / pack for pack in ("owasp-llm", "gdpr"))
+    secure = cli_preview("--stack", "vertex-prod", *packs, "--format", "json")
     assert secure.returncode == 0, secure.stderr
     report = json.loads(secure.stdout)
     assert report["summary"]["mandatory"] == 0
@@ -188,14 +173,7 @@ def test_cli_preview_of_prod_with_owasp_and_gdpr_lists_the_sidecar(tmp_path: Pat
     )
     variant = tmp_path / "Pulumi.variant.yaml"
     variant.write_text(yaml.safe_dump(document), encoding="utf-8")
-    insecure = subprocess.run(
-        [*CLI, "preview", "--config", str(variant), *packs, "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    insecure = cli_preview("--config", str(variant), *packs, "--format", "json")
     assert insecure.returncode == 1, insecure.stderr
     policies = {v["policy"] for v in json.loads(insecure.stdout)["violations"]}
     assert policies == {"gcp-cloudrun-service-restrict-trace-content"}
@@ -258,22 +236,9 @@ def test_prod_schedules_red_team_scans_of_the_gateway() -> None:
 
 
 def test_prod_without_scans_gets_the_red_team_advisory(tmp_path: Path) -> None:
-    packs = [arg for pack in PACKS for arg in ("--policy-pack", str(pack))]
-    result = subprocess.run(
-        [
-            *CLI,
-            "preview",
-            "--config",
-            str(_variant(tmp_path, security={"red_team": None})),
-            *packs,
-            "--format",
-            "json",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    packs = pack_args(PACKS)
+    result = cli_preview(
+        "--config", str(_variant(tmp_path, security={"red_team": None})), *packs, "--format", "json"
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -294,15 +259,8 @@ def test_every_pack_passes_in_preview_and_update(runs: dict[bool, PreviewRun]) -
 
 
 def test_cli_preview_of_prod_exits_zero() -> None:
-    packs = [arg for pack in PACKS for arg in ("--policy-pack", str(pack))]
-    result = subprocess.run(
-        [*CLI, "preview", "--stack", "vertex-prod", *packs, "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    packs = pack_args(PACKS)
+    result = cli_preview("--stack", "vertex-prod", *packs, "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     types = {r["type"] for r in report["resources"]}
@@ -327,16 +285,7 @@ def test_cli_preview_of_prod_exits_zero() -> None:
 
 
 def _variant(tmp_path: Path, region: str | None = None, **changes: Any) -> Path:
-    document = yaml.safe_load(config("vertex-prod").read_text(encoding="utf-8"))
-    values = document["config"]
-    if region is not None:
-        values["gcp:region"] = region
-    deployment = values["inferstack:deployment"]
-    for section, value in changes.items():
-        deployment[section] = {**deployment.get(section, {}), **value}
-    path = tmp_path / "Pulumi.variant.yaml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return path
+    return variant(tmp_path, "vertex-prod", region, **changes)
 
 
 @pytest.mark.parametrize(
@@ -357,14 +306,7 @@ def _variant(tmp_path: Path, region: str | None = None, **changes: Any) -> Path:
 def test_cli_refuses_bad_specs_with_exit_2(
     tmp_path: Path, region: str | None, changes: dict[str, Any], key: str
 ) -> None:
-    result = subprocess.run(
-        [*CLI, "preview", "--config", str(_variant(tmp_path, region, **changes))],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    result = cli_preview("--config", str(_variant(tmp_path, region, **changes)))
     assert result.returncode == 2, result.stdout + result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert key in line and "Traceback" not in line
