@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from captured import Captured
 
 from inferstack import targets
 from inferstack.azureml import OnlineEndpoint
@@ -71,18 +72,7 @@ TAGGABLE = {
 _RUNS: dict[str, list[CapturedResource]] = {}
 
 
-class Stack:
-    def __init__(self, resources: list[CapturedResource]) -> None:
-        self.resources = resources
-
-    def all(self, token: str) -> list[CapturedResource]:
-        return [r for r in self.resources if r.type == token]
-
-    def one(self, token: str) -> dict[str, Any]:
-        found = self.all(token)
-        assert len(found) == 1, f"{token}: {[r.name for r in found]}"
-        return found[0].inputs
-
+class Stack(Captured):
     def children(self) -> list[CapturedResource]:
         return [r for r in self.resources if r.type not in (STACK, COMPONENT)]
 

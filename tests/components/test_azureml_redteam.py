@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from azure.mgmt.storage import models as storage_models
 from azure_sdk_oracle import check
+from captured import Captured
 from google.protobuf import json_format
 
 from inferstack.azureml import OnlineEndpoint
@@ -75,21 +76,7 @@ def spec(**red_team: Any) -> dict[str, Any]:
 _RUNS: dict[str, list[CapturedResource]] = {}
 
 
-class Stack:
-    def __init__(self, resources: list[CapturedResource]) -> None:
-        self.resources = resources
-
-    def all(self, token: str) -> list[CapturedResource]:
-        return [r for r in self.resources if r.type == token]
-
-    def resource(self, token: str, suffix: str) -> CapturedResource:
-        found = [r for r in self.all(token) if r.name.endswith(suffix)]
-        assert len(found) == 1, (token, suffix, [r.name for r in self.all(token)])
-        return found[0]
-
-    def named(self, token: str, suffix: str) -> dict[str, Any]:
-        return self.resource(token, suffix).inputs
-
+class Stack(Captured):
     def output(self, token: str, suffix: str, field: str) -> Any:
         return json_format.MessageToDict(self.resource(token, suffix).outputs)[field]
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from captured import Captured
 
 from inferstack import catalog
 from inferstack.aws import SageMakerEndpoint
@@ -95,25 +96,8 @@ TAGGABLE = {
 _RUNS: dict[str, list[CapturedResource]] = {}
 
 
-class Stack:
+class Stack(Captured):
     """What one program registered, looked up by type token."""
-
-    def __init__(self, resources: list[CapturedResource]) -> None:
-        self.resources = resources
-
-    def all(self, token: str) -> list[CapturedResource]:
-        return [r for r in self.resources if r.type == token]
-
-    def one(self, token: str, name: str | None = None) -> dict[str, Any]:
-        found = [r for r in self.all(token) if name is None or r.name == name]
-        assert len(found) == 1, f"{token} {name}: {[r.name for r in found]}"
-        return found[0].inputs
-
-    def named(self, token: str, suffix: str) -> dict[str, Any]:
-        """The one resource of ``token`` whose name ends in ``suffix``."""
-        found = [r for r in self.all(token) if r.name.endswith(suffix)]
-        assert len(found) == 1, f"{token} *{suffix}: {[r.name for r in found]}"
-        return found[0].inputs
 
     @property
     def component(self) -> CapturedResource:

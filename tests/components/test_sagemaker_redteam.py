@@ -16,6 +16,7 @@ from typing import Any
 import botocore
 import pytest
 import yaml
+from captured import Captured
 
 from inferstack.aws import SageMakerEndpoint
 from inferstack.aws.redteam import REFUSE_MODEL, container_definitions
@@ -56,18 +57,7 @@ def spec(**red_team: Any) -> dict[str, Any]:
 _RUNS: dict[str, list[CapturedResource]] = {}
 
 
-class Stack:
-    def __init__(self, resources: list[CapturedResource]) -> None:
-        self.resources = resources
-
-    def all(self, token: str) -> list[CapturedResource]:
-        return [r for r in self.resources if r.type == token]
-
-    def named(self, token: str, suffix: str) -> dict[str, Any]:
-        found = [r for r in self.all(token) if r.name.endswith(suffix)]
-        assert len(found) == 1, (token, suffix, [r.name for r in found])
-        return found[0].inputs
-
+class Stack(Captured):
     def document(self, token: str, suffix: str, field: str = "policy") -> dict[str, Any]:
         value = self.named(token, suffix)[field]
         assert isinstance(value, str), f"{suffix}.{field} is not complete: {value!r}"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from captured import Captured
 
 from inferstack import targets
 from inferstack.errors import SpecError
@@ -64,18 +65,7 @@ LABELLED = {
 _RUNS: dict[str, list[CapturedResource]] = {}
 
 
-class Stack:
-    def __init__(self, resources: list[CapturedResource]) -> None:
-        self.resources = resources
-
-    def all(self, token: str) -> list[CapturedResource]:
-        return [r for r in self.resources if r.type == token]
-
-    def one(self, token: str, name: str | None = None) -> dict[str, Any]:
-        found = [r for r in self.all(token) if name is None or r.name == name]
-        assert len(found) == 1, f"{token} {name}: {[r.name for r in found]}"
-        return found[0].inputs
-
+class Stack(Captured):
     @property
     def component(self) -> CapturedResource:
         (component,) = self.all(COMPONENT)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from captured import Captured
 
 from inferstack.deployment import DeploymentSpec
 from inferstack.deployment.applicability import check_applicable
@@ -52,17 +53,8 @@ def spec(**red_team: Any) -> dict[str, Any]:
     }
 
 
-class Stack:
-    def __init__(self, resources: list[CapturedResource]) -> None:
-        self.resources = resources
-
-    def all(self, token: str) -> list[CapturedResource]:
-        return [r for r in self.resources if r.type == token]
-
-    def named(self, token: str, suffix: str) -> dict[str, Any]:
-        found = [r for r in self.all(token) if r.name.endswith(suffix)]
-        assert len(found) == 1, (token, suffix, [r.name for r in found])
-        return found[0].inputs
+class Stack(Captured):
+    """What one program registered."""
 
 
 _RUNS: dict[str, Stack] = {}
